@@ -1,0 +1,78 @@
+"""Accuracy of the shipped face model through ``cxsense.assess``, on the de-duplicated FER-2013 dev split.
+
+    python -m benchmarks.face_accuracy [--data DIR] [--anchor-probs /tmp/anchor_fer_dev_probs.npy]
+
+Two paths:
+1. crops: each 48x48 dev crop through ``assess(face=crop, detect_face=False)``;
+2. detection: each crop upscaled to 96x96 and centred in a 192x192 frame, through ``assess(face=frame)``
+   (detect, align, crop): the detection rate, and accuracy over all images with misses counted wrong.
+With ``--anchor-probs`` (written by ``anchor_fer_minixception.py --save-probs``) the anchor is reported beside.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+import cxsense
+from benchmarks.metrics import classification_report, print_report
+from training.datasets import data_root, load_fer
+
+
+def _probs(a) -> np.ndarray:
+    return np.array([a.probabilities[e] for e in cxsense.EMOTIONS])
+
+
+def selective_accuracy(probs: np.ndarray, labels: np.ndarray, shares=(1.0, 0.8, 0.6, 0.4, 0.2)) -> dict:
+    """Accuracy when only the most confident share of answers is kept."""
+    conf = probs.max(1)
+    order = np.argsort(-conf, kind="stable")
+    correct = probs.argmax(1) == labels
+    return {f"{s:.0%}": float(correct[order[: max(1, int(round(s * len(labels))))]].mean()) for s in shares}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default=None)
+    p.add_argument("--anchor-probs", default=None)
+    p.add_argument("--no-detection", action="store_true", help="skip the detection path")
+    a = p.parse_args(argv)
+    x, y, split = load_fer(data_root(a.data), "dev")
+    t0 = time.time()
+    probs = np.stack([_probs(cxsense.assess(face=im, detect_face=False)) for im in x])
+    rep = classification_report(probs, y, cxsense.EMOTIONS)
+    print_report("cxsense face, crops: assess(face=crop48, detect_face=False)", split, rep,
+                 {"selective_accuracy": selective_accuracy(probs, y), "seconds": time.time() - t0})
+    if a.anchor_probs:
+        ap = np.load(a.anchor_probs)
+        print_report("anchor: fer mini-XCEPTION (same split)", split, classification_report(ap, y, cxsense.EMOTIONS))
+    if not a.no_detection:
+        import cv2
+
+        found, dprobs = [], []
+        for im in x:
+            big = cv2.resize(im, (96, 96), interpolation=cv2.INTER_CUBIC)
+            frame = cv2.copyMakeBorder(big, 48, 48, 48, 48, cv2.BORDER_REPLICATE)
+            try:
+                dprobs.append(_probs(cxsense.assess(face=frame)))
+                found.append(True)
+            except cxsense.NoSignalError:
+                dprobs.append(np.full(7, np.nan))
+                found.append(False)
+        found = np.array(found)
+        dprobs = np.stack(dprobs)
+        rep_d = classification_report(dprobs[found], y[found], cxsense.EMOTIONS)
+        acc_all = float(((np.nan_to_num(dprobs, nan=-1).argmax(1) == y) & found).mean())
+        print_report("cxsense face, detection path: FER crop upscaled x2 in a 192x192 frame, assess(face=frame)",
+                     split + f"; faces detected in {found.sum()} of {len(found)}", rep_d,
+                     {"detection_rate": float(found.mean()), "accuracy_misses_counted_wrong": acc_all})
+        same = rep["accuracy"] if False else float((dprobs[found].argmax(1) == probs[found].argmax(1)).mean())
+        print(f"agreement of the detection path with the crop path on detected faces: {same:.4f}")
+        print("JSON " + json.dumps({"title": "detection vs crop agreement", "agreement": same}))
+
+
+if __name__ == "__main__":
+    main()

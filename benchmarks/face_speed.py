@@ -1,0 +1,83 @@
+"""Speed of the face path on one core: medians of warm calls, and cold start.
+
+    python -m benchmarks.face_speed
+
+- crop: ``assess(face=crop48, detect_face=False)`` on a 48x48 grey crop;
+- frame: ``assess(face=frame)`` on a 640x480 RGB frame with one face (the shipped example, scaled to
+  200x200 and placed in the frame), end to end (detection, alignment, expression, Assessment);
+- cold start: a fresh interpreter importing cxsense and assessing the example once (median of 3).
+One thread for torch and OpenCV (``torch.set_num_threads(1)``, ``cv2.setNumThreads(1)``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def median_ms(fn, n=200, warm=10) -> float:
+    for _ in range(warm):
+        fn()
+    ts = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return float(np.median(ts) * 1e3)
+
+
+def main():
+    import cv2
+    import torch
+
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    import cxsense
+    from benchmarks.metrics import machine
+
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(REPO / "examples" / "astronaut.jpg").convert("RGB"))
+    crop = cv2.resize(cv2.cvtColor(rgb[60:190, 160:290], cv2.COLOR_RGB2GRAY), (48, 48))
+    frame = np.full((480, 640, 3), 110, np.uint8)
+    frame[140:340, 220:420] = cv2.resize(rgb, (200, 200), interpolation=cv2.INTER_AREA)
+    assert cxsense.assess(face=frame).modalities["face"].quality > 0
+    res = {
+        "crop_ms": median_ms(lambda: cxsense.assess(face=crop, detect_face=False)),
+        "frame_640x480_ms": median_ms(lambda: cxsense.assess(face=frame), n=100),
+    }
+    from cxsense.encoders import get_encoder
+    from cxsense.inputs.image import load_image
+
+    enc = get_encoder("face")
+    img = load_image(frame)
+    res["frame_detection_only_ms"] = median_ms(lambda: enc.detect(img), n=100)
+    code = ("import time; t=time.perf_counter(); import cxsense; t1=time.perf_counter(); "
+            f"cxsense.assess(face={str(REPO / 'examples' / 'astronaut.jpg')!r}); t2=time.perf_counter(); "
+            "print(t1-t, t2-t)")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    colds = []
+    for _ in range(3):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+        colds.append([float(v) for v in out.stdout.split()])
+    colds = np.array(colds)
+    res["cold_import_s"] = float(np.median(colds[:, 0]))
+    res["cold_import_plus_first_call_s"] = float(np.median(colds[:, 1]))
+    print("== cxsense face speed (one thread)")
+    print("split: none (synthetic frame with the shipped example face)")
+    print(f"machine: {machine()}")
+    for k, v in res.items():
+        print(f"{k}: {v:.2f}")
+    print("JSON " + json.dumps({"title": "face speed", **res}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""Command line: ``cxsense assess``, ``cxsense faces``, ``cxsense models``.
+
+    cxsense assess --face IMG --voice AUDIO --physio FILE.csv     # prints Assessment.to_dict() as JSON
+    cxsense faces IMG                                             # one assessment per face, as JSON
+    cxsense models [--verify]                                     # the shipped models and their checksums
+
+Exit codes: 0 success, 2 bad input or usage, 3 no usable signal, 4 a model file missing or corrupt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import __version__
+from .errors import CxsenseError, InputError, ModelError, NoSignalError
+
+
+def _read_physio_csv(path: str, sampling_rate: float | None):
+    """A CSV of physiology channels: one column per channel, and either a ``time`` column in seconds
+    (the rate is taken from its median step) or ``--sampling-rate``."""
+    import numpy as np
+
+    try:
+        import pandas as pd
+    except ImportError as e:  # pragma: no cover
+        raise InputError("--physio", "a CSV readable with pandas (install pandas)", path) from e
+    try:
+        df = pd.read_csv(path)
+    except (OSError, ValueError) as e:
+        raise InputError("--physio", "a readable CSV file with one column per channel", f"{path!r} ({e})") from None
+    if "time" in df.columns:
+        t = df.pop("time").to_numpy(dtype=float)
+        steps = np.diff(t)
+        if len(steps) == 0 or not np.all(np.isfinite(steps)) or np.median(steps) <= 0:
+            raise InputError("--physio", "a 'time' column in seconds, increasing", f"{path!r}")
+        if sampling_rate is None:
+            sampling_rate = float(1.0 / np.median(steps))
+    if sampling_rate is None:
+        raise InputError("--sampling-rate", "a rate in Hz, or a 'time' column in the CSV", "neither")
+    return df, sampling_rate
+
+
+def _cmd_assess(a) -> dict:
+    from .api import assess
+
+    options = {}
+    physio = None
+    if a.physio:
+        physio, rate = _read_physio_csv(a.physio, a.sampling_rate)
+        options["sampling_rate"] = rate
+    if not (a.face or a.voice or a.physio):
+        raise InputError("--face/--voice/--physio", "at least one input", "none")
+    return assess(face=a.face, voice=a.voice, physio=physio, detect_face=not a.no_detect_face, **options).to_dict()
+
+
+def _cmd_faces(a) -> list:
+    from .api import assess_faces
+
+    return [x.to_dict() for x in assess_faces(a.image)]
+
+
+def _cmd_models(a) -> dict:
+    from .registry import list_models, model_path, models_dir
+
+    out = {"models_dir": str(models_dir()), "models": {}}
+    for name, entry in list_models().items():
+        e = dict(entry)
+        if a.verify:
+            try:
+                model_path(name)
+                e["verified"] = True
+            except ModelError as err:
+                e["verified"] = False
+                e["error"] = str(err)
+        out["models"][name] = e
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="cxsense", description="Estimate expressed emotion from face, voice and body signals, locally.")
+    p.add_argument("--version", action="version", version=f"cxsense {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    pa = sub.add_parser("assess", help="assess one moment from any subset of face, voice, physio; prints JSON")
+    pa.add_argument("--face", help="image file")
+    pa.add_argument("--voice", help="audio file (wav, flac, ogg, mp3 where a decoder exists)")
+    pa.add_argument("--physio", help="CSV: one column per channel (ecg, ppg, eda, rsp, temp, acc_x/acc_y/acc_z), and 'time' in s")
+    pa.add_argument("--sampling-rate", type=float, default=None, help="physio CSV rate in Hz when it has no 'time' column")
+    pa.add_argument("--no-detect-face", action="store_true", help="take the whole image as one face crop")
+    pa.add_argument("--indent", type=int, default=2)
+    pf = sub.add_parser("faces", help="one assessment per face in an image; prints JSON")
+    pf.add_argument("image")
+    pf.add_argument("--indent", type=int, default=2)
+    pm = sub.add_parser("models", help="list the shipped models")
+    pm.add_argument("--verify", action="store_true", help="check every file's SHA-256")
+    pm.add_argument("--indent", type=int, default=2)
+    a = p.parse_args(argv)
+    try:
+        out = {"assess": _cmd_assess, "faces": _cmd_faces, "models": _cmd_models}[a.command](a)
+    except InputError as e:
+        print(f"cxsense: error: {e}", file=sys.stderr)
+        return 2
+    except NoSignalError as e:
+        print(f"cxsense: no signal: {e}", file=sys.stderr)
+        return 3
+    except ModelError as e:
+        print(f"cxsense: model error: {e}", file=sys.stderr)
+        return 4
+    except CxsenseError as e:
+        print(f"cxsense: {e}", file=sys.stderr)
+        return 1
+    json.dump(out, sys.stdout, indent=a.indent or None, allow_nan=False)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The face encoder: detection, alignment, expression."""

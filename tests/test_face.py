@@ -1,0 +1,83 @@
+"""Face detection, alignment and expression: behaviour with known answers."""
+
+import cv2
+import numpy as np
+import pytest
+
+import cxsense
+from cxsense.encoders import get_encoder
+from cxsense.encoders.face.detect import FaceDetection
+from cxsense.encoders.face.encoder import face_align
+from cxsense.inputs.image import load_image
+
+
+@pytest.fixture(scope="module")
+def enc():
+    return get_encoder("face")
+
+
+def test_detects_the_face_where_it_is(enc, face_rgb):
+    dets = enc.detect(load_image(face_rgb))
+    assert len(dets) == 1
+    x, y, w, h = dets[0].box
+    # the astronaut's face spans about x 175-280, y 70-175 in the 512x512 portrait
+    assert 170 < x + w / 2 < 285 and 65 < y + h / 2 < 180
+    assert 70 < w < 160
+
+
+def test_tilted_face_is_found_and_aligned_upright(enc, face_rgb):
+    upright = face_align(cv2.cvtColor(face_rgb, cv2.COLOR_RGB2GRAY), enc.detect(load_image(face_rgb))[0])
+    rot = cv2.warpAffine(face_rgb, cv2.getRotationMatrix2D((256, 256), 30, 1.0), (512, 512), borderMode=cv2.BORDER_REPLICATE)
+    dets = enc.detect(load_image(rot))
+    assert dets, "a face tilted by 30 degrees must be found"
+    grey = cv2.cvtColor(rot, cv2.COLOR_RGB2GRAY)
+    crop = face_align(grey, dets[0])
+    # the same box without rotation: eyes forced level
+    kp = dets[0].keypoints.copy()
+    kp[1, 1] = kp[0, 1]
+    unaligned = face_align(grey, FaceDetection(box=dets[0].box, score=dets[0].score, keypoints=kp))
+
+    def corr(a, b):
+        return np.corrcoef(a.ravel().astype(float), b.ravel().astype(float))[0, 1]
+
+    # the aligned crop of the tilted face looks like the upright face's crop, far more than an unrotated one
+    assert corr(upright, crop) > 0.6
+    assert corr(upright, crop) > corr(upright, unaligned) + 0.2
+    assert cxsense.assess(face=rot).emotion == cxsense.assess(face=face_rgb).emotion
+
+
+def test_small_face_in_a_large_frame(enc, face_rgb):
+    frame = np.full((480, 640, 3), 110, np.uint8)
+    frame[300:428, 400:528] = cv2.resize(face_rgb, (128, 128), interpolation=cv2.INTER_AREA)
+    dets = enc.detect(load_image(frame))  # a ~25-pixel face: found by the tiled second pass
+    assert dets
+    x, y, w, h = dets[0].box
+    assert 400 < x + w / 2 < 528 and 300 < y + h / 2 < 428
+
+
+def test_group_scene_gives_one_result_per_face(face_rgb):
+    frame = np.full((400, 900, 3), 100, np.uint8)
+    face = cv2.resize(face_rgb, (256, 256))
+    frame[100:356, 40:296] = face
+    frame[120:312, 600:792] = cv2.resize(face_rgb, (192, 192))
+    out = cxsense.assess_faces(frame)
+    assert len(out) == 2
+    boxes = [a.modalities["face"].details["box"] for a in out]
+    assert boxes[0][2] >= boxes[1][2]  # largest first
+    centres = sorted(b[0] + b[2] / 2 for b in boxes)
+    assert centres[0] < 300 and centres[1] > 590
+
+
+def test_mirror_image_gives_the_same_estimate(enc, face_rgb):
+    a = cxsense.assess(face=face_rgb, detect_face=False).probabilities
+    b = cxsense.assess(face=np.ascontiguousarray(face_rgb[:, ::-1]), detect_face=False).probabilities
+    assert dict(a) == pytest.approx(dict(b), abs=1e-5)
+
+
+def test_valence_arousal_follow_the_circumplex():
+    from cxsense.emotions import CIRCUMPLEX, EMOTIONS, circumplex_va, stress_from_va
+
+    for i, e in enumerate(EMOTIONS):
+        onehot = np.eye(len(EMOTIONS))[i]
+        assert circumplex_va(onehot) == pytest.approx(CIRCUMPLEX[e])
+    assert stress_from_va(*CIRCUMPLEX["fear"]) > 0.8 > 0.2 > stress_from_va(*CIRCUMPLEX["happiness"])

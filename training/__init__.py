@@ -1,0 +1,1 @@
+"""Training scripts for cxsense's shipped models (not part of the installed package)."""

@@ -1,0 +1,82 @@
+"""Export a trained face network to the shipped safetensors file, with a temperature fitted on dev.
+
+    python -m training.export_face --run training/runs/face_a --which best
+
+Writes models/face/face_expression.safetensors (weights + metadata: architecture, labels,
+normalisation, temperature, training provenance) and updates its entry in models/registry.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cxsense.emotions import EMOTIONS
+from cxsense.encoders.face.net import FaceNet
+from training.datasets import REPO, data_root, load_fer
+from training.registry_tools import register
+from training.train_face import evaluate
+
+
+def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """Temperature minimising the NLL of ``logits / T`` (Guo et al. 2017)."""
+    log_t = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200)
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(logits / log_t.exp(), labels)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return float(log_t.exp().item())
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run", required=True)
+    p.add_argument("--which", default="best", choices=["best", "final"])
+    p.add_argument("--data", default=None)
+    p.add_argument("--out", default=str(REPO / "models" / "face" / "face_expression.safetensors"))
+    p.add_argument("--name", default="face-expression")
+    p.add_argument("--version", default="1.0.0")
+    p.add_argument("--command", default="", help="the training command, recorded in the metadata")
+    a = p.parse_args(argv)
+    torch.set_num_threads(2)
+    ck = torch.load(Path(a.run) / f"{a.which}.pt", weights_only=True)
+    widths = tuple(ck["widths"])
+    net = FaceNet(widths=widths)
+    net.load_state_dict(ck["ema"])
+    # shipped in float16 (half the size); evaluate and calibrate the float16-rounded weights
+    net.load_state_dict({k: (v.half().float() if v.dtype.is_floating_point else v) for k, v in net.state_dict().items()})
+    net.eval()
+    xdv, ydv, desc = load_fer(data_root(a.data), "dev")
+    x = torch.from_numpy(xdv).float().div_(255).unsqueeze(1)
+    y = torch.from_numpy(ydv)
+    acc, logits = evaluate(net, x, y, tta=True)
+    t = fit_temperature(logits.float(), y)
+    print(f"dev ({desc}): accuracy with flip TTA {acc:.4f}; fitted temperature {t:.4f}")
+    cfg = {"widths": list(widths), "embed_dim": net.embed_dim, "temperature": t, "flip_tta": True,
+           "input": "48x48 grey, /255, per-image standardisation", "labels": list(EMOTIONS)}
+    meta = {"format_version": "1", "config": json.dumps(cfg), "name": a.name, "version": a.version,
+            "training": json.dumps({"run": str(a.run), "checkpoint": a.which, "epoch": ck.get("epoch"),
+                                    "command": a.command, "dev_split": desc})}
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().half().contiguous() for k, v in net.state_dict().items() if v.dtype.is_floating_point}
+    state.update({k: v for k, v in net.state_dict().items() if not v.dtype.is_floating_point})
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(out), metadata=meta)
+    register(a.name, out, version=a.version, licence="weights: cxsense's own, trained on FER-2013 (research use only, see card)",
+             card="face/MODEL_CARD.md")
+    print(f"wrote {out} ({out.stat().st_size} bytes)")
+
+
+if __name__ == "__main__":
+    main()

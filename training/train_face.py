@@ -1,0 +1,166 @@
+"""Train the face-expression CNN on FER-2013 (train split; PublicTest as dev).
+
+Seeded, CPU-friendly (bf16 autocast, channels-last), checkpointed every epoch so that a stop
+loses nothing: run the same command again and it resumes.
+
+    python -m training.train_face --out training/runs/face_a --epochs 36 --seed 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from cxsense.encoders.face.net import FaceNet, standardize
+from training.datasets import data_root, load_fer
+
+
+def augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """Random affine (rotation, scale, shift), flip, gamma and random erasing on a batch in [0, 1]."""
+    n = x.shape[0]
+    ang = (torch.rand(n, generator=g) * 2 - 1) * math.radians(15)
+    scale = 1 + (torch.rand(n, generator=g) * 2 - 1) * 0.15
+    tx, ty = [(torch.rand(n, generator=g) * 2 - 1) * 0.12 for _ in range(2)]
+    flip = torch.where(torch.rand(n, generator=g) < 0.5, -1.0, 1.0)
+    cos, sin = torch.cos(ang) / scale, torch.sin(ang) / scale
+    theta = torch.stack([torch.stack([cos * flip, -sin, tx], 1), torch.stack([sin * flip, cos, ty], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    gamma = torch.exp((torch.rand(n, 1, 1, 1, generator=g) * 2 - 1) * 0.4)
+    x = x.clamp_min(1e-4) ** gamma
+    # random erasing of one rectangle, half of the time
+    er = torch.rand(n, generator=g) < 0.5
+    h = (torch.rand(n, generator=g) * 16 + 8).long()
+    w = (torch.rand(n, generator=g) * 16 + 8).long()
+    y0 = (torch.rand(n, generator=g) * (48 - h)).long()
+    x0 = (torch.rand(n, generator=g) * (48 - w)).long()
+    rows = torch.arange(48).view(1, 48, 1)
+    cols = torch.arange(48).view(1, 1, 48)
+    m = (rows >= y0.view(-1, 1, 1)) & (rows < (y0 + h).view(-1, 1, 1)) & (cols >= x0.view(-1, 1, 1)) & (cols < (x0 + w).view(-1, 1, 1))
+    m = m & er.view(-1, 1, 1)
+    noise = torch.rand(x.shape, generator=g)
+    x = torch.where(m.unsqueeze(1), noise, x)
+    return x
+
+
+@torch.no_grad()
+def evaluate(model, images: torch.Tensor, labels: torch.Tensor, tta: bool) -> tuple[float, torch.Tensor]:
+    model.eval()
+    logits = []
+    for i in range(0, len(images), 512):
+        x = standardize(images[i : i + 512]).contiguous(memory_format=torch.channels_last)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            lo = model(x).float()
+            if tta:
+                lo = (lo + model(torch.flip(x, dims=[3])).float()) / 2
+        logits.append(lo)
+    logits = torch.cat(logits)
+    return (logits.argmax(1) == labels).float().mean().item(), logits
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default=None, help="data folder (default: $CXSENSE_DATA or ../shared/data)")
+    p.add_argument("--out", required=True, help="run folder: checkpoints, log, final weights")
+    p.add_argument("--epochs", type=int, default=36)
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--wd", type=float, default=5e-4)
+    p.add_argument("--widths", default="48,96,192,384")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--class-weight-power", type=float, default=0.3,
+                   help="class weights proportional to count**-power (0: unweighted)")
+    a = p.parse_args(argv)
+
+    torch.set_num_threads(a.threads)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    root = data_root(a.data)
+    xtr, ytr, dtr = load_fer(root, "train")
+    xdv, ydv, ddv = load_fer(root, "dev")
+    print(f"train: {dtr}\ndev:   {ddv}", flush=True)
+    xtr = torch.from_numpy(xtr).float().div_(255).unsqueeze(1)
+    xdv = torch.from_numpy(xdv).float().div_(255).unsqueeze(1)
+    ytr = torch.from_numpy(ytr)
+    ydv = torch.from_numpy(ydv)
+
+    torch.manual_seed(a.seed)
+    widths = tuple(int(w) for w in a.widths.split(","))
+    model = FaceNet(widths=widths).to(memory_format=torch.channels_last)
+    ema = FaceNet(widths=widths).to(memory_format=torch.channels_last)
+    ema.load_state_dict(model.state_dict())
+    for q in ema.parameters():
+        q.requires_grad_(False)
+    counts = torch.bincount(ytr, minlength=7).float()
+    cw = counts.pow(-a.class_weight_power)
+    cw = cw / (cw * counts).sum() * counts.sum()
+    opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=0.9, nesterov=True, weight_decay=a.wd)
+    steps_per_epoch = len(xtr) // a.batch
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=a.epochs * steps_per_epoch, pct_start=0.15)
+    g = torch.Generator().manual_seed(a.seed)
+    start, best = 0, 0.0
+    ck = out / "checkpoint.pt"
+    if ck.exists():
+        s = torch.load(ck, weights_only=False)
+        model.load_state_dict(s["model"]); ema.load_state_dict(s["ema"]); opt.load_state_dict(s["opt"])
+        g.set_state(s["gen"]); torch.set_rng_state(s["torch_rng"])
+        start, best = s["epoch"], s["best"]
+        # replay the schedule up to where we are (also right when --epochs changed between sittings)
+        for _ in range(start * steps_per_epoch):
+            sched.step()
+        if s.get("epochs") != a.epochs:
+            print(f"schedule changed from {s.get('epochs')} to {a.epochs} epochs", flush=True)
+        print(f"resumed after epoch {start}", flush=True)
+
+    decay = 0.999
+    for epoch in range(start, a.epochs):
+        model.train()
+        t0 = time.time()
+        perm = torch.randperm(len(xtr), generator=g)
+        tot = 0.0
+        for i in range(steps_per_epoch):
+            idx = perm[i * a.batch : (i + 1) * a.batch]
+            x = standardize(augment(xtr[idx], g)).contiguous(memory_format=torch.channels_last)
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                logits = model(x)
+            loss = F.cross_entropy(logits.float(), ytr[idx], weight=cw, label_smoothing=0.1)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            tot += loss.item()
+            with torch.no_grad():
+                d = min(decay, (1 + epoch * steps_per_epoch + i) / (10 + epoch * steps_per_epoch + i))
+                for pe, pm in zip(ema.parameters(), model.parameters()):
+                    pe.mul_(d).add_(pm.detach(), alpha=1 - d)
+                for be, bm in zip(ema.buffers(), model.buffers()):
+                    be.copy_(bm)
+        acc, _ = evaluate(model, xdv, ydv, tta=False)
+        acc_e, _ = evaluate(ema, xdv, ydv, tta=False)
+        acc_et, _ = evaluate(ema, xdv, ydv, tta=True)
+        rec = dict(epoch=epoch + 1, loss=tot / steps_per_epoch, dev_acc=acc, dev_acc_ema=acc_e,
+                   dev_acc_ema_flip=acc_et, lr=sched.get_last_lr()[0], seconds=time.time() - t0)
+        print(json.dumps(rec), flush=True)
+        with open(out / "log.jsonl", "a") as f:
+            f.write(json.dumps(rec) + "\n")
+        if acc_et > best:
+            best = acc_et
+            torch.save({"ema": ema.state_dict(), "epoch": epoch + 1, "dev_acc_ema_flip": acc_et, "widths": widths}, out / "best.pt")
+        torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+                    "sched": sched.state_dict(), "gen": g.get_state(), "torch_rng": torch.get_rng_state(),
+                    "epoch": epoch + 1, "epochs": a.epochs, "best": best}, out / "checkpoint.tmp")
+        (out / "checkpoint.tmp").replace(ck)
+    torch.save({"ema": ema.state_dict(), "epoch": a.epochs, "widths": widths}, out / "final.pt")
+    print("done", flush=True)
+
+
+if __name__ == "__main__":
+    main()
