@@ -18,6 +18,7 @@ __all__ = ["assess", "assess_faces"]
 _OPTIONS = {
     "sampling_rate": "physio: the sampling rate in Hz of a pandas DataFrame given as physio",
     "baseline": "physio: a resting recording of the same person, in any form physio accepts",
+    "nan_policy": "physio: 'raise' (default: NaN samples are an InputError) or 'interpolate' (gaps up to 2 s)",
 }
 
 
@@ -46,13 +47,13 @@ def _normalise(face, voice, physio, detect_face, options) -> dict[str, Any]:
     if physio is not None:
         from .inputs.physio import load_physio
 
-        inputs["physio"] = load_physio(physio, sampling_rate=options.get("sampling_rate"), parameter="physio")
+        kw = {"sampling_rate": options.get("sampling_rate"), "nan_policy": options.get("nan_policy", "raise")}
+        inputs["physio"] = load_physio(physio, parameter="physio", **kw)
         if options.get("baseline") is not None:
-            options = dict(options, baseline=load_physio(options["baseline"], sampling_rate=options.get("sampling_rate"),
-                                                         parameter="baseline"))
-    elif "sampling_rate" in options or "baseline" in options:
-        raise InputError("options", "sampling_rate and baseline only together with physio",
-                         ", ".join(k for k in ("sampling_rate", "baseline") if k in options))
+            options = dict(options, baseline=load_physio(options["baseline"], parameter="baseline", **kw))
+    elif set(options) & {"sampling_rate", "baseline", "nan_policy"}:
+        raise InputError("options", "sampling_rate, baseline and nan_policy only together with physio",
+                         ", ".join(sorted(set(options) & {"sampling_rate", "baseline", "nan_policy"})))
     return inputs, options
 
 
@@ -104,7 +105,7 @@ def assess(face=None, voice=None, physio=None, *, detect_face: bool = True, **op
         Assess the largest detected face; ``False`` takes the whole image as one face crop.
     **options
         ``sampling_rate`` (Hz, for a DataFrame ``physio``), ``baseline`` (a resting physio recording of the
-        same person).
+        same person), ``nan_policy`` (``"raise"`` or ``"interpolate"`` short NaN gaps in physio).
 
     Returns
     -------

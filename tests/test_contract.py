@@ -145,3 +145,16 @@ def test_threads_give_identical_results(face_path):
     with ThreadPoolExecutor(4) as ex:
         outs = list(ex.map(lambda _: cxsense.assess(face=face_path).to_dict(), range(8)))
     assert all(o == ref for o in outs)
+
+
+def test_modality_without_signal_contributes_nothing(face_path):
+    silence = (np.zeros(16000 * 2, np.float32), 16000)
+    both = cxsense.assess(face=face_path, voice=silence)
+    check_assessment(both)
+    assert set(both.modalities) == {"face", "voice"}
+    assert both.modalities["voice"].quality == 0 and both.modalities["voice"].probabilities is None
+    assert "reason" in both.modalities["voice"].details
+    alone = cxsense.assess(face=face_path)
+    assert dict(both.probabilities) == pytest.approx(dict(alone.probabilities), abs=1e-12)
+    with pytest.raises(cxsense.NoSignalError):
+        cxsense.assess(voice=silence)

@@ -37,30 +37,67 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
     return float(log_t.exp().item())
 
 
+@torch.no_grad()
+def recalibrate_bn(net, root, n_batches: int, batch: int = 256, seed: int = 0) -> None:
+    """Re-estimate batch-norm statistics of (EMA) weights on augmented training crops (cumulative average)."""
+    from cxsense.encoders.face.net import standardize
+    from training.train_face import augment
+
+    xtr, _, _ = load_fer(root, "train")
+    x = torch.from_numpy(xtr).float().div_(255).unsqueeze(1)
+    g = torch.Generator().manual_seed(seed)
+    for m in net.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.reset_running_stats()
+            m.momentum = None
+    net.train()
+    perm = torch.randperm(len(x), generator=g)
+    for i in range(n_batches):
+        idx = perm[i * batch : (i + 1) * batch]
+        net(standardize(augment(x[idx], g)))
+    net.eval()
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", required=True)
-    p.add_argument("--which", default="best", choices=["best", "final"])
+    p.add_argument("--which", default="best", choices=["best", "final", "last-raw", "last-ema"],
+                   help="best/final: EMA weights saved by train_face; last-raw/last-ema: the raw or EMA weights "
+                        "of the last checkpoint")
     p.add_argument("--data", default=None)
+    p.add_argument("--widths", default="48,96,192,384", help="architecture, for the last-* checkpoints")
+    p.add_argument("--bn-recalibrate", type=int, default=0, metavar="N",
+                   help="re-estimate batch-norm statistics on N batches of augmented training crops")
+    p.add_argument("--dry-run", action="store_true", help="evaluate only; write nothing")
     p.add_argument("--out", default=str(REPO / "models" / "face" / "face_expression.safetensors"))
     p.add_argument("--name", default="face-expression")
     p.add_argument("--version", default="1.0.0")
     p.add_argument("--command", default="", help="the training command, recorded in the metadata")
     a = p.parse_args(argv)
     torch.set_num_threads(2)
-    ck = torch.load(Path(a.run) / f"{a.which}.pt", weights_only=True)
-    widths = tuple(ck["widths"])
+    if a.which.startswith("last-"):
+        ck = torch.load(Path(a.run) / "checkpoint.pt", weights_only=False)
+        state = ck["model" if a.which == "last-raw" else "ema"]
+        widths = tuple(int(w) for w in a.widths.split(","))
+    else:
+        ck = torch.load(Path(a.run) / f"{a.which}.pt", weights_only=True)
+        state = ck["ema"]
+        widths = tuple(ck["widths"])
     net = FaceNet(widths=widths)
-    net.load_state_dict(ck["ema"])
+    net.load_state_dict(state)
     # shipped in float16 (half the size); evaluate and calibrate the float16-rounded weights
     net.load_state_dict({k: (v.half().float() if v.dtype.is_floating_point else v) for k, v in net.state_dict().items()})
     net.eval()
+    if a.bn_recalibrate:
+        recalibrate_bn(net, data_root(a.data), a.bn_recalibrate)
     xdv, ydv, desc = load_fer(data_root(a.data), "dev")
     x = torch.from_numpy(xdv).float().div_(255).unsqueeze(1)
     y = torch.from_numpy(ydv)
     acc, logits = evaluate(net, x, y, tta=True)
     t = fit_temperature(logits.float(), y)
     print(f"dev ({desc}): accuracy with flip TTA {acc:.4f}; fitted temperature {t:.4f}")
+    if a.dry_run:
+        return
     cfg = {"widths": list(widths), "embed_dim": net.embed_dim, "temperature": t, "flip_tta": True,
            "input": "48x48 grey, /255, per-image standardisation", "labels": list(EMOTIONS)}
     meta = {"format_version": "1", "config": json.dumps(cfg), "name": a.name, "version": a.version,

@@ -1,0 +1,217 @@
+"""The physiology encoder: one window of wearable or lab signals -> stress, arousal, embedding, quality.
+
+Pipeline: :func:`cxsense.encoders.physio.pipeline.extract` (per-channel quality checks and
+NeuroKit2-based features) -> a calibrated gradient-boosted tree model trained on Stress-Predict
+(wrist PPG, EDA, temperature, motion; see ``models/physio/MODEL_CARD.md``).
+
+Outputs
+-------
+* ``stress``: calibrated probability of a stress state (tasks such as Stroop, an interview or
+  hyperventilation versus rest) under the training prevalence (33 % stress).
+* ``arousal``: ``2 * stress - 1``. The training data has stress (high arousal) versus rest only,
+  so arousal is read off the same model; it is not separately validated.
+* ``valence``: always ``None`` -- the training data carries no valence labels.
+* ``embedding``: the window's standardised features (model order, clipped to ±5, missing = 0),
+  then breathing rate and variability (standardised), then the quality of the heart, EDA,
+  temperature, motion and respiration groups: :attr:`PhysioEncoder.embedding_dim` floats.
+* ``quality``: the sum over usable feature groups of the group's share of the model's feature
+  importance times its channel quality, times ``sqrt(min(1, duration / 60 s))``. Channels that fail
+  their checks are left out with the reason in ``details["channels"]``.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any
+
+import numpy as np
+
+from ..base import Encoder, ModalityResult
+from .pipeline import GROUPS, extract
+
+__all__ = ["PhysioEncoder"]
+
+MODEL_NAME = "physio-stress"
+_EXTRA = ("rsp_rate", "rsp_cv")
+_EXTRA_NORM = {"rsp_rate": (15.0, 5.0), "rsp_cv": (0.25, 0.15)}
+_QUALITY_GROUPS = ("heart", "eda", "temp", "acc", "rsp")
+
+
+def _round(d: dict, nd: int = 4) -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, float):
+            out[k] = round(v, nd) if math.isfinite(v) else None
+        elif isinstance(v, dict):
+            out[k] = _round(v, nd)
+        elif isinstance(v, list):
+            out[k] = [round(x, nd) if isinstance(x, float) else x for x in v]
+        else:
+            out[k] = v
+    return out
+
+
+class PhysioEncoder(Encoder):
+    """Stress and arousal from ECG/PPG, EDA, respiration, temperature and motion.
+
+    The weights load (and their SHA-256 is checked) once, in ``__init__``; :meth:`encode` keeps no
+    state, so one instance may serve many threads.
+
+    Examples
+    --------
+    >>> import numpy as np, neurokit2 as nk
+    >>> from cxsense.inputs.physio import load_physio
+    >>> ppg = nk.ppg_simulate(duration=60, sampling_rate=64, heart_rate=70, random_state=0)
+    >>> r = PhysioEncoder().encode(load_physio({"ppg": (ppg, 64)}))
+    >>> 0 <= r.stress <= 1 and r.quality > 0
+    True
+    """
+
+    modality = "physio"
+    embedding_dim = sum(len(v) for v in GROUPS.values()) + len(_EXTRA) + len(_QUALITY_GROUPS)
+
+    def __init__(self):
+        from ...errors import ModelError
+        from ...registry import model_entry, model_path
+        from .model import StressModel
+
+        path = model_path(MODEL_NAME)
+        self._model = StressModel(path)
+        expected = [f for g in GROUPS.values() for f in g]
+        if self._model.feature_names != expected:
+            raise ModelError(f"physio model {path} was trained on features {self._model.feature_names}; "
+                             f"this cxsense computes {expected}")
+        entry = model_entry(MODEL_NAME)
+        self._info = {"name": MODEL_NAME, "version": self._model.version, "sha256": entry["sha256"],
+                      "file": entry["file"], "licence": entry.get("licence")}
+        self._lock = threading.Lock()
+
+    def info(self) -> dict:
+        return dict(self._info)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _embedding(self, feats: dict, gq: dict) -> np.ndarray:
+        names = self._model.feature_names
+        x = np.array([feats.get(n, np.nan) for n in names], dtype=np.float64)
+        z = (x - self._model.mean) / self._model.sd
+        z = np.where(np.isfinite(z), np.clip(z, -5, 5), 0.0)
+        ex = []
+        for n in _EXTRA:
+            v = feats.get(n)
+            mu, sd = _EXTRA_NORM[n]
+            ex.append(float(np.clip((v - mu) / sd, -5, 5)) if v is not None else 0.0)
+        q = [float(gq.get(g, 0.0)) for g in _QUALITY_GROUPS]
+        return np.concatenate([z, ex, q]).astype(np.float32)
+
+    def _baseline_features(self, baseline) -> tuple[dict, dict]:
+        """Mean features over 60-s windows (30-s hop) of the baseline recording."""
+        from ...inputs.physio import Channel, PhysioInput
+
+        dur = baseline.duration
+        starts = [0.0] if dur < 90 else list(np.arange(0.0, dur - 60 + 1e-9, 30.0))
+        length = min(dur, 60.0)
+        acc: dict[str, list[float]] = {}
+        n_ok = 0
+        for s in starts:
+            chans = {}
+            for name, c in baseline.channels.items():
+                i0 = int(round(s * c.sampling_rate))
+                n = int(round(length * c.sampling_rate))
+                seg = c.samples[i0:i0 + n]
+                if seg.shape[0] >= 10 * c.sampling_rate:
+                    chans[name] = Channel(samples=seg, sampling_rate=c.sampling_rate)
+            if not chans:
+                continue
+            ex = extract(PhysioInput(channels=chans))
+            if ex.features:
+                n_ok += 1
+            for k, v in ex.features.items():
+                acc.setdefault(k, []).append(v)
+        feats = {k: float(np.mean(v)) for k, v in acc.items()}
+        return feats, {"baseline_windows": len(starts), "baseline_windows_with_features": n_ok,
+                       "baseline_duration_s": round(float(dur), 2)}
+
+    # ------------------------------------------------------------------ encode
+
+    def encode(self, x: Any, baseline: Any = None, **options) -> ModalityResult:
+        """Assess one window.
+
+        Parameters
+        ----------
+        x : PhysioInput (or any form :func:`cxsense.inputs.physio.load_physio` accepts)
+            One window, typically 30-120 s; the model was trained on 60-s windows.
+        baseline : PhysioInput, optional
+            The same person's resting recording (e.g. 1-5 min before the session). With it, the
+            ``baseline`` model also sees each feature's difference from the person's resting mean.
+
+        Returns
+        -------
+        ModalityResult
+            ``probabilities=None``; ``stress``, ``arousal``; ``valence=None``; see the module doc.
+        """
+        from ...inputs.physio import load_physio
+
+        x = load_physio(x, parameter="physio")
+        ex = extract(x)
+        m = self._model
+        details: dict[str, Any] = {
+            "duration_s": round(ex.duration, 3),
+            "channels": _round(ex.channels),
+            "measures": _round(ex.extra),
+            "features": _round(ex.features),
+        }
+        usable = {g: q for g, q in ex.group_quality.items() if g in m.groups and q > 0}
+        if not usable:
+            reasons = [f"{c}: " + "; ".join(r["reasons"] or ["no features"]) for c, r in ex.channels.items()
+                       if r["quality"] == 0 or c in ("rsp",)]
+            why = ("no channel that the stress model uses (ecg or ppg, eda, temp, acc) carries a usable signal"
+                   + (": " + " | ".join(reasons) if reasons else ""))
+            return ModalityResult.no_signal(self.modality, self.embedding_dim, why, details=details,
+                                            model=self.info())
+
+        use_base = False
+        if baseline is not None:
+            b = load_physio(baseline, parameter="baseline")
+            bfeats, binfo = self._baseline_features(b)
+            details["baseline"] = binfo
+            shared = [f for f in m.feature_names if f in bfeats and f in ex.features]
+            if shared:
+                use_base = True
+                feats = dict(ex.features)
+                for f in m.feature_names:
+                    if f in bfeats and f in ex.features:
+                        feats[f"delta_{f}"] = ex.features[f] - bfeats[f]
+                stress, z = m.baseline.predict(feats)
+                details["baseline"]["features_compared"] = len(shared)
+            else:
+                details["baseline"]["note"] = "the baseline has no usable features in common; window model used"
+        if not use_base:
+            stress, z = m.window.predict(ex.features)
+
+        quality = sum(m.group_weights.get(g, 0.0) * q for g, q in usable.items())
+        quality *= math.sqrt(min(1.0, ex.duration / float(m.meta.get("window_s", 60))))
+        quality = float(min(max(quality, 0.0), 1.0))
+        details.update({
+            "model_used": "baseline" if use_base else "window",
+            "score": round(float(z), 5),
+            "decision_threshold": round(float(m.meta["decision_threshold"]), 5),
+            "stressed": bool(stress >= m.meta["decision_threshold"]),
+            "groups_used": sorted(usable),
+            "group_quality": _round({g: float(q) for g, q in usable.items()}),
+            "arousal_method": "2 * stress - 1 (stress model; training data has stress vs rest only)",
+            "valence": "not estimated: no valence labels in the physiological training data",
+            "methods": {c: r.get("method", "") for c, r in ex.channels.items()},
+        })
+        return ModalityResult(
+            modality=self.modality,
+            probabilities=None,
+            embedding=self._embedding(ex.features, ex.group_quality),
+            quality=quality,
+            valence=None,
+            arousal=float(np.clip(2.0 * stress - 1.0, -1.0, 1.0)),
+            stress=stress,
+            details=details,
+            model=self.info(),
+        )

@@ -1,0 +1,248 @@
+"""The voice-tone encoder: how something is said, not what is said.
+
+Pipeline (see :mod:`cxsense.encoders.voice.features` for the signal stages):
+
+1. Any accepted input is normalised once by :func:`cxsense.inputs.audio.load_audio` (16-kHz mono float32).
+2. Voice activity detection, quality checks (silence, < 0.5 s of speech, no voiced speech, heavy clipping
+   give ``quality == 0`` and no estimate), loudness normalisation to -23 dBFS of active speech, a 64-band
+   log-mel of the kept frames (pauses capped at 300 ms; the recording's mean log-mel per band is subtracted
+   when the weights say ``cmn``) and 22 prosodic/spectral statistics (YIN pitch).
+3. :class:`~cxsense.encoders.voice.net.VoiceNet` reads the log-mel and the statistics. Up to 5 s of kept
+   frames are read in one pass; longer recordings are cut into 4-s segments with 2-s hop (the last one
+   aligned to the end), the segment logits are averaged, and the embedding is the mean of the segment
+   embeddings. The statistics are those of the whole recording.
+4. Probabilities: softmax of the averaged logits divided by the temperature fitted on the dev actors.
+   Valence and arousal are the circumplex expectation (:func:`cxsense.emotions.circumplex_va`) and
+   stress is :func:`cxsense.emotions.stress_from_va` of them (RAVDESS has no stress labels).
+
+Warm-up: the first librosa call compiles numba code (about 15-25 s on one core). ``VoiceEncoder()`` runs
+one synthetic 1.5-s signal through the whole pipeline at construction (``warmup=True``, the default),
+so that the cost is paid once when the encoder is created, not in the first :meth:`encode`.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from ...emotions import EMOTIONS, circumplex_va, stress_from_va
+from ...errors import ModelError
+from ..base import Encoder, ModalityResult
+
+__all__ = ["VoiceEncoder", "MODEL_NAME", "SEGMENT_FRAMES", "SEGMENT_HOP_FRAMES", "SINGLE_PASS_FRAMES"]
+
+MODEL_NAME = "voice-tone"
+#: Recordings with at most this many kept 10-ms frames are read in one pass (5 s).
+SINGLE_PASS_FRAMES = 500
+#: Segment length and hop for longer recordings, in 10-ms frames (4 s and 2 s).
+SEGMENT_FRAMES = 400
+SEGMENT_HOP_FRAMES = 200
+
+
+def _segments(k: int) -> list[tuple[int, int]]:
+    if k <= SINGLE_PASS_FRAMES:
+        return [(0, k)]
+    starts = list(range(0, k - SEGMENT_FRAMES + 1, SEGMENT_HOP_FRAMES))
+    if starts[-1] + SEGMENT_FRAMES < k:
+        starts.append(k - SEGMENT_FRAMES)
+    return [(s, s + SEGMENT_FRAMES) for s in starts]
+
+
+class VoiceEncoder(Encoder):
+    """Voice tone -> 7 calibrated emotion probabilities, valence, arousal, stress and a 128-d embedding.
+
+    Parameters
+    ----------
+    warmup : bool, default True
+        Run one synthetic signal through the pipeline at construction, so that numba compilation
+        (librosa, about 15-25 s once per process) is not paid by the first :meth:`encode`.
+
+    Raises
+    ------
+    ModelError
+        The weights file is missing, corrupt, or of another architecture.
+    """
+
+    modality = "voice"
+    embedding_dim = 128
+
+    def __init__(self, *, warmup: bool = True):
+        from safetensors import safe_open
+
+        from ...registry import model_entry, model_path
+        from .features import N_MELS, N_STATS, STAT_NAMES
+        from .net import ARCH
+
+        path = model_path(MODEL_NAME)
+        entry = model_entry(MODEL_NAME)
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                meta = dict(f.metadata() or {})
+                state = {k: f.get_tensor(k) for k in f.keys()}
+        except Exception as e:
+            raise ModelError(f"cannot read the voice model {path}: {e}") from e
+        if meta.get("arch") != ARCH:
+            raise ModelError(f"voice model {path} has architecture {meta.get('arch')!r}; "
+                             f"this version of cxsense needs {ARCH!r}")
+        if int(meta.get("n_mels", -1)) != N_MELS or json.loads(meta.get("stat_names", "[]")) != list(STAT_NAMES):
+            raise ModelError(f"voice model {path} was trained on other features "
+                             f"(n_mels={meta.get('n_mels')}, {len(json.loads(meta.get('stat_names', '[]')))} statistics); "
+                             f"this version computes n_mels={N_MELS}, {N_STATS} statistics")
+        if json.loads(meta.get("labels", "[]")) != list(EMOTIONS):
+            raise ModelError(f"voice model {path} has labels {meta.get('labels')}; expected {list(EMOTIONS)}")
+        self._setup(state, meta, str(path), entry)
+        if warmup:
+            self.encode(_warmup_signal())
+
+    @classmethod
+    def _from_weights(cls, state: dict, meta: dict) -> "VoiceEncoder":
+        """An encoder from in-memory weights and metadata, not from the registry (for training and calibration).
+
+        ``state`` maps ``m{i}.<parameter>`` to tensors, ``meta`` is the safetensors metadata the export writes.
+        No warm-up is run. Library users construct :class:`VoiceEncoder` instead.
+        """
+        self = cls.__new__(cls)
+        self._setup(state, meta, "<in memory>", {"sha256": None, "version": meta.get("version"),
+                                                 "licence": meta.get("licence")})
+        return self
+
+    def _setup(self, state: dict, meta: dict, path: str, entry: dict) -> None:
+        import torch
+
+        from .features import N_MELS, N_STATS
+        from .net import VoiceNet
+
+        n_members = int(meta.get("members", "1"))
+        nets = []
+        for i in range(n_members):
+            prefix = f"m{i}." if "members" in meta else ""
+            net = VoiceNet(n_mels=N_MELS, n_stats=N_STATS)
+            try:
+                net.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}, strict=True)
+            except RuntimeError as e:
+                raise ModelError(f"voice model {path} does not fit architecture {meta.get('arch')}: {e}") from e
+            nets.append(net.eval())
+        self._torch = torch
+        self._nets = nets
+        norm = json.loads(meta["normalisation"])
+        self._mel_mean = np.asarray(norm["mel_mean"], np.float32)[:, None]
+        self._mel_std = np.asarray(norm["mel_std"], np.float32)[:, None]
+        self._st_mean = np.asarray(norm["stats_mean"], np.float32)
+        self._st_std = np.asarray(norm["stats_std"], np.float32)
+        self._temperature = float(meta["temperature"])
+        self._cmn = meta.get("cmn", "0") == "1"
+        self._info = {"name": MODEL_NAME, "version": meta.get("version", entry.get("version")),
+                      "sha256": entry["sha256"], "arch": meta.get("arch"), "temperature": round(self._temperature, 4),
+                      "licence": entry.get("licence"), "trained_on": meta.get("trained_on"), "members": n_members}
+
+    def info(self) -> dict:
+        """Provenance: model name, version, SHA-256, architecture, temperature, licence."""
+        return dict(self._info)
+
+    def encode(self, x, **options) -> ModalityResult:
+        """Read the tone of one recording.
+
+        Parameters
+        ----------
+        x : Audio, or any voice form :func:`cxsense.inputs.audio.load_audio` accepts
+        **options
+            None are used by this encoder (accepted for the common :class:`Encoder` interface).
+
+        Returns
+        -------
+        ModalityResult
+            ``quality == 0`` (with ``details["reason"]``) for silence, less than 0.5 s of speech, no
+            voiced speech or heavy clipping; otherwise calibrated probabilities, valence, arousal,
+            stress and the 128-d pre-logit embedding.
+        """
+        from ...inputs.audio import Audio, load_audio
+        from .features import voice_process
+
+        audio = x if isinstance(x, Audio) else load_audio(x)
+        f = voice_process(audio.samples)
+        details = {"signal": dict(f.info), "methods": {
+            "vad": "adaptive energy threshold (10-ms frames)", "loudness": "active speech to -23 dBFS",
+            "pitch": "librosa.yin 65-600 Hz at 8 kHz, voicing by autocorrelation > 0.55",
+            "features": "64-band log-mel 50-8000 Hz + 22 prosodic/spectral statistics",
+            "pooling": "one pass up to 5 s of kept frames, else 4-s segments (2-s hop), mean logits"}}
+        if self._cmn:
+            details["methods"]["channel"] = "recording's mean log-mel subtracted per band"
+        if f.quality <= 0:
+            return ModalityResult.no_signal("voice", self.embedding_dim, f.reason or "no usable speech",
+                                            details=details, model=self.info())
+        lg, e, n_segs = self._member_logits(f)
+        z = lg.mean(0) / self._temperature
+        z -= z.max()
+        p = np.exp(z)
+        p /= p.sum()
+        v, a = circumplex_va(p)
+        voiced_f0 = f.f0[f.voiced]
+        details["segments"] = n_segs
+        details["f0_median_hz"] = round(float(np.median(voiced_f0)), 1) if voiced_f0.size else None
+        details["statistics"] = {"voiced_fraction": round(float(f.stats[7]), 3),
+                                 "f0_range_semitones": round(float(f.stats[4]), 2)}
+        return ModalityResult(modality="voice", probabilities=dict(zip(EMOTIONS, p.tolist())), embedding=e,
+                              quality=f.quality, valence=v, arousal=a, stress=stress_from_va(v, a),
+                              details=details, model=self.info())
+
+    def _member_logits(self, f) -> tuple[np.ndarray, np.ndarray, int]:
+        """Uncalibrated logits of every member, the embedding and the number of segments, for features ``f``.
+
+        Returns
+        -------
+        logits : np.ndarray [shape=(members, 7)], float64, segment-averaged, before the temperature
+        embedding : np.ndarray [shape=(128,)], float32, the first member's (segment-averaged)
+        n_segments : int
+        """
+        torch = self._torch
+        mel = f.logmel - f.logmel.mean(1, keepdims=True) if self._cmn else f.logmel
+        mel = (mel - self._mel_mean) / self._mel_std
+        st = ((f.stats - self._st_mean) / self._st_std).astype(np.float32)
+        segs = _segments(mel.shape[1])
+        L = segs[0][1] - segs[0][0]
+        xb = np.stack([mel[:, s:e] for s, e in segs]).astype(np.float32)
+        xt, mt = torch.from_numpy(xb), torch.ones(len(segs), L)
+        stt = torch.from_numpy(np.repeat(st[None], len(segs), 0))
+        logits, embs = [], []
+        with torch.inference_mode():
+            for net in self._nets:
+                lg, em = net(xt, mt, stt)
+                logits.append(lg.numpy().astype(np.float64).mean(0))
+                embs.append(em.numpy().astype(np.float32).mean(0))
+        # the members' embedding spaces are not aligned: the first member's is the embedding
+        return np.stack(logits), embs[0], len(segs)
+
+    def raw_logits(self, x) -> np.ndarray | None:
+        """Uncalibrated logits of each member (before averaging and the temperature); for calibration.
+
+        Parameters
+        ----------
+        x : Audio, or any voice form :func:`cxsense.inputs.audio.load_audio` accepts
+
+        Returns
+        -------
+        np.ndarray [shape=(members, 7)] float64, or None when the recording has no usable speech (quality 0).
+        """
+        from ...inputs.audio import Audio, load_audio
+        from .features import voice_process
+
+        audio = x if isinstance(x, Audio) else load_audio(x)
+        f = voice_process(audio.samples)
+        if f.quality <= 0:
+            return None
+        return self._member_logits(f)[0]
+
+
+def _warmup_signal():
+    """1.5 s of synthetic vowel-like syllables (harmonics of a gliding f0, 200-ms syllables, 60-ms gaps)."""
+    from ...inputs.audio import Audio
+
+    t = np.arange(24000) / 16000.0
+    f0 = 140 + 30 * np.sin(2 * np.pi * 1.5 * t)
+    ph = 2 * np.pi * np.cumsum(f0) / 16000.0
+    y = sum(np.sin(k * ph) / k for k in range(1, 8))
+    cycle = (t % 0.26) / 0.26
+    y = y * np.where(cycle < 0.77, np.sin(np.pi * np.minimum(cycle / 0.77, 1.0)), 0.0)
+    y = (0.1 * y / np.max(np.abs(y))).astype(np.float32)
+    return Audio(samples=y, sampling_rate=16000)

@@ -1,0 +1,302 @@
+"""Train the physiology stress model on Stress-Predict (wrist E4) and export it as plain JSON.
+
+Two gradient-boosted tree ensembles (depth-2 trees, scikit-learn's GradientBoostingClassifier,
+balanced class weights) on the pipeline's window features:
+
+* ``window``: the window's features only (no per-person baseline);
+* ``baseline``: the window's features plus their differences from the person's resting baseline
+  (the mean features of up to :data:`BASELINE_MAX_WINDOWS` 60-s windows recorded before the first task).
+
+Each is followed by Platt calibration (fit on out-of-fold scores of the train subjects, 5 subject-grouped folds),
+so that the stress output is a probability under the training prevalence. Trees, imputation
+medians, feature scaling and calibration are written to ``models/physio/physio_stress_v1.json``
+(no pickle) and read by :mod:`cxsense.encoders.physio.model` with its own NumPy predictor.
+
+Split: train = the 25 ``train`` subjects of ``subjects.csv``; dev = S04, S09, S14 (model choice and
+check only). Seeded (``--seed``); single-threaded.
+
+    OMP_NUM_THREADS=1 nice -n 10 python -m training.train_physio --seed 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from training.datasets import REPO, data_root
+from training.physio_data import load_features
+
+VERSION = "1.0.0"
+OUT = REPO / "models" / "physio" / "physio_stress_v1.json"
+BASELINE_MAX_WINDOWS = 5
+GB_PARAMS = dict(n_estimators=200, max_depth=2, learning_rate=0.05, subsample=0.8, min_samples_leaf=20)
+
+
+# ----------------------------------------------------------------------------- data helpers
+
+def baseline_masks(d: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Per window: is it a baseline window (before the first stress second, at most 5 per subject),
+    and does it come after its subject's baseline (the windows evaluated with a baseline)."""
+    s, start, y = d["subject"], d["start_s"], d["y"]
+    is_base = np.zeros(len(s), bool)
+    after = np.zeros(len(s), bool)
+    root = data_root()
+    import csv
+    first = {}
+    with open(root / "physio" / "stress_predict" / "stress_segments.csv") as f:
+        for r in csv.DictReader(f):
+            first[r["subject"]] = min(first.get(r["subject"], 1e9), float(r["start_s"]))
+    for u in np.unique(s):
+        idx = np.flatnonzero(s == u)
+        cand = [i for i in idx if start[i] + 60 <= first[u]][:BASELINE_MAX_WINDOWS]
+        is_base[cand] = True
+        end = max(start[i] + 60 for i in cand) if cand else 0
+        after[idx] = start[idx] >= end
+    return is_base, after
+
+
+def baseline_features(X: np.ndarray, s: np.ndarray, is_base: np.ndarray) -> np.ndarray:
+    """Each window's subject baseline (nanmean of its baseline windows), NaN where none."""
+    B = np.full_like(X, np.nan)
+    for u in np.unique(s):
+        m = s == u
+        b = X[m & is_base]
+        if len(b):
+            with np.errstate(all="ignore"):
+                import warnings
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    B[m] = np.nanmean(b, 0)
+    return B
+
+
+def with_delta(X: np.ndarray, B: np.ndarray) -> np.ndarray:
+    return np.hstack([X, X - B])
+
+
+# ----------------------------------------------------------------------------- model
+
+def fit_gb(X: np.ndarray, y: np.ndarray, seed: int):
+    """Median-impute, then fit balanced gradient-boosted depth-2 trees. Returns (model, medians)."""
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    med = np.nanmedian(X, 0)
+    med = np.where(np.isfinite(med), med, 0.0)
+    Xi = np.where(np.isnan(X), med, X)
+    w = np.where(y == 1, 0.5 / y.mean(), 0.5 / (1 - y.mean()))
+    m = GradientBoostingClassifier(random_state=seed, **GB_PARAMS).fit(Xi, y, sample_weight=w)
+    return m, med
+
+
+def export_trees(m) -> dict:
+    """Flatten a fitted binary GradientBoostingClassifier into arrays (for the NumPy predictor)."""
+    feat, thr, left, right, val, roots = [], [], [], [], [], []
+    off = 0
+    for est in m.estimators_[:, 0]:
+        t = est.tree_
+        roots.append(off)
+        feat += t.feature.tolist()
+        thr += t.threshold.tolist()
+        left += [int(c) + off if c >= 0 else -1 for c in t.children_left.tolist()]
+        right += [int(c) + off if c >= 0 else -1 for c in t.children_right.tolist()]
+        val += t.value[:, 0, 0].tolist()
+        off += t.node_count
+    init = m._raw_predict_init(np.zeros((1, m.n_features_in_)))[0, 0]
+    return {"feature": feat, "threshold": thr, "left": left, "right": right, "value": val, "roots": roots,
+            "learning_rate": m.learning_rate, "init": float(init)}
+
+
+def raw_score(m, med, X) -> np.ndarray:
+    return m.decision_function(np.where(np.isnan(X), med, X))
+
+
+def platt(z: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Fit p = sigmoid(a*z + b) by (nearly unregularised) logistic regression."""
+    from sklearn.linear_model import LogisticRegression
+
+    lr = LogisticRegression(C=1e4, max_iter=1000).fit(z.reshape(-1, 1), y)
+    return float(lr.coef_[0, 0]), float(lr.intercept_[0])
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def loso_scores(X, y, s, seed, log=None):
+    """Out-of-fold raw scores, leave one subject out."""
+    z = np.zeros(len(y))
+    for u in np.unique(s):
+        te = s == u
+        m, med = fit_gb(X[~te], y[~te], seed)
+        z[te] = raw_score(m, med, X[te])
+        if log:
+            log(f"  fold {u} done")
+    return z
+
+
+def grouped_scores(X, y, s, seed, folds):
+    """Out-of-fold raw scores with subjects split into ``folds`` groups (sorted subject ids, round robin)."""
+    subs = sorted(np.unique(s))
+    fold_of = {u: i % folds for i, u in enumerate(subs)}
+    f = np.array([fold_of[u] for u in s])
+    z = np.zeros(len(y))
+    for k in range(folds):
+        te = f == k
+        m, med = fit_gb(X[~te], y[~te], seed)
+        z[te] = raw_score(m, med, X[te])
+    return z
+
+
+def loso_calibrated(z, y, s):
+    """Calibrate each held-out subject's scores with Platt parameters fit on the other subjects' OOF scores."""
+    p = np.zeros(len(y))
+    for u in np.unique(s):
+        te = s == u
+        a, b = platt(z[~te], y[~te])
+        p[te] = sigmoid(a * z[te] + b)
+    return p
+
+
+def evaluate(p, y, thr, s=None) -> dict:
+    from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+
+    from benchmarks.metrics import binary_ece
+
+    pred = p >= thr
+    out = {
+        "n": int(len(y)),
+        "balanced_accuracy": float(balanced_accuracy_score(y, pred)),
+        "recall_stress": float(pred[y == 1].mean()),
+        "recall_nonstress": float((~pred[y == 0]).mean()),
+        "auc": float(roc_auc_score(y, p)),
+        "ece": binary_ece(p, y),
+        "balanced_accuracy_at_0.5": float(balanced_accuracy_score(y, p >= 0.5)),
+    }
+    if s is not None:
+        per = []
+        for u in np.unique(s):
+            m = s == u
+            if len(np.unique(y[m])) == 2:
+                per.append(balanced_accuracy_score(y[m], pred[m]))
+        out["per_subject_ba_mean"] = float(np.mean(per))
+    return out
+
+
+# ----------------------------------------------------------------------------- main
+
+def register(path: Path) -> None:
+    """Add or update the ``physio-stress`` entry of models/registry.json (other entries kept)."""
+    from cxsense.registry import sha256_file
+
+    reg_path = REPO / "models" / "registry.json"
+    reg = json.loads(reg_path.read_text()) if reg_path.is_file() else {"models": {}}
+    reg.setdefault("models", {})["physio-stress"] = {
+        "file": str(path.resolve().relative_to((REPO / "models").resolve())),
+        "sha256": sha256_file(path),
+        "version": VERSION,
+        "licence": "MIT (model and training data: Stress-Predict, (c) 2022 Talha Iqbal)",
+        "card": "physio/MODEL_CARD.md",
+    }
+    reg_path.write_text(json.dumps(reg, indent=2) + "\n")
+    print(f"registered physio-stress in {reg_path}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Train the physiology stress model (Stress-Predict).")
+    ap.add_argument("--data", default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=str(OUT))
+    ap.add_argument("--loso", action="store_true",
+                    help="also compute leave-one-subject-out figures (25 fits per model; benchmarks/physio_stress.py "
+                         "computes them too)")
+    ap.add_argument("--calib-folds", type=int, default=5,
+                    help="subject-grouped folds whose out-of-fold scores fit the Platt calibration")
+    a = ap.parse_args()
+    t0 = time.time()
+    root = data_root(a.data)
+    d = load_features(root)
+    names = [str(n) for n in d["feature_names"]]
+    groups = [str(g) for g in d["groups"]]
+    X, y, s = d["X"], d["y"], d["subject"]
+    split = {u: sp for u, sp in zip(*np.unique(s, return_index=True))}
+    from training.physio_data import subjects
+
+    sp = subjects(root)
+    tr = np.array([sp[u] == "train" for u in s])
+    dv = np.array([sp[u] == "dev" for u in s])
+    is_base, after = baseline_masks(d)
+    B = baseline_features(X, s, is_base)
+    XD = with_delta(X, B)
+    prev = float(y[tr].mean())
+    log = lambda m: print(f"[{time.time() - t0:6.0f} s] {m}", flush=True)
+    log(f"train {tr.sum()} windows of {len(np.unique(s[tr]))} subjects, dev {dv.sum()} windows of "
+        f"{len(np.unique(s[dv]))} subjects, stress prevalence (train) {prev:.3f}")
+
+    report = {}
+    models = {}
+    for kind, XX in (("window", X), ("baseline", XD)):
+        log(f"{kind}: leave-one-subject-out on train")
+        zc = grouped_scores(XX[tr], y[tr], s[tr], a.seed, a.calib_folds)
+        pa, pb = platt(zc, y[tr])
+        log(f"{kind}: Platt a={pa:.4f} b={pb:.4f} from {a.calib_folds}-fold subject-grouped scores")
+        if a.loso:
+            z = loso_scores(XX[tr], y[tr], s[tr], a.seed, log)
+            p = loso_calibrated(z, y[tr], s[tr])
+            rows = after[tr] if kind == "baseline" else np.ones(tr.sum(), bool)
+            report[f"loso_{kind}"] = evaluate(p[rows], y[tr][rows], prev, s[tr][rows])
+            if kind == "window":
+                report["loso_window_after_baseline_period"] = evaluate(p[after[tr]], y[tr][after[tr]], prev,
+                                                                       s[tr][after[tr]])
+            log(f"{kind}: LOSO {report[f'loso_{kind}']}")
+        m, med = fit_gb(XX[tr], y[tr], a.seed)
+        pdv = sigmoid(pa * raw_score(m, med, XX[dv]) + pb)
+        rows = after[dv] if kind == "baseline" else np.ones(dv.sum(), bool)
+        report[f"dev_{kind}"] = evaluate(pdv[rows], y[dv][rows], prev, s[dv][rows])
+        log(f"{kind}: dev {report[f'dev_{kind}']}")
+        imp = m.feature_importances_
+        cols = names if kind == "window" else names + [f"delta_{n}" for n in names]
+        models[kind] = {"features": cols, "impute": med.tolist(), "trees": export_trees(m),
+                        "calibration": {"a": pa, "b": pb},
+                        "importance": {c: float(v) for c, v in zip(cols, imp)}}
+
+    # feature scaling for the embedding (train windows)
+    mu = np.nanmean(X[tr], 0)
+    sd = np.nanstd(X[tr], 0) + 1e-9
+    gimp = {g: 0.0 for g in groups}
+    from cxsense.encoders.physio.pipeline import GROUPS
+
+    for g, fs in GROUPS.items():
+        gimp[g] = float(sum(models["window"]["importance"][f] for f in fs))
+    meta = {
+        "format": "cxsense-physio-gbt",
+        "version": VERSION,
+        "architecture": f"sklearn GradientBoostingClassifier {GB_PARAMS} exported to arrays; Platt calibration",
+        "labels": ["nonstress", "stress"],
+        "groups": {g: list(GROUPS[g]) for g in groups},
+        "group_weights": gimp,
+        "feature_mean": mu.tolist(),
+        "feature_sd": sd.tolist(),
+        "decision_threshold": prev,
+        "window_s": 60,
+        "baseline_max_windows": BASELINE_MAX_WINDOWS,
+        "trained_on": "Stress-Predict (Iqbal et al. 2022), 25 train subjects, wrist E4 PPG/EDA/TEMP/ACC, MIT licence",
+        "seed": a.seed,
+        "figures": report,
+        "train_seconds": round(time.time() - t0, 1),
+    }
+    out = {"meta": meta, "models": models}
+    path = Path(a.out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, separators=(",", ":")))
+    log(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
+    if path.resolve() == OUT.resolve():
+        register(path)
+    print("JSON " + json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()

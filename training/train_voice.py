@@ -1,0 +1,352 @@
+"""Train the voice-tone model on RAVDESS actors 01-18, choose and calibrate on actors 19-20.
+
+The shipped model (see models/voice/MODEL_CARD.md) was made by:
+
+    export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1
+    nice -n 10 python3 -m training.train_voice --out training/runs/voice_a --variants 3 --epochs 40   # cache
+    nice -n 10 python3 -m training.train_voice --out training/runs/voice_c --cache-dir training/runs/voice_a \
+        --cache-seed 0 --seed 0 --variants 3 --epochs 40 --cmn
+
+(the first run builds the feature cache and trains a model without ``--cmn``, which was not shipped).
+
+Stages (each resumable; a run whose checkpoint is at the last epoch only re-fits T and exports):
+
+1. Feature cache (``cache_train_v{variants}_s{seed}.npz``, ``cache_dev.npz``): every training file once clean
+   and ``--variants - 1`` times augmented at waveform level (:func:`training.voice_data.augment` with
+   ``pitch_tempo=False``: gain, noise, reverberation, recording-chain equalisation), each through the
+   encoder's own signal stages (:func:`cxsense.encoders.voice.features.voice_process`). Dev files clean.
+2. Training of :class:`cxsense.encoders.voice.net.VoiceNet` on one random variant of each file per epoch:
+   random crops of 1-3 s, tempo 0.85-1.15 (frame interpolation), a mel-axis shift of +-1.5 bands with an f0
+   offset of +-2 semitones, SpecAugment (2 frequency masks <= 8 bands, 2 time masks <= 20 frames), a
+   +-3 dB level offset and noise on the statistics. With ``--cmn`` each recording's mean log-mel (per band,
+   over its kept frames) is subtracted first. AdamW, one-cycle schedule, label smoothing 0.05; the
+   exponential moving average of the weights (decay 0.99) is evaluated (every 3 epochs) and shipped.
+3. Temperature fitted on dev (NLL grid), safetensors export with metadata (architecture, feature
+   normalisation, labels, temperature, cmn) to ``models/voice/voice_tone_v1.safetensors`` and the
+   ``voice-tone`` entry of ``models/registry.json``. ``--ensemble RUN ...`` adds other runs' weights as members.
+
+Seeded (``--seed``), one thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def build_cache(rows, variants: int, seed: int, path: Path, log) -> None:
+    from cxsense.encoders.voice.features import voice_process
+    from training.voice_data import augment, read_wav
+
+    mels, stats, labels, speakers, file_idx, quality, ops = [], [], [], [], [], [], []
+    t0 = time.time()
+    for i, r in enumerate(rows):
+        y0 = read_wav(r["path"])
+        for v in range(variants):
+            rng = np.random.default_rng([seed, i, v])
+            if v == 0:
+                y, op = y0, ["clean"]
+            else:
+                y, op = augment(y0, rng, pitch_tempo=False)
+            f = voice_process(y)
+            if f.quality <= 0:
+                continue
+            mels.append(f.logmel.astype(np.float16))
+            stats.append(f.stats)
+            labels.append(r["label"])
+            speakers.append(r["speaker"])
+            file_idx.append(i)
+            quality.append(f.quality)
+            ops.append("+".join(op))
+        if (i + 1) % 100 == 0:
+            log(f"  features {i + 1}/{len(rows)} files, {len(mels)} items, {time.time() - t0:.0f} s")
+    lengths = np.array([m.shape[1] for m in mels])
+    np.savez(path, mel=np.concatenate(mels, 1), lengths=lengths, stats=np.stack(stats), labels=np.array(labels),
+             speakers=np.array(speakers), file_idx=np.array(file_idx), quality=np.array(quality), ops=np.array(ops))
+
+
+def load_cache(path: Path) -> dict:
+    z = np.load(path)
+    offs = np.concatenate([[0], np.cumsum(z["lengths"])])
+    mel = z["mel"]
+    d = {k: z[k] for k in z.files if k != "mel"}
+    d["mels"] = [mel[:, offs[i]:offs[i + 1]] for i in range(len(offs) - 1)]
+    return d
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default=None)
+    ap.add_argument("--out", default=str(REPO / "training" / "runs" / "voice_a"))
+    ap.add_argument("--variants", type=int, default=2, help="clean + augmented copies per training file")
+    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--export", default=str(REPO / "models" / "voice" / "voice_tone_v1.safetensors"))
+    ap.add_argument("--no-export", action="store_true")
+    ap.add_argument("--cache-dir", default=None, help="read/write the feature caches here (default: --out)")
+    ap.add_argument("--cache-seed", type=int, default=None, help="seed of the augmented cache (default: --seed)")
+    ap.add_argument("--cmn", action="store_true",
+                    help="subtract each recording's mean log-mel (per band, over its kept frames) before normalising")
+    ap.add_argument("--ensemble", nargs="*", default=[],
+                    help="other finished run folders whose EMA weights join this run's in the exported model")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(1)
+    torch.manual_seed(args.seed)
+    from cxsense.emotions import EMOTIONS
+    from cxsense.encoders.voice.features import N_MELS, N_STATS, STAT_NAMES
+    from cxsense.encoders.voice.net import ARCH, VoiceNet
+    from training.datasets import data_root
+    from training.voice_data import load_ravdess
+
+    F0_LEVEL_STATS = [STAT_NAMES.index(n) for n in ("f0_mean_st", "f0_p10_st", "f0_p90_st")]
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    logf = open(out / "train.log", "a")
+
+    def log(msg):
+        line = f"[{time.strftime('%H:%M:%S')}] {msg}"
+        print(line, flush=True)
+        logf.write(line + "\n")
+        logf.flush()
+
+    t_start = time.time()
+    log("command: " + " ".join([sys.executable.split("/")[-1], "-m", "training.train_voice"] + (argv or sys.argv[1:])))
+    root = data_root(args.data)
+    train_rows, dev_rows = load_ravdess(root, "train"), load_ravdess(root, "dev")
+    log(f"train: {len(train_rows)} files, speakers {sorted({r['speaker'] for r in train_rows})}")
+    log(f"dev: {len(dev_rows)} files, speakers {sorted({r['speaker'] for r in dev_rows})}")
+    cdir = Path(args.cache_dir) if args.cache_dir else out
+    cseed = args.seed if args.cache_seed is None else args.cache_seed
+    ctr, cdev = cdir / f"cache_train_v{args.variants}_s{cseed}.npz", cdir / "cache_dev.npz"
+    if not ctr.exists():
+        log(f"building training feature cache ({args.variants} variants per file)")
+        build_cache(train_rows, args.variants, cseed, ctr, log)
+    if not cdev.exists():
+        build_cache(dev_rows, 1, cseed, cdev, log)
+    tr, dv = load_cache(ctr), load_cache(cdev)
+    log(f"cache: {len(tr['mels'])} training items, {len(dv['mels'])} dev items; features took "
+        f"{time.time() - t_start:.0f} s so far")
+
+    if args.cmn:
+        tr["mels"] = [m.astype(np.float32) - m.astype(np.float32).mean(1, keepdims=True) for m in tr["mels"]]
+        dv["mels"] = [m.astype(np.float32) - m.astype(np.float32).mean(1, keepdims=True) for m in dv["mels"]]
+    clean = [m for m, o in zip(tr["mels"], tr["ops"]) if o == "clean"]
+    allc = np.concatenate(clean, 1).astype(np.float64)
+    mel_mean, mel_std = allc.mean(1), allc.std(1) + 1e-3
+    st_mean, st_std = tr["stats"].mean(0), tr["stats"].std(0) + 1e-3
+    norm = dict(mel_mean=mel_mean.tolist(), mel_std=mel_std.tolist(), stats_mean=st_mean.tolist(),
+                stats_std=st_std.tolist())
+
+    def prep(mel):
+        return ((mel.astype(np.float32) - mel_mean[:, None]) / mel_std[:, None]).astype(np.float32)
+
+    trm = [prep(m) for m in tr["mels"]]
+    trs = ((tr["stats"] - st_mean) / st_std).astype(np.float32)
+    dvm = [prep(m) for m in dv["mels"]]
+    dvs = ((dv["stats"] - st_mean) / st_std).astype(np.float32)
+    ytr, ydv = tr["labels"].astype(np.int64), dv["labels"].astype(np.int64)
+    by_file: dict[int, list[int]] = {}
+    for j, fi in enumerate(tr["file_idx"]):
+        by_file.setdefault(int(fi), []).append(j)
+    files = sorted(by_file)
+
+    rng = np.random.default_rng(args.seed)
+    model = VoiceNet(n_mels=N_MELS, n_stats=N_STATS)
+    ema = VoiceNet(n_mels=N_MELS, n_stats=N_STATS)
+    ema.load_state_dict(model.state_dict())
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-2)
+    steps_per_epoch = math.ceil(len(files) / args.batch)
+    total = steps_per_epoch * args.epochs
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=total, pct_start=0.1)
+    lossf = torch.nn.CrossEntropyLoss(label_smoothing=0.05)
+    ck = out / "checkpoint.pt"
+    start_epoch = 0
+    if ck.exists():
+        s = torch.load(ck, weights_only=False)
+        model.load_state_dict(s["model"]); ema.load_state_dict(s["ema"]); opt.load_state_dict(s["opt"])
+        sched.load_state_dict(s["sched"]); rng = s["rng"]; start_epoch = s["epoch"] + 1
+        torch.set_rng_state(s["torch_rng"])
+        log(f"resumed from epoch {start_epoch}")
+    log(f"model {ARCH}: {sum(p.numel() for p in model.parameters())} parameters; {steps_per_epoch} steps/epoch")
+
+    def batch(idx):
+        L = int(rng.integers(100, 301))
+        xs = np.zeros((len(idx), N_MELS, L), np.float32)
+        ms = np.zeros((len(idx), L), np.float32)
+        st = trs[idx] + rng.normal(0, 0.1, size=trs[idx].shape).astype(np.float32)
+        for b, j in enumerate(idx):
+            m = trm[j]
+            if rng.random() < 0.3:  # tempo 0.85-1.15 by linear interpolation of frames
+                r = rng.uniform(0.85, 1.15)
+                n_new = max(20, int(round(m.shape[1] / r)))
+                pos = np.linspace(0, m.shape[1] - 1, n_new)
+                i0 = np.floor(pos).astype(int); i1 = np.minimum(i0 + 1, m.shape[1] - 1); w = (pos - i0)[None]
+                m = (1 - w) * m[:, i0] + w * m[:, i1]
+            if rng.random() < 0.4:  # vocal-tract-like shift of the mel axis (+-1.5 bands) and an f0 offset
+                sh = rng.uniform(-1.5, 1.5)
+                src = np.clip(np.arange(N_MELS) - sh, 0, N_MELS - 1)
+                k0 = np.floor(src).astype(int); k1 = np.minimum(k0 + 1, N_MELS - 1); w = (src - k0)[:, None]
+                m = (1 - w) * m[k0] + w * m[k1]
+                semis = rng.uniform(-2.0, 2.0)
+                for c in F0_LEVEL_STATS:
+                    st[b, c] += semis / st_std[c]
+            if m.shape[1] > L:
+                s0 = int(rng.integers(0, m.shape[1] - L + 1))
+                m = m[:, s0:s0 + L]
+            m = m + rng.uniform(-3, 3) / mel_std[:, None].astype(np.float32)  # level offset of +-3 dB
+            n = m.shape[1]
+            m = m.copy()
+            for _ in range(2):
+                w = int(rng.integers(0, 9)); f0 = int(rng.integers(0, N_MELS - w + 1)); m[f0:f0 + w] = 0
+                w = int(rng.integers(0, 21)); t0 = int(rng.integers(0, max(1, n - w + 1))); m[:, t0:t0 + w] = 0
+            xs[b, :, :n] = m
+            ms[b, :n] = 1
+        return torch.from_numpy(xs), torch.from_numpy(ms), torch.from_numpy(st), torch.from_numpy(ytr[idx])
+
+    def evaluate(net):
+        net.eval()
+        logits, embs = [], []
+        with torch.no_grad():
+            for m, s in zip(dvm, dvs):
+                x = torch.from_numpy(m)[None]
+                lg, e = net(x, torch.ones(1, m.shape[1]), torch.from_numpy(s)[None])
+                logits.append(lg[0].numpy())
+        return np.stack(logits)
+
+    def metrics(logits, y, T=1.0):
+        z = logits / T
+        z = z - z.max(1, keepdims=True)
+        p = np.exp(z); p /= p.sum(1, keepdims=True)
+        from benchmarks.metrics import classification_report
+        return classification_report(p, y, EMOTIONS)
+
+    for epoch in range(start_epoch, args.epochs):
+        model.train()
+        te = time.time()
+        picks = np.array([by_file[f][int(rng.integers(0, len(by_file[f])))] for f in files])
+        rng.shuffle(picks)
+        tot_loss = 0.0
+        for k in range(steps_per_epoch):
+            idx = picks[k * args.batch:(k + 1) * args.batch]
+            x, m, s, y = batch(idx)
+            logits, _ = model(x, m, s)
+            loss = lossf(logits, y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            tot_loss += float(loss.detach()) * len(idx)
+            with torch.no_grad():
+                for pe, pm in zip(ema.state_dict().values(), model.state_dict().values()):
+                    if pe.dtype.is_floating_point:
+                        pe.mul_(0.99).add_(pm, alpha=0.01)
+                    else:
+                        pe.copy_(pm)
+        if (epoch + 1) % 3 and epoch + 1 != args.epochs:
+            log(f"epoch {epoch + 1}/{args.epochs} loss {tot_loss / len(picks):.4f}  {time.time() - te:.0f} s")
+            continue
+        r = metrics(evaluate(ema), ydv)
+        log(f"epoch {epoch + 1}/{args.epochs} loss {tot_loss / len(picks):.4f}  dev(EMA) acc {r['accuracy']:.4f} "
+            f"F1 {r['macro_f1']:.4f} NLL {r['nll']:.4f} ECE {r['ece']:.4f}  {time.time() - te:.0f} s")
+        torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+                    "sched": sched.state_dict(), "rng": rng, "epoch": epoch, "torch_rng": torch.get_rng_state()},
+                   ck)
+
+    # temperature on dev for the final EMA weights (averaged logits of the ensemble members, if any)
+    members = [ema]
+    for run in args.ensemble:
+        other = VoiceNet(n_mels=N_MELS, n_stats=N_STATS)
+        other.load_state_dict(torch.load(Path(run) / "checkpoint.pt", weights_only=False)["ema"])
+        members.append(other)
+    member_logits = [evaluate(m) for m in members]
+    for i, l in enumerate(member_logits):
+        r = metrics(l, ydv)
+        log(f"member {i}: dev acc {r['accuracy']:.4f} F1 {r['macro_f1']:.4f} (cached dev features)")
+    lg_cache = np.mean(member_logits, 0)
+    r1 = metrics(lg_cache, ydv)
+    log(f"cached dev features ({len(members)} member(s)): acc {r1['accuracy']:.4f} F1 {r1['macro_f1']:.4f}; "
+        f"T=1 ECE {r1['ece']:.4f} NLL {r1['nll']:.4f}")
+    meta = {
+        "arch": ARCH, "version": "1.0.0", "labels": json.dumps(list(EMOTIONS)), "temperature": "1.0",
+        "normalisation": json.dumps(norm), "stat_names": json.dumps(list(STAT_NAMES)),
+        "n_mels": str(N_MELS), "n_stats": str(N_STATS), "sampling_rate": "16000",
+        "trained_on": "RAVDESS speech actors 01-18 (calm merged into neutral); temperature fitted on actors 19-20",
+        "licence": "CC BY-NC-SA 4.0 (derived from RAVDESS)", "seed": str(args.seed), "epochs": str(args.epochs),
+        "members": str(len(members)), "cmn": "1" if args.cmn else "0",
+        "ensemble_runs": json.dumps([str(out)] + list(args.ensemble)),
+    }
+    sd = {f"m{i}.{k}": v.detach().contiguous() for i, m in enumerate(members) for k, v in m.state_dict().items()}
+    # The temperature is fitted on logits computed exactly as at inference: every dev file read from disk,
+    # through load_audio and the encoder's own signal stages (current VAD), segment pooling and member
+    # averaging (VoiceEncoder.raw_logits), not on the cached features, which may come from older code.
+    from cxsense.encoders.voice.encoder import VoiceEncoder
+    from cxsense.inputs.audio import load_audio
+    from training.voice_data import read_wav
+
+    enc = VoiceEncoder._from_weights(sd, meta)
+    enc_logits, keep = [], []
+    for r_ in dev_rows:
+        l_ = enc.raw_logits(load_audio((read_wav(r_["path"]).astype(np.float32), 16000)))
+        keep.append(l_ is not None)
+        if l_ is not None:
+            enc_logits.append(l_)
+    enc_logits = np.stack(enc_logits)  # (files, members, 7)
+    ydv_enc = ydv[np.array(keep)]
+    for i in range(enc_logits.shape[1]):
+        r = metrics(enc_logits[:, i], ydv_enc)
+        log(f"member {i}: dev acc {r['accuracy']:.4f} F1 {r['macro_f1']:.4f} NLL {r['nll']:.4f} (through the encoder)")
+    lg = enc_logits.mean(1)
+    Ts = np.exp(np.linspace(np.log(0.3), np.log(5.0), 400))
+    nlls = [metrics(lg, ydv_enc, T)["nll"] for T in Ts]
+    T = float(Ts[int(np.argmin(nlls))])
+    r1, rT = metrics(lg, ydv_enc), metrics(lg, ydv_enc, T)
+    log(f"final EMA dev through the encoder ({len(members)} member(s), {int(sum(keep))} files with signal): "
+        f"acc {r1['accuracy']:.4f} F1 {r1['macro_f1']:.4f}; T=1 ECE {r1['ece']:.4f} NLL {r1['nll']:.4f}; "
+        f"T={T:.3f} ECE {rT['ece']:.4f} NLL {rT['nll']:.4f}")
+    took = time.time() - t_start
+    log(f"total time {took:.0f} s")
+    if args.no_export:
+        return 0
+    from safetensors.torch import save_file
+
+    meta["temperature"] = repr(T)
+    meta["dev_accuracy"] = f"{rT['accuracy']:.4f}"
+    meta["run_seconds"] = f"{took:.0f}"
+    exp = Path(args.export)
+    exp.parent.mkdir(parents=True, exist_ok=True)
+    save_file(sd, str(exp), metadata=meta)
+    from cxsense.registry import sha256_file
+
+    reg_path = REPO / "models" / "registry.json"
+    reg = json.loads(reg_path.read_text()) if reg_path.exists() else {"models": {}}
+    reg.setdefault("models", {})["voice-tone"] = {
+        "file": str(exp.resolve().relative_to((REPO / "models").resolve())), "sha256": sha256_file(exp),
+        "version": "1.0.0", "licence": "CC BY-NC-SA 4.0 (weights derived from RAVDESS; non-commercial use only)",
+        "card": "voice/MODEL_CARD.md",
+    }
+    tmp = reg_path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(reg, indent=2) + "\n")
+    os.replace(tmp, reg_path)
+    log(f"exported {exp} ({exp.stat().st_size} bytes) and registered 'voice-tone'")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
