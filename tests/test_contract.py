@@ -158,3 +158,20 @@ def test_modality_without_signal_contributes_nothing(face_path):
     assert dict(both.probabilities) == pytest.approx(dict(alone.probabilities), abs=1e-12)
     with pytest.raises(cxsense.NoSignalError):
         cxsense.assess(voice=silence)
+
+
+def test_cli_physio_csv(tmp_path):
+    import neurokit2 as nk
+    import pandas as pd
+
+    ppg = nk.ppg_simulate(duration=60, sampling_rate=64, heart_rate=75, random_state=1)
+    eda = nk.eda_simulate(duration=60, sampling_rate=64, scr_number=4, random_state=1)
+    csv = tmp_path / "window.csv"
+    pd.DataFrame({"time": np.arange(len(ppg)) / 64, "ppg": ppg, "eda": eda}).to_csv(csv, index=False)
+    out = subprocess.run([sys.executable, "-m", "cxsense", "assess", "--physio", str(csv)],
+                         capture_output=True, text=True, check=True)
+    d = json.loads(out.stdout)
+    assert set(d["modalities"]) == {"physio"} and d["modalities"]["physio"]["quality"] > 0
+    assert 0 <= d["stress"] <= 1
+    # physiology carries no categorical evidence: uniform probabilities, "neutral" by convention
+    assert d["emotion"] == "neutral" and d["confidence"] == pytest.approx(1 / 7)

@@ -21,7 +21,9 @@ Stages (each resumable; a run whose checkpoint is at the last epoch only re-fits
    +-3 dB level offset and noise on the statistics. With ``--cmn`` each recording's mean log-mel (per band,
    over its kept frames) is subtracted first. AdamW, one-cycle schedule, label smoothing 0.05; the
    exponential moving average of the weights (decay 0.99) is evaluated (every 3 epochs) and shipped.
-3. Temperature fitted on dev (NLL grid), safetensors export with metadata (architecture, feature
+3. Temperature fitted on dev (NLL grid) on logits computed exactly as at inference (each dev file through
+   ``load_audio``, the current signal stages and :meth:`VoiceEncoder.raw_logits`, members averaged), not on
+   the cached features (which may come from older code); safetensors export with metadata (architecture, feature
    normalisation, labels, temperature, cmn) to ``models/voice/voice_tone_v1.safetensors`` and the
    ``voice-tone`` entry of ``models/registry.json``. ``--ensemble RUN ...`` adds other runs' weights as members.
 
@@ -334,6 +336,9 @@ def main(argv=None) -> int:
     save_file(sd, str(exp), metadata=meta)
     from cxsense.registry import sha256_file
 
+    if not exp.resolve().is_relative_to((REPO / "models").resolve()):
+        log(f"exported {exp} ({exp.stat().st_size} bytes); outside models/, so the registry was not changed")
+        return 0
     reg_path = REPO / "models" / "registry.json"
     reg = json.loads(reg_path.read_text()) if reg_path.exists() else {"models": {}}
     reg.setdefault("models", {})["voice-tone"] = {
