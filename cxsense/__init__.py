@@ -18,6 +18,7 @@ from .errors import InputError as InputError
 from .errors import ModelError as ModelError
 from .errors import NoSignalError as NoSignalError
 from .errors import NotAvailableError as NotAvailableError
+from .errors import PolicyError as PolicyError
 
 __all__ = [
     "EMOTIONS",
@@ -30,5 +31,6 @@ __all__ = [
     "NoSignalError",
     "ModelError",
     "NotAvailableError",
+    "PolicyError",
     "__version__",
 ]

@@ -3,14 +3,17 @@
     cxsense assess --face IMG --voice AUDIO --physio FILE.csv     # prints Assessment.to_dict() as JSON
     cxsense faces IMG                                             # one assessment per face, as JSON
     cxsense models [--verify]                                     # the shipped models and their checksums
+    cxsense audit verify PATH                                     # check an audit log's hash chain
 
-Exit codes: 0 success, 2 bad input or usage, 3 no usable signal, 4 a model file missing or corrupt.
+Exit codes: 0 success, 2 bad input or usage, 3 no usable signal, 4 a model file missing or corrupt,
+5 an audit log whose chain is broken.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from . import __version__
@@ -78,6 +81,32 @@ def _cmd_models(a) -> dict:
     return out
 
 
+def _cmd_audit(a) -> int:
+    """``cxsense audit verify PATH``: prints the result as JSON; 0 if the chain is intact, 5 if broken."""
+    from .governance.audit import AuditLog
+
+    if not os.path.isfile(a.path):
+        print(f"cxsense: error: the 'PATH' parameter must be an existing audit log file. Got {a.path!r} instead.",
+              file=sys.stderr)
+        return 2
+    try:
+        log = AuditLog(a.path)
+        broken = log.verify(head=a.head)
+        n = sum(1 for _ in open(a.path, "rb"))
+    except (CxsenseError, OSError) as e:
+        print(f"cxsense: error: {e}", file=sys.stderr)
+        return 2
+    out = {"path": a.path, "entries": n, "intact": broken is None}
+    if broken is not None:
+        out["broken"] = {"line": broken.line, "reason": broken.reason, "text": broken.text[:500]}
+    json.dump(out, sys.stdout, indent=a.indent or None)
+    sys.stdout.write("\n")
+    if broken is not None:
+        print(f"cxsense: audit log broken at line {broken.line}: {broken.reason}", file=sys.stderr)
+        return 5
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="cxsense", description="Estimate expressed emotion from face, voice and body signals, locally.")
     p.add_argument("--version", action="version", version=f"cxsense {__version__}")
@@ -95,7 +124,15 @@ def main(argv=None) -> int:
     pm = sub.add_parser("models", help="list the shipped models")
     pm.add_argument("--verify", action="store_true", help="check every file's SHA-256")
     pm.add_argument("--indent", type=int, default=2)
+    pu = sub.add_parser("audit", help="audit log tools")
+    pus = pu.add_subparsers(dest="audit_command", required=True)
+    pv = pus.add_parser("verify", help="check an audit log's hash chain; exit 0 if intact, 5 if broken")
+    pv.add_argument("path")
+    pv.add_argument("--head", default=None, help="the SHA-256 of the last entry kept elsewhere (AuditLog.head())")
+    pv.add_argument("--indent", type=int, default=2)
     a = p.parse_args(argv)
+    if a.command == "audit":
+        return _cmd_audit(a)
     try:
         out = {"assess": _cmd_assess, "faces": _cmd_faces, "models": _cmd_models}[a.command](a)
     except InputError as e:

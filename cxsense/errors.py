@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["CxsenseError", "InputError", "NoSignalError", "ModelError", "NotAvailableError"]
+__all__ = ["CxsenseError", "InputError", "NoSignalError", "ModelError", "NotAvailableError", "PolicyError"]
 
 
 class CxsenseError(Exception):
@@ -32,3 +32,8 @@ class ModelError(CxsenseError):
 
 class NotAvailableError(CxsenseError):
     """A feature that this version of cxsense does not provide (yet)."""
+
+
+class PolicyError(CxsenseError):
+    """A usage policy that the law forbids or that is incomplete, e.g. emotion recognition at work or in
+    education without a medical or safety exemption (EU AI Act Art. 5(1)(f)). The message names the rule."""

@@ -52,3 +52,10 @@ def test_installed_wheel_works_outside_the_checkout(wheel, tmp_path):
     file, models, emotion = json.loads(out.stdout)
     assert file.startswith(str(target)) and models.startswith(str(target))
     assert emotion == "happiness"
+
+
+def test_wheel_carries_every_subpackage(wheel):
+    src = {p.relative_to(REPO).as_posix() for p in (REPO / "cxsense").rglob("*.py")}
+    with zipfile.ZipFile(wheel) as z:
+        missing = src - set(z.namelist())
+    assert not missing, f"modules missing from the wheel (add their package to pyproject): {sorted(missing)}"
