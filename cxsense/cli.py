@@ -92,7 +92,8 @@ def _cmd_audit(a) -> int:
     try:
         log = AuditLog(a.path)
         broken = log.verify(head=a.head)
-        n = sum(1 for _ in open(a.path, "rb"))
+        with open(a.path, "rb") as f:
+            n = sum(1 for _ in f)
     except (CxsenseError, OSError) as e:
         print(f"cxsense: error: {e}", file=sys.stderr)
         return 2
