@@ -86,6 +86,7 @@ def _assessment(results: dict[str, ModalityResult]) -> Assessment:
         confidence=fused.confidence,
         modalities=results,
         fusion=fused.info,
+        incongruence=float(fused.info.get("incongruence", {}).get("score", 0.0)),
     )
 
 

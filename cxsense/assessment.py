@@ -36,7 +36,12 @@ class Assessment:
     modalities : mapping str -> ModalityResult
         Each modality given, keyed ``"face"``, ``"voice"``, ``"physio"``; quality 0 marks one without signal.
     fusion : mapping
-        How the estimate was combined: the method and the weight each modality received.
+        How the estimate was combined: the method, the inputs used and, under ``"incongruence"``, the
+        disagreement of each pair of modalities with each modality's own estimate.
+    incongruence : float in [0, 1]
+        How strongly the modalities disagree (0 with fewer than two usable modalities): the largest, over
+        pairs, of the Jensen-Shannon divergence of their categories and the gaps of their valence, arousal
+        and stress, each times the pair's lower quality. See :mod:`cxsense.fusion.incongruence`.
     """
 
     emotion: str
@@ -47,12 +52,14 @@ class Assessment:
     confidence: float
     modalities: Mapping[str, ModalityResult]
     fusion: Mapping[str, Any] = field(default_factory=dict)
+    incongruence: float = 0.0
 
     def __post_init__(self):
         p = {e: float(self.probabilities[e]) for e in EMOTIONS}
         if not all(math.isfinite(v) and 0.0 <= v <= 1.0 for v in p.values()) or abs(sum(p.values()) - 1) > 1e-6:
             raise RuntimeError(f"internal error: invalid fused probabilities {p}")
-        for name, lo in (("valence", -1.0), ("arousal", -1.0), ("stress", 0.0), ("confidence", 0.0)):
+        for name, lo in (("valence", -1.0), ("arousal", -1.0), ("stress", 0.0), ("confidence", 0.0),
+                         ("incongruence", 0.0)):
             v = float(getattr(self, name))
             if not (math.isfinite(v) and lo - 1e-9 <= v <= 1.0 + 1e-9):
                 raise RuntimeError(f"internal error: {name}={v}")
@@ -71,6 +78,7 @@ class Assessment:
             "stress": self.stress,
             "confidence": self.confidence,
             "modalities": {k: m.to_dict() for k, m in self.modalities.items()},
+            "incongruence": self.incongruence,
             "fusion": _jsonable(self.fusion),
             "cxsense_version": __version__,
         }

@@ -1,0 +1,202 @@
+"""The learned late fusion that :func:`cxsense.assess` uses (numpy only at run time).
+
+- **Categories** (face and voice carry categorical evidence): the quality-gated logistic model of
+  :class:`~cxsense.fusion.estimator.LateFusionClassifier`, fitted on pseudo-pairs and calibrated with a
+  temperature (``models/fusion/late_fusion_v1.json``, card ``models/fusion/MODEL_CARD.md``). A
+  modality that is absent or has quality 0 is masked: its block contributes nothing. Physiology alone
+  carries no categorical evidence: the probabilities are then uniform and ``confidence`` is 1/7.
+- **Valence**: the circumplex valence of the fused probabilities (physiology gives no valence).
+- **Arousal**: the circumplex arousal of the fused probabilities and the physiology's arousal, averaged
+  with weights ``w_cat`` (the highest quality among face and voice) and ``w_physio * quality``.
+- **Stress**: the same weights on the log-odds of the categorical stress (circumplex of the fused
+  probabilities) and of the physiology's stress probability (log-linear pooling).
+- **Confidence**: the fused probability of the chosen emotion (calibrated: see the card's reliability
+  figures and selective-accuracy curve).
+- **Incongruence**: :func:`cxsense.fusion.incongruence.incongruence` over the modalities' own estimates.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Mapping
+
+import numpy as np
+
+from ..emotions import EMOTIONS, circumplex_va, stress_from_va
+from ..encoders.base import ModalityResult
+from ..errors import InputError, ModelError, NoSignalError
+from .features import CATEGORICAL_BLOCKS, feature_row
+from .incongruence import incongruence
+from .rule import FusedEstimate
+
+__all__ = ["LearnedFusion"]
+
+FORMAT = "cxsense-late-fusion"
+
+
+def _gated(x: np.ndarray, blocks) -> np.ndarray:
+    parts, j = [], 0
+    for _, width in blocks:
+        q = min(max(float(x[j]), 0.0), 1.0)
+        parts.append(q * x[j + 1:j + 1 + width])
+        parts.append(np.array([q]))
+        j += 1 + width
+    return np.concatenate(parts)
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-4), 1 - 1e-4)
+    return float(np.log(p / (1 - p)))
+
+
+class LearnedFusion:
+    """Late fusion with learned categorical weights (see the module docstring).
+
+    Parameters
+    ----------
+    coef : array [shape=(7, n_design)], intercept : array [shape=(7,)]
+        Over the gated design of :data:`~cxsense.fusion.features.CATEGORICAL_BLOCKS`, rows in ``classes`` order.
+    classes : sequence of str
+        Names from :data:`cxsense.EMOTIONS` (a subset is allowed; missing ones get probability 0).
+    temperature : float
+    subset_temperatures : dict, optional
+        A temperature per subset of categorical modalities present (keys ``"face"``, ``"voice"``,
+        ``"face+voice"``), fitted on dev rows of that subset; ``temperature`` where a key is missing.
+    physio_weight : float
+        Weight of the physiology (times its quality) in the fused arousal and stress.
+    meta : dict
+        Provenance shown in ``Assessment.fusion``.
+    """
+
+    method = "learned late fusion (quality-gated logistic on face and voice; physio in arousal and stress)"
+
+    def __init__(self, coef, intercept, classes=EMOTIONS, temperature: float = 1.0, physio_weight: float = 1.0,
+                 meta: dict | None = None, subset_temperatures: dict | None = None):
+        self.coef = np.asarray(coef, dtype=np.float64)
+        self.intercept = np.asarray(intercept, dtype=np.float64)
+        self.classes = tuple(str(c) for c in classes)
+        unknown = [c for c in self.classes if c not in EMOTIONS]
+        if unknown:
+            raise InputError("classes", "names from cxsense.EMOTIONS", repr(unknown))
+        n_design = sum(w + 1 for _, w in CATEGORICAL_BLOCKS)
+        if self.coef.shape != (len(self.classes), n_design) or self.intercept.shape != (len(self.classes),):
+            raise InputError("coef", f"shape ({len(self.classes)}, {n_design}) with intercept ({len(self.classes)},)",
+                             f"{self.coef.shape} and {self.intercept.shape}")
+        if not (np.all(np.isfinite(self.coef)) and np.all(np.isfinite(self.intercept))):
+            raise InputError("coef", "finite numbers", "NaN or infinite values")
+        if not (np.isfinite(temperature) and temperature > 0):
+            raise InputError("temperature", "a positive number", repr(temperature))
+        self.temperature = float(temperature)
+        self.subset_temperatures = {}
+        for k, v in dict(subset_temperatures or {}).items():
+            if not (isinstance(v, (int, float)) and np.isfinite(v) and v > 0):
+                raise InputError("subset_temperatures", "positive numbers keyed like 'face+voice'", f"{k!r}: {v!r}")
+            self.subset_temperatures[str(k)] = float(v)
+        self.physio_weight = float(physio_weight)
+        self.meta = dict(meta or {})
+        self._index = np.array([EMOTIONS.index(c) for c in self.classes])
+
+    # -- construction -------------------------------------------------------------------------
+    @classmethod
+    def from_estimator(cls, clf, physio_weight: float = 1.0, meta: dict | None = None) -> "LearnedFusion":
+        """From a fitted :class:`~cxsense.fusion.estimator.LateFusionClassifier` with the default blocks."""
+        blocks = clf._blocks()
+        if blocks is None or [tuple(b) for b in blocks] != [tuple(b) for b in CATEGORICAL_BLOCKS]:
+            raise InputError("clf", f"a LateFusionClassifier with blocks={CATEGORICAL_BLOCKS}", repr(clf.blocks))
+        return cls(clf.coef_, clf.intercept_, [str(c) for c in clf.classes_], clf.temperature_, physio_weight,
+                   meta=dict(meta or {}, source="user-fitted LateFusionClassifier"))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike | None = None) -> "LearnedFusion":
+        """The shipped fusion (SHA-256 checked through the registry), or a file written by :meth:`save`."""
+        if path is None:
+            from ..registry import model_entry, model_path
+
+            path, entry = model_path("late-fusion"), model_entry("late-fusion")
+        else:
+            entry = {"name": "user file", "file": str(path)}
+        try:
+            d = json.loads(open(path, encoding="utf-8").read())
+        except (OSError, ValueError) as e:
+            raise ModelError(f"cannot read the fusion file {path}: {e}") from e
+        if d.get("format") != FORMAT or [tuple(b) for b in d.get("blocks", [])] != [tuple(b) for b in CATEGORICAL_BLOCKS]:
+            raise ModelError(f"{path} is not a {FORMAT} file for blocks {CATEGORICAL_BLOCKS}")
+        meta = {"name": entry.get("name"), "version": d.get("version"), "file": os.path.basename(str(path))}
+        return cls(d["coef"], d["intercept"], d["classes"], d["temperature"], d.get("physio_weight", 1.0), meta,
+                   d.get("subset_temperatures"))
+
+    def to_json(self, **extra) -> dict:
+        """The JSON document :meth:`load` reads."""
+        return {"format": FORMAT, "version": self.meta.get("version", "user"), "classes": list(self.classes),
+                "blocks": [list(b) for b in CATEGORICAL_BLOCKS], "coef": self.coef.tolist(),
+                "intercept": self.intercept.tolist(), "temperature": self.temperature,
+                "physio_weight": self.physio_weight, "subset_temperatures": dict(self.subset_temperatures), **extra}
+
+    def save(self, path: str | os.PathLike, **extra) -> None:
+        """Write the fusion as JSON (only when asked; the library writes no file otherwise)."""
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(self.to_json(**extra), f, indent=1)
+
+    # -- fusion -------------------------------------------------------------------------------
+    def categorical(self, results: Mapping[str, ModalityResult]) -> np.ndarray | None:
+        """Fused probabilities over EMOTIONS, or None when no categorical modality is usable."""
+        x = feature_row(results)
+        qs = [x[j] for j in np.cumsum([0] + [w + 1 for _, w in CATEGORICAL_BLOCKS[:-1]])]
+        if not any(q > 0 for q in qs):
+            return None
+        p = self.predict_rows(x[None])[0]
+        return p / p.sum()
+
+    def predict_rows(self, X: np.ndarray) -> np.ndarray:
+        """Fused probabilities ``(n, 7)`` over EMOTIONS for fusion rows ``X`` (see :mod:`~cxsense.fusion.features`).
+
+        Rows without any usable categorical block get the uniform distribution.
+        """
+        X = np.asarray(X, dtype=np.float64)
+        out = np.full((len(X), len(EMOTIONS)), 1.0 / len(EMOTIONS))
+        for i, x in enumerate(X):
+            q = [x[j] for j in np.cumsum([0] + [w + 1 for _, w in CATEGORICAL_BLOCKS[:-1]])]
+            if any(v > 0 for v in q):
+                key = "+".join(name for (name, _), v in zip(CATEGORICAL_BLOCKS, q) if v > 0)
+                z = (self.coef @ _gated(x, CATEGORICAL_BLOCKS) + self.intercept) / self.subset_temperatures.get(key, self.temperature)
+                z = np.exp(z - z.max())
+                out[i] = 0.0
+                out[i, self._index] = z / z.sum()
+        return out
+
+    def fuse(self, results: Mapping[str, ModalityResult]) -> FusedEstimate:
+        usable = {k: r for k, r in results.items() if r.quality > 0}
+        if not usable:
+            reasons = "; ".join(f"{k}: {r.details.get('reason', 'no signal')}" for k, r in results.items())
+            raise NoSignalError(f"no modality given carries a usable signal ({reasons})")
+        p = self.categorical(usable)
+        cat_q = max((r.quality for r in usable.values() if r.probabilities is not None), default=0.0)
+        ph = usable.get("physio")
+        w_ph = self.physio_weight * ph.quality if ph is not None else 0.0
+        if p is None:
+            p = np.full(len(EMOTIONS), 1.0 / len(EMOTIONS))
+            valence, a_cat, s_cat, cat_q = 0.0, 0.0, 0.5, 0.0
+        else:
+            valence, a_cat = circumplex_va(p)
+            s_cat = stress_from_va(valence, a_cat)
+        a_terms = [(a_cat, cat_q)] + ([(ph.arousal, w_ph)] if ph is not None and ph.arousal is not None else [])
+        s_terms = [(_logit(s_cat), cat_q)] + ([(_logit(ph.stress), w_ph)] if ph is not None and ph.stress is not None else [])
+        wa = sum(w for _, w in a_terms)
+        ws = sum(w for _, w in s_terms)
+        arousal = sum(v * w for v, w in a_terms) / wa if wa > 0 else 0.0
+        stress = 1.0 / (1.0 + np.exp(-sum(v * w for v, w in s_terms) / ws)) if ws > 0 else 0.5
+        inc = incongruence(usable)
+        total = cat_q + w_ph
+        return FusedEstimate(
+            probabilities=p,
+            valence=float(np.clip(valence, -1, 1)),
+            arousal=float(np.clip(arousal, -1, 1)),
+            stress=float(np.clip(stress, 0, 1)),
+            confidence=float(p.max()),
+            info={"method": self.method, "model": self.meta,
+                  "categorical_inputs": sorted(k for k, r in usable.items() if r.probabilities is not None),
+                  "arousal_stress_weights": ({"categorical": cat_q / total, "physio": w_ph / total} if total > 0 else {}),
+                  "used": sorted(usable), "ignored_no_signal": sorted(set(results) - set(usable)),
+                  "incongruence": inc},
+        )
