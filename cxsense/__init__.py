@@ -19,6 +19,9 @@ from .errors import ModelError as ModelError
 from .errors import NoSignalError as NoSignalError
 from .errors import NotAvailableError as NotAvailableError
 from .errors import PolicyError as PolicyError
+from .session import LiveSession as LiveSession
+from .session import Session as Session
+from .session import analyze_session as analyze_session
 
 __all__ = [
     "EMOTIONS",
@@ -32,5 +35,8 @@ __all__ = [
     "ModelError",
     "NotAvailableError",
     "PolicyError",
+    "analyze_session",
+    "Session",
+    "LiveSession",
     "__version__",
 ]

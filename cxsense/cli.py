@@ -4,6 +4,7 @@
     cxsense faces IMG                                             # one assessment per face, as JSON
     cxsense models [--verify]                                     # the shipped models and their checksums
     cxsense audit verify PATH                                     # check an audit log's hash chain
+    cxsense session VIDEO [--physio FILE.csv] --out TIMELINE.csv [--report REPORT.html]   # a timeline
 
 Exit codes: 0 success, 2 bad input or usage, 3 no usable signal, 4 a model file missing or corrupt,
 5 an audit log whose chain is broken.
@@ -108,6 +109,54 @@ def _cmd_audit(a) -> int:
     return 0
 
 
+class _Progress:
+    """A one-line progress bar on stderr (only when stderr is a terminal, or when forced)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.last = -1
+
+    def __call__(self, done: float, total: float) -> None:
+        if not self.enabled:
+            return
+        if total > 0:
+            pct = int(100 * min(done / total, 1.0))
+            if pct == self.last:
+                return
+            self.last = pct
+            bar = "#" * (pct // 4) + "." * (25 - pct // 4)
+            sys.stderr.write(f"\r[{bar}] {pct:3d}%  {done:7.1f} / {total:.1f} s of video")
+        else:
+            sys.stderr.write(f"\r{done:7.1f} s of video")
+        sys.stderr.flush()
+
+
+def _cmd_session(a) -> dict:
+    from .session import analyze_session
+
+    prog = _Progress(a.progress == "on" or (a.progress == "auto" and sys.stderr.isatty()))
+    s = analyze_session(a.video, physio=a.physio, step=a.step, fps=a.fps, physio_offset=a.physio_offset,
+                        persons=a.persons, progress=prog)
+    if prog.enabled:
+        sys.stderr.write("\n")
+    for opt in ("out", "report", "events", "summary"):
+        target = getattr(a, opt)
+        if target and not os.path.isdir(os.path.dirname(os.path.abspath(target))):
+            raise InputError(f"--{opt}", "a file path in an existing folder", repr(target))
+    s.to_csv(a.out)
+    out = {"timeline": a.out, "rows": int(len(s.timeline)), "events": int(len(s.events)), "info": s.info}
+    if a.events:
+        s.events.to_csv(a.events, index=False, float_format="%.6g")
+        out["events_csv"] = a.events
+    if a.summary:
+        s.summary(a.segments).to_csv(a.summary, index=False, float_format="%.6g")
+        out["summary_csv"] = a.summary
+    if a.report:
+        s.report(a.report, segments=a.segments)
+        out["report"] = a.report
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="cxsense", description="Estimate expressed emotion from face, voice and body signals, locally.")
     p.add_argument("--version", action="version", version=f"cxsense {__version__}")
@@ -131,11 +180,26 @@ def main(argv=None) -> int:
     pv.add_argument("path")
     pv.add_argument("--head", default=None, help="the SHA-256 of the last entry kept elsewhere (AuditLog.head())")
     pv.add_argument("--indent", type=int, default=2)
+    ps = sub.add_parser("session", help="a recorded video (and physiology) to a timeline CSV, events and an HTML report")
+    ps.add_argument("video", help="video file (mp4, mkv, webm, avi, mov, ...); its audio track is the voice")
+    ps.add_argument("--physio", help="CSV with a 'time' column (s) and one column per channel")
+    ps.add_argument("--physio-offset", type=float, default=0.0, help="seconds added to the CSV time to align it with the video")
+    ps.add_argument("--out", required=True, help="timeline CSV to write")
+    ps.add_argument("--report", help="self-contained HTML report to write")
+    ps.add_argument("--events", help="events CSV to write")
+    ps.add_argument("--summary", help="per-segment summary CSV to write")
+    ps.add_argument("--segments", help="CSV of segments: name,start,end (s) for the summary and the report")
+    ps.add_argument("--step", type=float, default=1.0, help="seconds per timeline row (default 1)")
+    ps.add_argument("--fps", type=float, default=5.0, help="frames analysed per second (default 5; 0 = every frame)")
+    ps.add_argument("--persons", choices=["all", "largest"], default="all")
+    ps.add_argument("--progress", choices=["auto", "on", "off"], default="auto")
+    ps.add_argument("--indent", type=int, default=2)
     a = p.parse_args(argv)
     if a.command == "audit":
         return _cmd_audit(a)
     try:
-        out = {"assess": _cmd_assess, "faces": _cmd_faces, "models": _cmd_models}[a.command](a)
+        out = {"assess": _cmd_assess, "faces": _cmd_faces, "models": _cmd_models,
+               "session": _cmd_session}[a.command](a)
     except InputError as e:
         print(f"cxsense: error: {e}", file=sys.stderr)
         return 2

@@ -199,7 +199,11 @@ class FaceEncoder(Encoder):
         r = self._result(face_align(gray, dets[0]), dets[0], gray.shape)
         return r
 
-    def encode_all(self, image: Image) -> list[ModalityResult]:
-        """One result per detected face, largest first (empty list when there is none)."""
+    def encode_all(self, image: Image, tiled: bool | str = True) -> list[ModalityResult]:
+        """One result per detected face, largest first (empty list when there is none).
+
+        ``tiled``: as for :meth:`detect`; ``True`` (default) also looks for small faces in tiles (group
+        scenes), ``"auto"`` only when the whole-image pass finds none (what video sessions use).
+        """
         gray = image.gray
-        return [self._result(face_align(gray, d), d, gray.shape) for d in self.detect(image, tiled=True)]
+        return [self._result(face_align(gray, d), d, gray.shape) for d in self.detect(image, tiled=tiled)]

@@ -1,0 +1,149 @@
+"""Reaction events and per-segment summaries of a session timeline.
+
+Events (:func:`detect_events`), per person, on rows with signal:
+
+- ``peak``: a local maximum of an emotion's fused probability (smoothed over 3 steps) that reaches
+  ``min_height`` (default 0.5) and stands ``min_prominence`` (default 0.2) above its surroundings; its
+  ``strength`` is the prominence. Neutral is not an event.
+- ``onset``: for each peak, the last step before it where the smoothed probability was still below half
+  way between the preceding minimum (within 10 s) and the peak.
+- ``stress_rise``: a peak of the fused stress (prominence >= 0.15); ``strength`` is the prominence, the
+  ``time`` is its onset and ``peak_time`` the peak.
+
+Summary (:func:`summarize`), per segment and person: the number of steps with signal, and for each
+emotion its mean probability, its peak and its share of time (share of steps where it is the top
+emotion); mean valence, arousal and stress.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..emotions import EMOTIONS
+from ..errors import InputError
+
+__all__ = ["detect_events", "summarize", "EVENT_COLUMNS"]
+
+EVENT_COLUMNS = ["time", "person", "kind", "signal", "strength", "peak_time", "peak_value"]
+
+
+def _smooth(x: np.ndarray) -> np.ndarray:
+    if len(x) < 3:
+        return x.copy()
+    pad = np.concatenate([[x[0]], x, [x[-1]]])
+    return (pad[:-2] + pad[1:-1] + pad[2:]) / 3.0
+
+
+def _peaks(t, x, min_height, min_prominence, person, signal, kind_peak, out, with_onset=True):
+    from scipy.signal import find_peaks
+
+    if len(x) < 2:
+        return
+    xp = np.concatenate([[x[0]], x, [x[-1]]])  # a level held from the start or to the end is not an event
+    idx, props = find_peaks(xp, height=min_height, prominence=min_prominence)
+    step = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
+    for i, prom in zip(idx - 1, props["prominences"]):
+        prom = float(min(prom, x[i]))
+        onset_t = float(t[i])
+        lo = max(0, i - int(round(10.0 / step)))
+        base = float(x[lo:i + 1].min())
+        half = base + 0.5 * (x[i] - base)
+        j = i
+        while j > lo and x[j - 1] >= half:
+            j -= 1
+        onset_t = float(t[max(j - 1, lo)]) if j > lo else float(t[lo])
+        if with_onset:
+            out.append({"time": onset_t, "person": person, "kind": "onset", "signal": signal, "strength": prom,
+                        "peak_time": float(t[i]), "peak_value": float(x[i])})
+            out.append({"time": float(t[i]), "person": person, "kind": kind_peak, "signal": signal, "strength": prom,
+                        "peak_time": float(t[i]), "peak_value": float(x[i])})
+        else:
+            out.append({"time": onset_t, "person": person, "kind": kind_peak, "signal": signal, "strength": prom,
+                        "peak_time": float(t[i]), "peak_value": float(x[i])})
+
+
+def detect_events(timeline, min_height: float = 0.5, min_prominence: float = 0.2, stress_prominence: float = 0.15):
+    """Reaction events of a timeline (see the module docstring).
+
+    Returns
+    -------
+    pandas.DataFrame with columns :data:`EVENT_COLUMNS`, sorted by time.
+    """
+    import pandas as pd
+
+    out: list[dict] = []
+    if len(timeline):
+        for person, g in timeline[timeline["emotion"] != "no_signal"].groupby("person", sort=True):
+            g = g.sort_values("time")
+            t = g["time"].to_numpy(float)
+            for e in EMOTIONS:
+                if e == "neutral":
+                    continue
+                _peaks(t, _smooth(g[e].to_numpy(float)), min_height, min_prominence, person, e, "peak", out)
+            if (g["physio_quality"] > 0).any() or (g["face_quality"] > 0).any() or (g["voice_quality"] > 0).any():
+                _peaks(t, _smooth(g["stress"].to_numpy(float)), 0.0, stress_prominence, person, "stress",
+                       "stress_rise", out, with_onset=False)
+    ev = pd.DataFrame(out, columns=EVENT_COLUMNS)
+    return ev.sort_values(["time", "person", "kind"], kind="stable").reset_index(drop=True)
+
+
+def _segments(segments, t_end: float):
+    import pandas as pd
+
+    if segments is None:
+        return [("all", 0.0, t_end)]
+    if isinstance(segments, (str, bytes)) or hasattr(segments, "__fspath__"):
+        try:
+            df = pd.read_csv(segments)
+        except (OSError, ValueError) as e:
+            raise InputError("segments", "a CSV with columns name, start, end (seconds)", f"{segments!r} ({type(e).__name__})") from None
+        segments = df
+    if hasattr(segments, "columns"):
+        if not {"name", "start", "end"} <= set(segments.columns):
+            raise InputError("segments", "columns name, start, end", f"columns {list(segments.columns)}")
+        segments = list(segments[["name", "start", "end"]].itertuples(index=False, name=None))
+    out = []
+    for s in segments:
+        try:
+            name, a, b = s
+            a, b = float(a), float(b)
+        except (TypeError, ValueError):
+            raise InputError("segments", "(name, start_s, end_s) triples", repr(s)) from None
+        if not (np.isfinite(a) and np.isfinite(b) and b > a):
+            raise InputError("segments", "finite start < end in seconds", repr(s))
+        out.append((str(name), a, b))
+    return out
+
+
+def summarize(timeline, segments=None):
+    """Per segment and person: mean, peak and share of time of each emotion (see the module docstring).
+
+    Parameters
+    ----------
+    timeline : pandas.DataFrame from a session
+    segments : None, a list of ``(name, start_s, end_s)``, a DataFrame or a CSV path with columns
+        ``name, start, end``. None: the whole session as one segment ``"all"``. A row belongs to a
+        segment when its step starts inside it.
+
+    Returns
+    -------
+    pandas.DataFrame, one row per (segment, person) with signal.
+    """
+    import pandas as pd
+
+    t_end = float(timeline["time"].max() + 1e-9) + 1.0 if len(timeline) else 0.0
+    rows = []
+    ok = timeline[timeline["emotion"] != "no_signal"] if len(timeline) else timeline
+    for name, a, b in _segments(segments, t_end):
+        seg = ok[(ok["time"] >= a) & (ok["time"] < b)]
+        for person, g in seg.groupby("person", sort=True):
+            r = {"segment": name, "start": a, "end": b, "person": person, "steps": int(len(g))}
+            top = g[list(EMOTIONS)].to_numpy(float).argmax(1)
+            for k, e in enumerate(EMOTIONS):
+                r[f"{e}_mean"] = float(g[e].mean())
+                r[f"{e}_peak"] = float(g[e].max())
+                r[f"{e}_share"] = float(np.mean(top == k))
+            for c in ("valence", "arousal", "stress"):
+                r[f"{c}_mean"] = float(g[c].mean())
+            rows.append(r)
+    return pd.DataFrame(rows)

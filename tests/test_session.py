@@ -1,0 +1,260 @@
+"""Sessions (issue 6): recorded videos to timelines, events, summaries, reports; live updates."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import cxsense
+from cxsense.emotions import EMOTIONS
+from cxsense.session import TIMELINE_COLUMNS, LiveSession, analyze_session, detect_events, summarize
+from cxsense.session.testing import write_video
+
+SR = 16000
+
+
+def _frame(face_rgb, positions=((170, 90),), size=300):
+    import cv2
+
+    f = np.full((480, 640, 3), 40, np.uint8)
+    face = cv2.resize(face_rgb, (size, size))
+    for x, y in positions:
+        f[y:y + size, x:x + size] = face
+    return f
+
+
+def _voice(seconds):
+    t = np.arange(int(seconds * SR)) / SR
+    f0 = 150 * (1 + 0.2 * np.sin(2 * np.pi * 0.7 * t))
+    x = 0.3 * np.sin(2 * np.pi * np.cumsum(f0) / SR) * (0.55 + 0.45 * np.sin(2 * np.pi * 3.5 * t))
+    return x.astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def one_face_mp4(tmp_path_factory, face_rgb):
+    p = tmp_path_factory.mktemp("v") / "one.mp4"
+    f = _frame(face_rgb)
+    write_video(p, lambda i: f, n_frames=100, fps=25, audio=_voice(4.0))
+    return p
+
+
+def _check_timeline(tl):
+    assert list(tl.columns) == TIMELINE_COLUMNS
+    num = tl.select_dtypes("number")
+    assert np.all(np.isfinite(num.to_numpy(float)))
+    ok = tl[tl["emotion"] != "no_signal"]
+    assert np.allclose(ok[list(EMOTIONS)].sum(axis=1), 1, atol=1e-6)
+    assert ((tl[["valence", "arousal"]] >= -1) & (tl[["valence", "arousal"]] <= 1)).all().all()
+    assert ((tl[["stress", "confidence", "incongruence"]] >= 0) & (tl[["stress", "confidence", "incongruence"]] <= 1)).all().all()
+
+
+def test_one_face_with_audio(one_face_mp4):
+    s = analyze_session(one_face_mp4)
+    tl = s.timeline
+    _check_timeline(tl)
+    assert list(tl["time"]) == [0.0, 1.0, 2.0, 3.0]
+    assert set(tl["person"]) == {"p0"}
+    assert (tl["face_quality"] > 0).all()
+    assert s.info["frames_decoded"] == 100 and s.info["frames_analysed"] == 20 and s.info["has_audio"]
+    # the same estimate as assess on a frame: the face reads as happiness throughout
+    assert (tl["face_emotion"] == "happiness").all()
+    # the same input gives the same timeline
+    again = analyze_session(one_face_mp4)
+    pd.testing.assert_frame_equal(again.timeline, tl)
+
+
+@pytest.mark.parametrize("ext", [".mkv", ".webm", ".avi"])
+def test_containers(tmp_path, face_rgb, ext):
+    p = tmp_path / f"clip{ext}"
+    f = _frame(face_rgb)
+    write_video(p, lambda i: f, n_frames=50, fps=25, audio=_voice(2.0))
+    s = analyze_session(p, step=0.5)
+    _check_timeline(s.timeline)
+    assert len(s.timeline) == 4 and (s.timeline["face_quality"] > 0).all()
+
+
+def test_video_without_audio_and_without_faces(tmp_path, face_rgb):
+    p = tmp_path / "silent.mp4"
+    blank = np.full((240, 320, 3), 90, np.uint8)
+    frames = [_frame(face_rgb)] * 25 + [np.full((480, 640, 3), 90, np.uint8)] * 25
+    write_video(p, frames, fps=25)
+    s = analyze_session(p)
+    tl = s.timeline
+    _check_timeline(tl)
+    assert not s.info["has_audio"] and (tl["voice_quality"] == 0).all()
+    assert tl.iloc[0]["person"] == "p0" and tl.iloc[1]["emotion"] == "no_signal" and tl.iloc[1]["person"] == "-"
+    assert blank is not None
+
+
+def test_two_people_get_two_stable_ids(tmp_path, face_rgb):
+    p = tmp_path / "two.mp4"
+    f = _frame(face_rgb, positions=((20, 140), (380, 140)), size=220)
+    write_video(p, lambda i: f, n_frames=75, fps=25, audio=_voice(3.0))
+    s = analyze_session(p)
+    tl = s.timeline
+    assert set(tl["person"]) == {"p0", "p1"}
+    assert len(tl) == 6 and tl.groupby("person").size().tolist() == [3, 3]
+    assert not tl["voice_fused"].any()  # two faces: the voice is reported, not fused
+    only = analyze_session(p, persons="largest").timeline
+    assert set(only["person"]) == {"p0"}
+
+
+def test_physio_alignment_and_no_overlap(tmp_path, one_face_mp4):
+    import neurokit2 as nk
+
+    fs = 32
+    ppg = nk.ppg_simulate(duration=70, sampling_rate=fs, heart_rate=72, random_state=3)
+    eda = nk.eda_simulate(duration=70, sampling_rate=fs, scr_number=4, noise=0.0, random_state=3) + 2.0
+    csv = tmp_path / "wrist.csv"
+    pd.DataFrame({"time": np.arange(len(ppg)) / fs, "ppg": ppg, "eda": eda}).to_csv(csv, index=False)
+    s = analyze_session(one_face_mp4, physio=csv, physio_offset=-60.0)  # the CSV started 60 s before the video
+    assert (s.timeline["physio_quality"] > 0).all() and s.info["physio_steps_with_data"] == 4
+    far = analyze_session(one_face_mp4, physio=csv, physio_offset=500.0)
+    assert (far.timeline["physio_quality"] == 0).all()
+    assert any("does not cover" in n for n in far.info["notes"])
+    with pytest.raises(cxsense.InputError, match="physio"):
+        analyze_session(one_face_mp4, physio=tmp_path / "missing.csv")
+
+
+def test_bad_videos(tmp_path, one_face_mp4):
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(os.urandom(5000))
+    with pytest.raises(cxsense.InputError, match="video"):
+        analyze_session(junk)
+    with pytest.raises(cxsense.InputError, match="video"):
+        analyze_session(tmp_path / "nope.mp4")
+    with pytest.raises(cxsense.InputError, match="video"):
+        analyze_session(b"\x00\x01")
+    audio_only = tmp_path / "audio.wav"
+    import soundfile as sf
+
+    sf.write(audio_only, _voice(1.0), SR)
+    with pytest.raises(cxsense.InputError, match="video stream"):
+        analyze_session(audio_only)
+    # a truncated file: what could be decoded is kept, no crash
+    data = Path(one_face_mp4).read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    try:
+        s = analyze_session(cut)
+        _check_timeline(s.timeline)
+    except cxsense.InputError as e:
+        assert "video" in str(e)
+    for kw in ({"step": 0}, {"fps": -1}, {"step": float("nan")}, {"persons": "everyone"}, {"physio_window": 5}):
+        with pytest.raises(cxsense.InputError):
+            analyze_session(one_face_mp4, **kw)
+
+
+def _synthetic_timeline():
+    t = np.arange(30.0)
+    rows = []
+    for ti in t:
+        p = np.full(7, 0.02)
+        p[EMOTIONS.index("neutral")] = 0.88
+        if 10 <= ti <= 12:  # a surprise spike
+            p[:] = 0.02
+            p[EMOTIONS.index("surprise")] = 0.88
+        stress = 0.2 + (0.6 if 20 <= ti <= 24 else 0.0)
+        rows.append({"time": ti, "person": "p0", "emotion": EMOTIONS[int(p.argmax())], **dict(zip(EMOTIONS, p)),
+                     "valence": 0.0, "arousal": 0.0, "stress": stress, "confidence": p.max(), "incongruence": 0.0,
+                     "face_quality": 1.0, "voice_quality": 0.0, "physio_quality": 1.0})
+    return pd.DataFrame(rows)
+
+
+def test_events_and_summary_known_answers():
+    tl = _synthetic_timeline()
+    ev = detect_events(tl)
+    peaks = ev[(ev["kind"] == "peak") & (ev["signal"] == "surprise")]
+    assert len(peaks) == 1 and 10 <= peaks.iloc[0]["time"] <= 12 and peaks.iloc[0]["strength"] > 0.5
+    onset = ev[(ev["kind"] == "onset") & (ev["signal"] == "surprise")].iloc[0]
+    assert 8 <= onset["time"] <= 10
+    rise = ev[ev["kind"] == "stress_rise"]
+    assert len(rise) == 1 and 18 <= rise.iloc[0]["time"] <= 21 and 20 <= rise.iloc[0]["peak_time"] <= 24
+    assert not (ev["signal"] == "neutral").any()
+    sm = summarize(tl, [("before", 0, 10), ("spike", 10, 13), ("after", 13, 30)])
+    assert list(sm["segment"]) == ["before", "spike", "after"]
+    spike = sm.set_index("segment").loc["spike"]
+    assert spike["surprise_share"] == 1.0 and spike["surprise_peak"] == pytest.approx(0.88)
+    assert sm.set_index("segment").loc["before", "neutral_share"] == 1.0
+    with pytest.raises(cxsense.InputError, match="segments"):
+        summarize(tl, [("bad", 5, 1)])
+
+
+def test_report_is_self_contained(tmp_path, one_face_mp4):
+    s = analyze_session(one_face_mp4)
+    out = tmp_path / "r.html"
+    s.report(out, segments=[("first", 0, 2), ("second", 2, 4)])
+    text = out.read_text()
+    assert "<svg" in text and "<script" not in text.lower()
+    for bad in ("http://", "https://", "//cdn", "<link", "@import", "src="):
+        assert bad not in text.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "Person p0" in text and "second" in text and "face-expression" in text and "Limits" in text
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
+def test_report_renders_in_headless_chromium(tmp_path, one_face_mp4):
+    s = analyze_session(one_face_mp4)
+    html = tmp_path / "r.html"
+    s.report(html)
+    png = tmp_path / "r.png"
+    subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={png}",
+                    "--window-size=1000,1400", html.as_uri()], capture_output=True, timeout=120)
+    assert png.is_file() and png.stat().st_size > 10_000
+    from PIL import Image
+
+    img = np.asarray(Image.open(png).convert("RGB"))
+    assert img.std() > 10  # not a blank page
+
+
+def test_cli_session(tmp_path, one_face_mp4):
+    seg = tmp_path / "segments.csv"
+    seg.write_text("name,start,end\nintro,0,2\nend,2,4\n")
+    out = subprocess.run([sys.executable, "-m", "cxsense", "session", str(one_face_mp4), "--out", str(tmp_path / "t.csv"),
+                          "--report", str(tmp_path / "r.html"), "--events", str(tmp_path / "e.csv"),
+                          "--summary", str(tmp_path / "s.csv"), "--segments", str(seg), "--progress", "on"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    d = json.loads(out.stdout)
+    assert d["rows"] == 4 and "100%" in out.stderr
+    tl = pd.read_csv(tmp_path / "t.csv")
+    assert list(tl.columns) == TIMELINE_COLUMNS and len(tl) == 4
+    assert list(pd.read_csv(tmp_path / "s.csv")["segment"]) == ["intro", "end"]
+    bad = subprocess.run([sys.executable, "-m", "cxsense", "session", str(tmp_path / "none.mp4"), "--out",
+                          str(tmp_path / "x.csv")], capture_output=True, text=True)
+    assert bad.returncode == 2 and "video" in bad.stderr
+
+
+def test_live_session(face_rgb):
+    import neurokit2 as nk
+
+    live = LiveSession()
+    assert live.assessment() is None
+    f = _frame(face_rgb)
+    v = _voice(4.0)
+    for k in range(8):  # 2 s of frames at 4 per second, audio in 0.25-s chunks
+        t = k * 0.25
+        live.push_frame(f, t)
+        live.push_audio(v[int(t * SR):int((t + 0.25) * SR)], SR, t)
+    a = live.assessment()
+    assert isinstance(a, cxsense.Assessment) and set(a.modalities) == {"face", "voice"}
+    assert a.modalities["face"].emotion == "happiness"
+    ppg = nk.ppg_simulate(duration=40, sampling_rate=64, heart_rate=70, random_state=0)
+    eda = nk.eda_simulate(duration=40, sampling_rate=4, scr_number=2, noise=0.0, random_state=0) + 2.0
+    live.push_physio({"ppg": (ppg, 64), "eda": (eda, 4)}, -38.0)
+    a = live.assessment()
+    assert "physio" in a.modalities and a.modalities["physio"].quality > 0
+    # old frames leave the window
+    live.push_frame(np.full((480, 640, 3), 90, np.uint8), 10.0)
+    assert len(live._faces) == 1
+    with pytest.raises(cxsense.InputError):
+        live.push_frame(f, float("nan"))
+    with pytest.raises(cxsense.InputError):
+        live.push_physio({"heart": ([1, 2], 4)}, 0.0)
+    with pytest.raises(cxsense.InputError):
+        LiveSession(voice_window=0)
