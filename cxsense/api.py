@@ -19,6 +19,7 @@ _OPTIONS = {
     "sampling_rate": "physio: the sampling rate in Hz of a pandas DataFrame given as physio",
     "baseline": "physio: a resting recording of the same person, in any form physio accepts",
     "nan_policy": "physio: 'raise' (default: NaN samples are an InputError) or 'interpolate' (gaps up to 2 s)",
+    "face_model": "face: 'base' (default, the most accurate) or 'small' (distilled, about 3 times faster)",
 }
 
 
@@ -36,6 +37,13 @@ def _normalise(face, voice, physio, detect_face, options) -> dict[str, Any]:
     if face is None and voice is None and physio is None:
         raise InputError("face, voice, physio", "at least one input", "none of the three")
     inputs: dict[str, Any] = {}
+    if "face_model" in options:
+        from .encoders.face.encoder import FACE_MODELS
+
+        if face is None:
+            raise InputError("options", "face_model only together with face", "face_model without face")
+        if not isinstance(options["face_model"], str) or options["face_model"] not in FACE_MODELS:
+            raise InputError("face_model", "one of " + ", ".join(repr(m) for m in FACE_MODELS), repr(options["face_model"]))
     if face is not None:
         from .inputs.image import load_image
 
@@ -60,7 +68,8 @@ def _normalise(face, voice, physio, detect_face, options) -> dict[str, Any]:
 def _encode(inputs: dict[str, Any], detect_face: bool, options: dict) -> dict[str, ModalityResult]:
     results: dict[str, ModalityResult] = {}
     for modality, x in inputs.items():
-        enc = get_encoder(modality)
+        face_model = options.get("face_model", "base")
+        enc = get_encoder(modality) if modality != "face" or face_model == "base" else get_encoder("face", model=face_model)
         if modality == "face":
             results[modality] = enc.encode(x, detect_face=bool(detect_face))
         elif modality == "physio":
@@ -106,7 +115,8 @@ def assess(face=None, voice=None, physio=None, *, detect_face: bool = True, **op
         Assess the largest detected face; ``False`` takes the whole image as one face crop.
     **options
         ``sampling_rate`` (Hz, for a DataFrame ``physio``), ``baseline`` (a resting physio recording of the
-        same person), ``nan_policy`` (``"raise"`` or ``"interpolate"`` short NaN gaps in physio).
+        same person), ``nan_policy`` (``"raise"`` or ``"interpolate"`` short NaN gaps in physio),
+        ``face_model`` (``"base"``, default, or ``"small"``: about 3 times faster, slightly less accurate).
 
     Returns
     -------

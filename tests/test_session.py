@@ -258,3 +258,67 @@ def test_live_session(face_rgb):
         live.push_physio({"heart": ([1, 2], 4)}, 0.0)
     with pytest.raises(cxsense.InputError):
         LiveSession(voice_window=0)
+
+
+DATA = Path(os.environ.get("CXSENSE_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
+
+
+@pytest.mark.skipif(not (DATA / "face" / "fer2013").is_dir() or not (DATA / "voice" / "ravdess").is_dir(),
+                    reason="the shared labelled data is not on this machine")
+def test_ground_truth_video_from_shared_data(tmp_path):
+    """A 12-s video of three 4-s segments (happiness, anger, surprise): FER-2013 dev faces and RAVDESS dev
+    voices of the same labels. Items are picked among those the encoders read right on their own, so the
+    test checks the session's alignment, pooling, fusion and events, not the models' accuracy."""
+    import cv2
+    import soundfile as sf
+
+    from cxsense.encoders import get_encoder
+    from cxsense.inputs.audio import load_audio
+
+    labels = ["happiness", "anger", "surprise"]
+    fer = np.load(DATA / "face" / "fer2013" / "fer2013_val_publictest.npz")
+    rows = pd.read_csv(DATA / "voice" / "ravdess" / "labels.csv")
+    rows = rows[rows["split"] == "dev"]
+    frames, audio = [], []
+    for lab in labels:
+        frame = None
+        for i in np.flatnonzero(fer["labels"] == EMOTIONS.index(lab))[:200]:
+            big = cv2.resize(fer["images"][i], (200, 200), interpolation=cv2.INTER_CUBIC)
+            f = np.full((480, 640), 60, np.uint8)
+            f[140:340, 220:420] = big
+            f = np.repeat(f[:, :, None], 3, axis=2)
+            try:
+                if cxsense.assess(face=f).modalities["face"].emotion == lab:
+                    frame = f
+                    break
+            except cxsense.NoSignalError:
+                continue
+        assert frame is not None
+        frames += [frame] * 100  # 4 s at 25 fps
+        clip = None
+        name = {"happiness": "happy", "anger": "angry", "surprise": "surprised"}[lab]
+        for _, r in rows[rows["emotion"] == name].iterrows():
+            x, sr = sf.read(DATA / "voice" / "ravdess" / r["file"], dtype="float32")
+            a = load_audio((x, sr))
+            if get_encoder("voice").encode(a).emotion == lab:
+                clip = np.asarray(a.samples)
+                break
+        assert clip is not None
+        seg = np.zeros(4 * SR, np.float32)
+        seg[: min(len(clip), 4 * SR)] = clip[: 4 * SR]
+        audio.append(seg)
+    path = tmp_path / "truth.mp4"
+    write_video(path, frames, fps=25, audio=np.concatenate(audio))
+    s = analyze_session(path)
+    tl = s.timeline.set_index("time")
+    assert len(tl) == 12
+    for k, lab in enumerate(labels):
+        inner = tl.loc[[4.0 * k + 1, 4.0 * k + 2], "emotion"]  # steps well inside the segment
+        assert (inner == lab).all(), (lab, tl["emotion"].tolist())
+    peaks = s.events[s.events["kind"] == "peak"]
+    for k, lab in enumerate(labels[1:], start=1):
+        hit = peaks[(peaks["signal"] == lab) & (peaks["time"] >= 4 * k) & (peaks["time"] < 4 * k + 4)]
+        assert len(hit) >= 1, s.events
+    sm = s.summary([(lab, 4 * k, 4 * k + 4) for k, lab in enumerate(labels)]).set_index("segment")
+    for lab in labels:
+        assert sm.loc[lab, f"{lab}_share"] >= 0.5

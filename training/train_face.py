@@ -4,6 +4,13 @@ Seeded, CPU-friendly (bf16 autocast, channels-last), checkpointed every epoch so
 loses nothing: run the same command again and it resumes.
 
     python -m training.train_face --out training/runs/face_a --epochs 36 --seed 0
+
+Distillation (the small model): ``--teacher FILE`` reads a shipped face model (safetensors), computes its
+flip-averaged logits on the training images once (offline knowledge distillation; cached in the run
+folder) and trains on ``(1 - kd_alpha) * cross-entropy + kd_alpha * T^2 * KL(teacher_T || student_T)``:
+
+    python -m training.train_face --out training/runs/face_small --widths 24,48,96,192 --epochs 30 \
+        --teacher models/face/face_expression.safetensors --kd-alpha 0.7 --kd-temperature 2 --seed 0
 """
 
 from __future__ import annotations
@@ -78,6 +85,9 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--class-weight-power", type=float, default=0.3,
                    help="class weights proportional to count**-power (0: unweighted)")
+    p.add_argument("--teacher", default=None, help="safetensors face model to distil from (offline KD)")
+    p.add_argument("--kd-alpha", type=float, default=0.7)
+    p.add_argument("--kd-temperature", type=float, default=2.0)
     a = p.parse_args(argv)
 
     torch.set_num_threads(a.threads)
@@ -91,6 +101,28 @@ def main(argv=None):
     xdv = torch.from_numpy(xdv).float().div_(255).unsqueeze(1)
     ytr = torch.from_numpy(ytr)
     ydv = torch.from_numpy(ydv)
+
+    teacher_logits = None
+    if a.teacher:
+        tl_path = out / "teacher_logits.pt"
+        if tl_path.exists():
+            teacher_logits = torch.load(tl_path)
+        else:
+            from safetensors import safe_open
+            from safetensors.torch import load_file
+
+            with safe_open(a.teacher, "pt") as f:
+                meta = f.metadata()
+            cfg = json.loads(meta["config"]) if "config" in meta else json.loads(meta["architecture"])
+            teacher = FaceNet(widths=tuple(cfg["widths"]), embed_dim=cfg["embed_dim"])
+            teacher.load_state_dict({k: v.float() for k, v in load_file(a.teacher).items()})
+            teacher = teacher.to(memory_format=torch.channels_last)
+            t0 = time.time()
+            with torch.inference_mode():
+                _, teacher_logits = evaluate(teacher, xtr, ytr, tta=True)
+            torch.save(teacher_logits, tl_path)
+            print(f"teacher logits on train: {time.time() - t0:.0f} s, teacher train accuracy "
+                  f"{(teacher_logits.argmax(1) == ytr).float().mean():.4f}", flush=True)
 
     torch.manual_seed(a.seed)
     widths = tuple(int(w) for w in a.widths.split(","))
@@ -132,6 +164,11 @@ def main(argv=None):
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 logits = model(x)
             loss = F.cross_entropy(logits.float(), ytr[idx], weight=cw, label_smoothing=0.1)
+            if teacher_logits is not None:
+                T = a.kd_temperature
+                kd = F.kl_div(F.log_softmax(logits.float() / T, 1), F.softmax(teacher_logits[idx] / T, 1),
+                              reduction="batchmean") * T * T
+                loss = (1 - a.kd_alpha) * loss + a.kd_alpha * kd
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

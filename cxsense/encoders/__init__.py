@@ -20,16 +20,18 @@ ENCODERS: dict[str, str] = {
     "physio": "cxsense.encoders.physio.encoder:PhysioEncoder",
 }
 
-_instances: dict[str, Encoder] = {}
+_instances: dict[tuple, Encoder] = {}
 _lock = threading.Lock()
 
 
-def get_encoder(modality: str) -> Encoder:
-    """The shared encoder instance of a modality, created (and its weights checked) on first use."""
+def get_encoder(modality: str, **config) -> Encoder:
+    """The shared encoder instance of a modality (and configuration, e.g. ``model="small"`` for the face),
+    created (and its weights checked) on first use."""
+    key = (modality, tuple(sorted(config.items())))
     with _lock:
-        enc = _instances.get(modality)
+        enc = _instances.get(key)
         if enc is None:
             module, cls = ENCODERS[modality].split(":")
-            enc = getattr(importlib.import_module(module), cls)()
-            _instances[modality] = enc
+            enc = getattr(importlib.import_module(module), cls)(**config)
+            _instances[key] = enc
         return enc

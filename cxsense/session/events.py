@@ -4,9 +4,10 @@ Events (:func:`detect_events`), per person, on rows with signal:
 
 - ``peak``: a local maximum of an emotion's fused probability (smoothed over 3 steps) that reaches
   ``min_height`` (default 0.5) and stands ``min_prominence`` (default 0.2) above its surroundings; its
-  ``strength`` is the prominence. Neutral is not an event.
-- ``onset``: for each peak, the last step before it where the smoothed probability was still below half
-  way between the preceding minimum (within 10 s) and the peak.
+  ``strength`` is the prominence. Neutral is not an event. A level held from the start of the recording
+  is not an event (no change was seen); a rise that lasts to the end is (its peak is the plateau's middle).
+- ``onset``: for each peak, the first step of the run leading to it in which the (unsmoothed) probability
+  is at least half way from the preceding minimum (within 10 s) to the peak.
 - ``stress_rise``: a peak of the fused stress (prominence >= 0.15); ``strength`` is the prominence, the
   ``time`` is its onset and ``peak_time`` the peak.
 
@@ -34,31 +35,31 @@ def _smooth(x: np.ndarray) -> np.ndarray:
     return (pad[:-2] + pad[1:-1] + pad[2:]) / 3.0
 
 
-def _peaks(t, x, min_height, min_prominence, person, signal, kind_peak, out, with_onset=True):
+def _peaks(t, raw, min_height, min_prominence, person, signal, kind_peak, out, with_onset=True):
     from scipy.signal import find_peaks
 
-    if len(x) < 2:
+    if len(raw) < 2:
         return
-    xp = np.concatenate([[x[0]], x, [x[-1]]])  # a level held from the start or to the end is not an event
+    x = _smooth(raw)
+    # a level held from the start is no event (no change seen); a rise held to the end of the recording is
+    xp = np.concatenate([[x[0]], x, [0.0]])
     idx, props = find_peaks(xp, height=min_height, prominence=min_prominence)
     step = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
     for i, prom in zip(idx - 1, props["prominences"]):
         prom = float(min(prom, x[i]))
-        onset_t = float(t[i])
         lo = max(0, i - int(round(10.0 / step)))
-        base = float(x[lo:i + 1].min())
-        half = base + 0.5 * (x[i] - base)
-        j = i
-        while j > lo and x[j - 1] >= half:
+        base = float(raw[lo:i + 1].min())
+        half = base + 0.5 * (max(raw[i], x[i]) - base)
+        j = i  # onset: the first step of the run, up to the peak, in which the raw series is at least half way up
+        while j > lo and raw[j - 1] >= half:
             j -= 1
-        onset_t = float(t[max(j - 1, lo)]) if j > lo else float(t[lo])
         if with_onset:
-            out.append({"time": onset_t, "person": person, "kind": "onset", "signal": signal, "strength": prom,
+            out.append({"time": float(t[j]), "person": person, "kind": "onset", "signal": signal, "strength": prom,
                         "peak_time": float(t[i]), "peak_value": float(x[i])})
             out.append({"time": float(t[i]), "person": person, "kind": kind_peak, "signal": signal, "strength": prom,
                         "peak_time": float(t[i]), "peak_value": float(x[i])})
         else:
-            out.append({"time": onset_t, "person": person, "kind": kind_peak, "signal": signal, "strength": prom,
+            out.append({"time": float(t[j]), "person": person, "kind": kind_peak, "signal": signal, "strength": prom,
                         "peak_time": float(t[i]), "peak_value": float(x[i])})
 
 
@@ -79,9 +80,9 @@ def detect_events(timeline, min_height: float = 0.5, min_prominence: float = 0.2
             for e in EMOTIONS:
                 if e == "neutral":
                     continue
-                _peaks(t, _smooth(g[e].to_numpy(float)), min_height, min_prominence, person, e, "peak", out)
+                _peaks(t, g[e].to_numpy(float), min_height, min_prominence, person, e, "peak", out)
             if (g["physio_quality"] > 0).any() or (g["face_quality"] > 0).any() or (g["voice_quality"] > 0).any():
-                _peaks(t, _smooth(g["stress"].to_numpy(float)), 0.0, stress_prominence, person, "stress",
+                _peaks(t, g["stress"].to_numpy(float), 0.0, stress_prominence, person, "stress",
                        "stress_rise", out, with_onset=False)
     ev = pd.DataFrame(out, columns=EVENT_COLUMNS)
     return ev.sort_values(["time", "person", "kind"], kind="stable").reset_index(drop=True)

@@ -108,7 +108,7 @@ def _table(df, floatfmt="{:.3f}", max_rows=200):
             cells.append(f"<td>{html.escape(s)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     more = f"<p>{len(df) - max_rows} more rows in the CSV.</p>" if len(df) > max_rows else ""
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}"
+    return f"<div class='wide'><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>{more}"
 
 
 def _models_table():
@@ -138,7 +138,8 @@ def render_report(session, segments=None, title: str | None = None) -> str:
         g = g.sort_values("time")
         pe = ev[(ev["person"] == person) & (ev["kind"] != "onset")] if len(ev) else ev
         people.append(
-            f"<h2>Person {html.escape(str(person))}</h2><p class='legend'>{legend}</p>"
+            (f"<h2>Person {html.escape(str(person))}</h2>" if person != "-" else
+             "<h2>No face in view (voice and body only)</h2>") + f"<p class='legend'>{legend}</p>"
             + _svg(_stacked(g, t0, t1))
             + _svg(_lines(g, t0, t1, ["valence", "arousal"], -1, 1, "valence and arousal"))
             + _svg(_lines(g, t0, t1, ["stress"], 0, 1, "stress (dashed: events)", pe)))
@@ -162,7 +163,7 @@ table {{ border-collapse: collapse; font-size: 11px; margin: 8px 0; }}
 td, th {{ border: 1px solid #ddd; padding: 2px 5px; text-align: right; }} th {{ background: #f0f0f0; }}
 .sw {{ display: inline-block; width: 11px; height: 11px; margin: 0 3px 0 10px; vertical-align: middle; }}
 .legend {{ font-size: 12px; }} .limits {{ font-size: 12px; color: #444; background: #f7f7f2; padding: 8px; }}
-svg {{ display: block; margin: 4px 0; }}
+svg {{ display: block; margin: 4px 0; }} .wide {{ overflow-x: auto; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
 <p>{html.escape(settings)}. Made by cxsense {__version__}, entirely on this machine.</p>
