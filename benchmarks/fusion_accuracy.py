@@ -50,11 +50,54 @@ def _result(modality, p, q):
                           v, a, stress_from_va(v, a))
 
 
+def stress_section(d, shipped, data=None) -> None:
+    """Fused stress on pseudo-triples: Stress-Predict dev windows (S04, S09, S14; label stress / no stress)
+    with a face and a voice drawn from the dev pairs' classes whose circumplex stress is above / below 0.5
+    (anger, disgust, fear, surprise / happiness, sadness, neutral): the issue's mapping of stress to arousal."""
+    from cxsense.emotions import CIRCUMPLEX, EMOTIONS, stress_from_va
+    from cxsense.encoders import get_encoder
+    from cxsense.inputs.physio import load_physio
+    from training.physio_data import subjects, windows
+
+    from benchmarks.metrics import binary_ece
+
+    hi = [k for k, e in enumerate(EMOTIONS) if stress_from_va(*CIRCUMPLEX[e]) > 0.5]
+    enc = get_encoder("physio")
+    rng = np.random.default_rng(21)
+    rows = {"physio only": [], "face+voice": [], "face+voice+physio": []}
+    ys = []
+    for sub, split in sorted(subjects().items()):
+        if split != "dev":
+            continue
+        for _, y, _, m in windows(sub):
+            ph = enc.encode(load_physio(m))
+            if ph.quality <= 0:
+                continue
+            pool = [k for k in range(7) if (k in hi) == bool(y)]
+            c = int(rng.choice(pool))
+            i = int(rng.choice(np.flatnonzero(d["face_dev_y"] == c)))
+            j = int(rng.choice(np.flatnonzero(d["voice_dev_y"] == c)))
+            fr = _result("face", d["face_dev_p"][i], d["face_dev_q"][i])
+            vr = _result("voice", d["voice_dev_p"][j], d["voice_dev_q"][j])
+            rows["physio only"].append(shipped.fuse({"physio": ph}).stress)
+            rows["face+voice"].append(shipped.fuse({"face": fr, "voice": vr}).stress)
+            rows["face+voice+physio"].append(shipped.fuse({"face": fr, "voice": vr, "physio": ph}).stress)
+            ys.append(int(y))
+    y = np.array(ys)
+    print(f"\n== stress on pseudo-triples: Stress-Predict dev subjects S04, S09, S14 ({len(y)} windows, "
+          f"{y.mean():.0%} stress) x dev faces and voices of classes {[EMOTIONS[k] for k in hi]} (stress) or the others ==")
+    for k, v in rows.items():
+        v = np.array(v)
+        ba = 0.5 * (np.mean(v[y == 1] >= 0.5) + np.mean(v[y == 0] < 0.5))
+        print(f"  {k:<20} AUC {auc(v[y == 1], v[y == 0]):.3f}  balanced accuracy {ba:.3f}  ECE {binary_ece(v, y):.3f}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=None)
     ap.add_argument("--assess-check", type=int, default=60)
     ap.add_argument("--draws", type=int, default=5)
+    ap.add_argument("--no-stress", dest="stress", action="store_false", help="skip the physiology stress section")
     a = ap.parse_args(argv)
     import torch
 
@@ -123,6 +166,10 @@ def main(argv=None) -> int:
     s, n = np.array(incong["same"]), np.array(incong["different"])
     print(f"incongruence score, same-label pairs median {np.median(s):.3f}, different-label pairs median "
           f"{np.median(n):.3f}; AUC (different > same) {auc(n, s):.3f} over {len(s)} + {len(n)} pairs")
+
+    # stress: physiology dev windows with face and voice pseudo-pairs whose label's circumplex stress matches
+    if a.stress:
+        stress_section(d, shipped, a.data)
 
     # the shipped fusion, through assess, against the cached path
     if a.assess_check:

@@ -56,6 +56,8 @@ def _cmd_assess(a) -> dict:
         options["sampling_rate"] = rate
     if not (a.face or a.voice or a.physio):
         raise InputError("--face/--voice/--physio", "at least one input", "none")
+    if a.face_model is not None:
+        options["face_model"] = a.face_model
     return assess(face=a.face, voice=a.voice, physio=physio, detect_face=not a.no_detect_face, **options).to_dict()
 
 
@@ -136,7 +138,7 @@ def _cmd_session(a) -> dict:
 
     prog = _Progress(a.progress == "on" or (a.progress == "auto" and sys.stderr.isatty()))
     s = analyze_session(a.video, physio=a.physio, step=a.step, fps=a.fps, physio_offset=a.physio_offset,
-                        persons=a.persons, progress=prog)
+                        persons=a.persons, face_model=a.face_model, progress=prog)
     if prog.enabled:
         sys.stderr.write("\n")
     for opt in ("out", "report", "events", "summary"):
@@ -167,6 +169,7 @@ def main(argv=None) -> int:
     pa.add_argument("--physio", help="CSV: one column per channel (ecg, ppg, eda, rsp, temp, acc_x/acc_y/acc_z), and 'time' in s")
     pa.add_argument("--sampling-rate", type=float, default=None, help="physio CSV rate in Hz when it has no 'time' column")
     pa.add_argument("--no-detect-face", action="store_true", help="take the whole image as one face crop")
+    pa.add_argument("--face-model", choices=["base", "small"], default=None, help="face network (small: faster)")
     pa.add_argument("--indent", type=int, default=2)
     pf = sub.add_parser("faces", help="one assessment per face in an image; prints JSON")
     pf.add_argument("image")
@@ -192,6 +195,7 @@ def main(argv=None) -> int:
     ps.add_argument("--step", type=float, default=1.0, help="seconds per timeline row (default 1)")
     ps.add_argument("--fps", type=float, default=5.0, help="frames analysed per second (default 5; 0 = every frame)")
     ps.add_argument("--persons", choices=["all", "largest"], default="all")
+    ps.add_argument("--face-model", choices=["base", "small"], default="base", help="face network (small: faster)")
     ps.add_argument("--progress", choices=["auto", "on", "off"], default="auto")
     ps.add_argument("--indent", type=int, default=2)
     a = p.parse_args(argv)
