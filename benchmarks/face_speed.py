@@ -1,12 +1,14 @@
 """Speed of the face path on one core: medians of warm calls, and cold start.
 
-    python -m benchmarks.face_speed
+    python -m benchmarks.face_speed [--face-model base|small] [--precision auto|fp32|bf16]
 
 - crop: ``assess(face=crop48, detect_face=False)`` on a 48x48 grey crop;
 - frame: ``assess(face=frame)`` on a 640x480 RGB frame with one face (the shipped example, scaled to
   200x200 and placed in the frame), end to end (detection, alignment, expression, Assessment);
 - cold start: a fresh interpreter importing cxsense and assessing the example once (median of 3).
-One thread for torch and OpenCV (``torch.set_num_threads(1)``, ``cv2.setNumThreads(1)``).
+One thread for torch and OpenCV (``torch.set_num_threads(1)``, ``cv2.setNumThreads(1)``). The face network
+runs in bfloat16 where the CPU has it natively (``precision="auto"``, the default); ``--precision fp32``
+measures the float32 path.
 """
 
 from __future__ import annotations
@@ -34,9 +36,16 @@ def median_ms(fn, n=200, warm=10) -> float:
     return float(np.median(ts) * 1e3)
 
 
-def main():
+def main(argv=None):
+    import argparse
+
     import cv2
     import torch
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--face-model", default="base", choices=["base", "small"])
+    ap.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
+    a = ap.parse_args(argv)
 
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
@@ -49,19 +58,24 @@ def main():
     crop = cv2.resize(cv2.cvtColor(rgb[60:190, 160:290], cv2.COLOR_RGB2GRAY), (48, 48))
     frame = np.full((480, 640, 3), 110, np.uint8)
     frame[140:340, 220:420] = cv2.resize(rgb, (200, 200), interpolation=cv2.INTER_AREA)
-    assert cxsense.assess(face=frame).modalities["face"].quality > 0
-    res = {
-        "crop_ms": median_ms(lambda: cxsense.assess(face=crop, detect_face=False)),
-        "frame_640x480_ms": median_ms(lambda: cxsense.assess(face=frame), n=100),
-    }
-    from cxsense.encoders import get_encoder
+    from cxsense.encoders import _instances, get_encoder
+    from cxsense.encoders.face.encoder import FaceEncoder
     from cxsense.inputs.image import load_image
 
+    # the encoder assess uses, with the precision asked for
+    _instances[("face", ())] = _instances[("face", (("model", a.face_model),))] = FaceEncoder(a.face_model, a.precision)
+    kw = {"face_model": a.face_model}
+    assert cxsense.assess(face=frame, **kw).modalities["face"].quality > 0
+    res = {
+        "crop_ms": median_ms(lambda: cxsense.assess(face=crop, detect_face=False, **kw)),
+        "frame_640x480_ms": median_ms(lambda: cxsense.assess(face=frame, **kw), n=100),
+    }
     enc = get_encoder("face")
     img = load_image(frame)
     res["frame_detection_only_ms"] = median_ms(lambda: enc.detect(img), n=100)
     code = ("import time; t=time.perf_counter(); import cxsense; t1=time.perf_counter(); "
-            f"cxsense.assess(face={str(REPO / 'examples' / 'astronaut.jpg')!r}); t2=time.perf_counter(); "
+            f"cxsense.assess(face={str(REPO / 'examples' / 'astronaut.jpg')!r}, face_model={a.face_model!r}); "
+            "t2=time.perf_counter(); "
             "print(t1-t, t2-t)")
     env = dict(os.environ, OMP_NUM_THREADS="1")
     colds = []
@@ -71,12 +85,13 @@ def main():
     colds = np.array(colds)
     res["cold_import_s"] = float(np.median(colds[:, 0]))
     res["cold_import_plus_first_call_s"] = float(np.median(colds[:, 1]))
-    print("== cxsense face speed (one thread)")
+    print(f"== cxsense face speed (one thread), face_model={a.face_model}, precision={a.precision} "
+          f"(runs in {enc._net_info['precision'] if a.face_model == 'base' else _instances[('face', (('model', a.face_model),))]._net_info['precision']})")
     print("split: none (synthetic frame with the shipped example face)")
     print(f"machine: {machine()}")
     for k, v in res.items():
         print(f"{k}: {v:.2f}")
-    print("JSON " + json.dumps({"title": "face speed", **res}))
+    print("JSON " + json.dumps({"title": "face speed", "face_model": a.face_model, "precision": a.precision, **res}))
 
 
 if __name__ == "__main__":

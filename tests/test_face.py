@@ -81,3 +81,42 @@ def test_valence_arousal_follow_the_circumplex():
         onehot = np.eye(len(EMOTIONS))[i]
         assert circumplex_va(onehot) == pytest.approx(CIRCUMPLEX[e])
     assert stress_from_va(*CIRCUMPLEX["fear"]) > 0.8 > 0.2 > stress_from_va(*CIRCUMPLEX["happiness"])
+
+
+def test_batchnorm_folding_keeps_outputs():
+    import copy
+
+    import torch
+
+    from cxsense.encoders.face.net import FaceNet, fold_batchnorm
+
+    torch.manual_seed(0)
+    net = FaceNet(widths=(8, 16, 16, 32), embed_dim=32)
+    for m in net.modules():
+        if isinstance(m, (torch.nn.BatchNorm2d, torch.nn.BatchNorm1d)):
+            m.running_mean.uniform_(-1, 1); m.running_var.uniform_(0.5, 2)
+            m.weight.data.uniform_(0.5, 1.5); m.bias.data.uniform_(-0.5, 0.5)
+    net.eval()
+    x = torch.randn(3, 1, 48, 48)
+    folded = fold_batchnorm(copy.deepcopy(net))
+    assert not any(isinstance(m, (torch.nn.BatchNorm2d, torch.nn.BatchNorm1d)) for m in folded.modules())
+    with torch.no_grad():
+        assert torch.allclose(net.forward_features(x), folded.forward_features(x), atol=1e-5)
+        assert torch.allclose(net(x), folded(x), atol=1e-5)
+
+
+def test_face_precisions_agree(face_path):
+    from cxsense.encoders.face.encoder import FaceEncoder
+    from cxsense.inputs.image import load_image
+
+    img = load_image(face_path)
+    a = FaceEncoder(precision="fp32").encode(img)
+    b = FaceEncoder(precision="bf16").encode(img)
+    assert a.emotion == b.emotion
+    assert abs(a.probability_vector() - b.probability_vector()).max() < 0.05
+    with pytest.raises(cxsense.InputError, match="precision"):
+        FaceEncoder(precision="fp8")
+    with pytest.raises(cxsense.InputError, match="face_model"):
+        cxsense.assess(face=face_path, face_model="huge")
+    with pytest.raises(cxsense.InputError, match="face_model"):
+        cxsense.assess(voice=(np.zeros(16000, np.float32), 16000), face_model="base")

@@ -99,7 +99,7 @@ def _load_facenet(name: str = "face-expression"):
     import torch
     from safetensors import safe_open
 
-    from .net import FaceNet
+    from .net import FaceNet, fold_batchnorm
 
     path = model_path(name)
     with safe_open(str(path), framework="pt") as f:
@@ -113,7 +113,7 @@ def _load_facenet(name: str = "face-expression"):
     cfg = json.loads(meta["config"])
     net = FaceNet(widths=tuple(cfg["widths"]), embed_dim=cfg["embed_dim"], n_classes=len(EMOTIONS))
     net.load_state_dict({k: v.float() for k, v in state.items()})
-    net.eval()
+    net = fold_batchnorm(net.eval())
     return net, cfg, {"name": name, "version": entry.get("version"), "sha256": entry["sha256"]}
 
 

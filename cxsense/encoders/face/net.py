@@ -77,3 +77,49 @@ class FaceNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
+
+
+def _fold(weight: torch.Tensor, bias: torch.Tensor | None, bn: nn.modules.batchnorm._BatchNorm):
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    shape = (-1,) + (1,) * (weight.dim() - 1)
+    w = weight * scale.reshape(shape)
+    b = (bias if bias is not None else torch.zeros_like(bn.running_mean)) - bn.running_mean
+    return w, b * scale + bn.bias
+
+
+@torch.no_grad()
+def fold_batchnorm(net: FaceNet) -> FaceNet:
+    """The same network for inference with every BatchNorm folded into the layer before it (in place).
+
+    Convolution + BatchNorm becomes one convolution with a bias; Linear + BatchNorm1d one Linear. The
+    outputs (embedding and logits) are unchanged up to float rounding; the network must be in eval mode
+    and is for inference only afterwards.
+    """
+    def fold_seq(seq: nn.Sequential) -> nn.Sequential:
+        mods = list(seq)
+        out: list[nn.Module] = []
+        i = 0
+        while i < len(mods):
+            m = mods[i]
+            nxt = mods[i + 1] if i + 1 < len(mods) else None
+            if isinstance(m, (nn.Conv2d, nn.Linear)) and isinstance(nxt, (nn.BatchNorm2d, nn.BatchNorm1d)):
+                w, b = _fold(m.weight, m.bias, nxt)
+                if isinstance(m, nn.Conv2d):
+                    new = nn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, m.stride, m.padding, bias=True)
+                else:
+                    new = nn.Linear(m.in_features, m.out_features, bias=True)
+                new.weight.copy_(w)
+                new.bias.copy_(b)
+                out.append(new)
+                i += 2
+            elif isinstance(m, nn.Dropout):
+                i += 1  # identity at inference
+            else:
+                out.append(m)
+                i += 1
+        return nn.Sequential(*out)
+
+    net.features = fold_seq(net.features)
+    net.pre_logits = fold_seq(net.pre_logits)
+    net.head = fold_seq(net.head)
+    return net.eval()
