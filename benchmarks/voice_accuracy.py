@@ -1,6 +1,9 @@
 """Dev figures of the shipped voice-tone model, through :class:`VoiceEncoder` (the code ``assess`` uses).
 
-    OMP_NUM_THREADS=1 nice -n 10 python3 -m benchmarks.voice_accuracy [--data DIR]
+    OMP_NUM_THREADS=1 nice -n 10 python3 -m benchmarks.voice_accuracy [--data DIR] [--weights FILE]
+
+``--weights FILE`` evaluates a candidate safetensors file (as written by ``training.train_voice --export``)
+through the same encoder code instead of the registered model (no registry or SHA-256 check).
 
 Split: RAVDESS actors 19 (male) and 20 (female), 120 files, 7 classes (calm -> neutral); the model never
 saw these actors in training, but its temperature was fitted on them (and the training run was chosen on
@@ -34,6 +37,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=None)
     ap.add_argument("--limit", type=int, default=None, help="first N dev files only (a quick check, not a figure)")
+    ap.add_argument("--weights", default=None,
+                    help="a candidate voice-tone safetensors file to evaluate instead of the registered model")
     args = ap.parse_args(argv)
     import torch
 
@@ -45,7 +50,16 @@ def main(argv=None) -> int:
     from training.datasets import data_root
     from training.voice_data import add_noise, load_ravdess, read_wav
 
-    enc = VoiceEncoder()
+    if args.weights:
+        from safetensors import safe_open
+
+        with safe_open(args.weights, framework="pt") as f:
+            meta = dict(f.metadata() or {})
+            state = {k: f.get_tensor(k) for k in f.keys()}
+        enc = VoiceEncoder._from_weights(state, meta)
+        print(f"weights: {args.weights} (candidate, not the registered model; T = {float(meta['temperature']):.3f})")
+    else:
+        enc = VoiceEncoder()
     rows = load_ravdess(data_root(args.data), "dev")
     if args.limit:
         rows = rows[:: max(1, len(rows) // args.limit)][: args.limit]

@@ -3,22 +3,29 @@
 The shipped model (see models/voice/MODEL_CARD.md) was made by:
 
     export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1
-    nice -n 10 python3 -m training.train_voice --out training/runs/voice_a --variants 3 --epochs 40   # cache
-    nice -n 10 python3 -m training.train_voice --out training/runs/voice_c --cache-dir training/runs/voice_a \
-        --cache-seed 0 --seed 0 --variants 3 --epochs 40 --cmn
+    nice -n 10 python3 -m training.train_voice --out training/runs/voice_pt5 --variants 5 --epochs 40 --cmn \
+        --seed 0 --pitch-tempo --no-export                                                     # cache
+    nice -n 10 python3 -m training.train_voice --out training/runs/voice_pt80_N --cache-dir training/runs/voice_pt5 \
+        --cache-seed 0 --seed N --variants 5 --epochs 80 --cmn --pitch-tempo --no-export       # N = 0, 1
+    nice -n 10 python3 -m training.train_voice --out training/runs/voice_pt80_0 --cache-dir training/runs/voice_pt5 \
+        --cache-seed 0 --seed 0 --variants 5 --epochs 80 --cmn --pitch-tempo --ensemble training/runs/voice_pt80_1
 
-(the first run builds the feature cache and trains a model without ``--cmn``, which was not shipped).
+(the first run builds the feature cache and trains a 40-epoch model that is not used). The previous file
+(one member, 40 epochs, no ``--pitch-tempo``, 3 variants) came from the commands in the model card's
+"Previous file" section; the defaults still reproduce them.
 
 Stages (each resumable; a run whose checkpoint is at the last epoch only re-fits T and exports):
 
 1. Feature cache (``cache_train_v{variants}_s{seed}.npz``, ``cache_dev.npz``): every training file once clean
-   and ``--variants - 1`` times augmented at waveform level (:func:`training.voice_data.augment` with
-   ``pitch_tempo=False``: gain, noise, reverberation, recording-chain equalisation), each through the
+   and ``--variants - 1`` times augmented at waveform level (:func:`training.voice_data.augment`: gain,
+   noise, reverberation, recording-chain equalisation; with ``--pitch-tempo`` also the phase-vocoder pitch
+   shift and time stretch, cache ``cache_train_v{variants}_s{seed}_pt.npz``), each through the
    encoder's own signal stages (:func:`cxsense.encoders.voice.features.voice_process`). Dev files clean.
 2. Training of :class:`cxsense.encoders.voice.net.VoiceNet` on one random variant of each file per epoch:
    random crops of 1-3 s, tempo 0.85-1.15 (frame interpolation), a mel-axis shift of +-1.5 bands with an f0
    offset of +-2 semitones, SpecAugment (2 frequency masks <= 8 bands, 2 time masks <= 20 frames), a
-   +-3 dB level offset and noise on the statistics. With ``--cmn`` each recording's mean log-mel (per band,
+   +-3 dB level offset and noise on the statistics (``--no-feature-warp`` skips the tempo and mel/f0 shifts;
+   ``--balanced`` weights the loss by inverse class frequency). With ``--cmn`` each recording's mean log-mel (per band,
    over its kept frames) is subtracted first. AdamW, one-cycle schedule, label smoothing 0.05; the
    exponential moving average of the weights (decay 0.99) is evaluated (every 3 epochs) and shipped.
 3. Temperature fitted on dev (NLL grid) on logits computed exactly as at inference (each dev file through
@@ -45,7 +52,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 
 
-def build_cache(rows, variants: int, seed: int, path: Path, log) -> None:
+def build_cache(rows, variants: int, seed: int, path: Path, log, pitch_tempo: bool = False) -> None:
     from cxsense.encoders.voice.features import voice_process
     from training.voice_data import augment, read_wav
 
@@ -58,7 +65,7 @@ def build_cache(rows, variants: int, seed: int, path: Path, log) -> None:
             if v == 0:
                 y, op = y0, ["clean"]
             else:
-                y, op = augment(y0, rng, pitch_tempo=False)
+                y, op = augment(y0, rng, pitch_tempo=pitch_tempo)
             f = voice_process(y)
             if f.quality <= 0:
                 continue
@@ -100,6 +107,13 @@ def main(argv=None) -> int:
     ap.add_argument("--cache-seed", type=int, default=None, help="seed of the augmented cache (default: --seed)")
     ap.add_argument("--cmn", action="store_true",
                     help="subtract each recording's mean log-mel (per band, over its kept frames) before normalising")
+    ap.add_argument("--pitch-tempo", action="store_true",
+                    help="augmented cache copies also get the waveform pitch shift (+-2.5 semitones, p=0.4) and "
+                         "time stretch (0.85-1.15, p=0.3) of training.voice_data.augment; cache file *_pt.npz")
+    ap.add_argument("--no-feature-warp", action="store_true",
+                    help="skip the feature-level tempo and mel-axis/f0 shifts in training (for use with --pitch-tempo)")
+    ap.add_argument("--balanced", action="store_true",
+                    help="weight the loss by inverse class frequency (neutral incl. calm is twice as frequent)")
     ap.add_argument("--ensemble", nargs="*", default=[],
                     help="other finished run folders whose EMA weights join this run's in the exported model")
     args = ap.parse_args(argv)
@@ -134,10 +148,11 @@ def main(argv=None) -> int:
     log(f"dev: {len(dev_rows)} files, speakers {sorted({r['speaker'] for r in dev_rows})}")
     cdir = Path(args.cache_dir) if args.cache_dir else out
     cseed = args.seed if args.cache_seed is None else args.cache_seed
-    ctr, cdev = cdir / f"cache_train_v{args.variants}_s{cseed}.npz", cdir / "cache_dev.npz"
+    pt = "_pt" if args.pitch_tempo else ""
+    ctr, cdev = cdir / f"cache_train_v{args.variants}_s{cseed}{pt}.npz", cdir / "cache_dev.npz"
     if not ctr.exists():
-        log(f"building training feature cache ({args.variants} variants per file)")
-        build_cache(train_rows, args.variants, cseed, ctr, log)
+        log(f"building training feature cache ({args.variants} variants per file, pitch_tempo={args.pitch_tempo})")
+        build_cache(train_rows, args.variants, cseed, ctr, log, pitch_tempo=args.pitch_tempo)
     if not cdev.exists():
         build_cache(dev_rows, 1, cseed, cdev, log)
     tr, dv = load_cache(ctr), load_cache(cdev)
@@ -177,7 +192,12 @@ def main(argv=None) -> int:
     steps_per_epoch = math.ceil(len(files) / args.batch)
     total = steps_per_epoch * args.epochs
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=total, pct_start=0.1)
-    lossf = torch.nn.CrossEntropyLoss(label_smoothing=0.05)
+    cls_w = None
+    if args.balanced:
+        cnt = np.bincount(ytr[[by_file[f][0] for f in files]], minlength=len(EMOTIONS)).astype(np.float64)
+        cls_w = torch.tensor(cnt.sum() / (len(EMOTIONS) * cnt), dtype=torch.float32)
+        log("class weights " + " ".join(f"{w:.2f}" for w in cls_w.tolist()))
+    lossf = torch.nn.CrossEntropyLoss(weight=cls_w, label_smoothing=0.05)
     ck = out / "checkpoint.pt"
     start_epoch = 0
     if ck.exists():
@@ -195,13 +215,13 @@ def main(argv=None) -> int:
         st = trs[idx] + rng.normal(0, 0.1, size=trs[idx].shape).astype(np.float32)
         for b, j in enumerate(idx):
             m = trm[j]
-            if rng.random() < 0.3:  # tempo 0.85-1.15 by linear interpolation of frames
+            if not args.no_feature_warp and rng.random() < 0.3:  # tempo 0.85-1.15 by linear interpolation of frames
                 r = rng.uniform(0.85, 1.15)
                 n_new = max(20, int(round(m.shape[1] / r)))
                 pos = np.linspace(0, m.shape[1] - 1, n_new)
                 i0 = np.floor(pos).astype(int); i1 = np.minimum(i0 + 1, m.shape[1] - 1); w = (pos - i0)[None]
                 m = (1 - w) * m[:, i0] + w * m[:, i1]
-            if rng.random() < 0.4:  # vocal-tract-like shift of the mel axis (+-1.5 bands) and an f0 offset
+            if not args.no_feature_warp and rng.random() < 0.4:  # vocal-tract-like shift of the mel axis (+-1.5 bands) and an f0 offset
                 sh = rng.uniform(-1.5, 1.5)
                 src = np.clip(np.arange(N_MELS) - sh, 0, N_MELS - 1)
                 k0 = np.floor(src).astype(int); k1 = np.minimum(k0 + 1, N_MELS - 1); w = (src - k0)[:, None]
@@ -294,6 +314,8 @@ def main(argv=None) -> int:
         "members": str(len(members)), "cmn": "1" if args.cmn else "0",
         "ensemble_runs": json.dumps([str(out)] + list(args.ensemble)),
     }
+    if args.pitch_tempo:  # only then, so that the shipped model's command still writes the same metadata
+        meta.update(variants=str(args.variants), pitch_tempo="1")
     sd = {f"m{i}.{k}": v.detach().contiguous() for i, m in enumerate(members) for k, v in m.state_dict().items()}
     # The temperature is fitted on logits computed exactly as at inference: every dev file read from disk,
     # through load_audio and the encoder's own signal stages (current VAD), segment pooling and member
