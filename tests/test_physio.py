@@ -236,3 +236,51 @@ def test_encoder_never_nan_on_noise(encoder):
     r = encoder.encode(load_physio(x))
     assert np.all(np.isfinite(r.embedding)) and np.isfinite(r.quality)
     assert r.stress is None or np.isfinite(r.stress)
+
+
+# ----------------------------------------------------------------------------- tree predictor
+
+def _stump_spec(missing_left=None):
+    # one stump on feature "a": a <= 1 -> -1, a > 1 -> +1; calibration identity
+    trees = {"feature": [0, 0, 0], "threshold": [1.0, 0.0, 0.0], "left": [1, -1, -1], "right": [2, -1, -1],
+             "value": [0.0, -1.0, 1.0], "roots": [0], "learning_rate": 1.0, "init": 0.0}
+    if missing_left is not None:
+        trees["missing_left"] = missing_left
+    return {"features": ["a", "b"], "impute": [5.0, 0.0], "trees": trees, "calibration": {"a": 1.0, "b": 0.0}}
+
+
+def test_tree_model_missing_routing():
+    from cxsense.encoders.physio.model import TreeModel
+
+    imputed = TreeModel(_stump_spec())
+    assert imputed.predict({"a": 0.0})[1] == -1.0 and imputed.predict({"a": 2.0})[1] == 1.0
+    assert imputed.predict({})[1] == 1.0                       # imputed with 5.0 -> right
+    learned = TreeModel(_stump_spec([True, False, False]))
+    assert learned.predict({})[1] == -1.0                      # the learned direction: left
+    assert learned.predict({"a": 2.0})[1] == 1.0
+
+
+def test_tree_model_rejects_bad_missing_array():
+    from cxsense.encoders.physio.model import TreeModel
+    from cxsense.errors import ModelError
+
+    with pytest.raises(ModelError):
+        TreeModel(_stump_spec([True]))
+
+
+@pytest.mark.parametrize("additive", [False, True])
+def test_window_ensemble_export_reproduces_sklearn(additive):
+    """The exported trees + stumps give the training-time scores (also with missing features)."""
+    pytest.importorskip("sklearn")
+    from cxsense.encoders.physio.model import TreeModel
+    from training.train_physio import WindowEnsemble
+
+    r = np.random.RandomState(0)
+    X = r.randn(400, 4)
+    y = (X[:, 0] + X[:, 1] * X[:, 2] + r.randn(400) > 0).astype(int)
+    X[r.rand(400, 4) < 0.05] = np.nan
+    m = WindowEnsemble(0, additive=additive).fit(X, y)
+    tm = TreeModel({"features": list("abcd"), "impute": m.med.tolist(), "trees": m.export(),
+                    "calibration": {"a": 1.0, "b": 0.0}})
+    z = np.array([tm.predict(dict(zip("abcd", row)))[1] for row in X[:50]])
+    assert np.allclose(z, m.decision_function(X[:50]), atol=1e-9)

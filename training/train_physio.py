@@ -1,10 +1,11 @@
 """Train the physiology stress model on Stress-Predict (wrist E4) and export it as plain JSON.
 
-Two gradient-boosted tree ensembles (depth-2 trees, scikit-learn's GradientBoostingClassifier,
-balanced class weights) on the pipeline's window features:
+Two gradient-boosted tree ensembles (depth-2 trees, balanced class weights) on the pipeline's window features:
 
-* ``window``: the window's features only (no per-person baseline);
-* ``baseline``: the window's features plus their differences from the person's resting baseline
+* ``window``: the window's features only (no per-person baseline); v1.1.0: scikit-learn's
+  HistGradientBoostingClassifier with missing features routed as learned (``--window-model hgb``; ``gb`` is
+  v1.0.0's GradientBoostingClassifier, ``ens`` adds a binned additive logistic model);
+* ``baseline`` (GradientBoostingClassifier): the window's features plus their differences from the person's resting baseline
   (the mean features of up to :data:`BASELINE_MAX_WINDOWS` 60-s windows recorded before the first task).
 
 Each is followed by Platt calibration (fit on out-of-fold scores of the train subjects, 5 subject-grouped folds),
@@ -30,7 +31,9 @@ import numpy as np
 from training.datasets import REPO, data_root
 from training.physio_data import load_features
 
-VERSION = "1.0.0"
+VERSION = "1.1.0"
+#: Recipe of the no-baseline ("window") model; the baseline model stays gradient boosting ("gb").
+WINDOW_MODEL = "hgb"
 OUT = REPO / "models" / "physio" / "physio_stress_v1.json"
 BASELINE_MAX_WINDOWS = 5
 GB_PARAMS = dict(n_estimators=200, max_depth=2, learning_rate=0.05, subsample=0.8, min_samples_leaf=20)
@@ -110,6 +113,131 @@ def export_trees(m) -> dict:
             "learning_rate": m.learning_rate, "init": float(init)}
 
 
+# ----------------------------------------------------------------------------- v1.1 window model: HGB + additive (binned logistic) ensemble
+
+HGB_PARAMS = dict(max_iter=150, max_depth=2, learning_rate=0.05, min_samples_leaf=40, l2_regularization=1.0)
+GAM_BINS = 8
+GAM_C = 0.01
+#: The trees route missing features as learned (``missing_left`` in the file) instead of median imputation.
+NATIVE_MISSING = True
+
+
+def _impute(X: np.ndarray, med: np.ndarray) -> np.ndarray:
+    return np.where(np.isnan(X), med, X)
+
+
+def _medians(X: np.ndarray) -> np.ndarray:
+    med = np.nanmedian(X, 0)
+    return np.where(np.isfinite(med), med, 0.0)
+
+
+def _gam_edges(Xi: np.ndarray, nb: int = GAM_BINS) -> list[np.ndarray]:
+    """Per feature, the distinct inner quantile edges of ``nb`` equal-count bins."""
+    return [np.unique(np.quantile(Xi[:, j], np.arange(1, nb) / nb)) for j in range(Xi.shape[1])]
+
+
+def _gam_onehot(Xi: np.ndarray, edges: list[np.ndarray]) -> np.ndarray:
+    """One-hot bin membership; bin k = number of edges strictly below x (a tree's ``x <= t`` goes left)."""
+    cols = []
+    for j, e in enumerate(edges):
+        k = (Xi[:, j:j + 1] > e[None, :]).sum(1)
+        cols.append(np.eye(len(e) + 1)[k])
+    return np.hstack(cols)
+
+
+class WindowEnsemble:
+    """Balanced gradient-boosted depth-2 trees (HistGradientBoosting) plus an additive model (L2 logistic
+    regression on per-feature quantile bins), each score divided by its training SD and summed.
+    Both parts are sums of trees, so the ensemble exports to one flat tree list."""
+
+    def __init__(self, seed: int = 0, native_missing: bool = NATIVE_MISSING, additive: bool = True):
+        self.seed = seed
+        self.additive = additive
+        self.native_missing = native_missing
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> "WindowEnsemble":
+        from sklearn.ensemble import HistGradientBoostingClassifier
+        from sklearn.linear_model import LogisticRegression
+
+        self.med = _medians(X)
+        Xi = _impute(X, self.med)
+        Xh = X if self.native_missing else Xi
+        self.hgb = HistGradientBoostingClassifier(class_weight="balanced", random_state=self.seed,
+                                                  **HGB_PARAMS).fit(Xh, y)
+        self.sd_h = float(np.std(self.hgb.decision_function(Xh))) or 1.0
+        if not self.additive:
+            self.edges, self.gam, self.sd_g = [], None, 1.0
+            return self
+        self.edges = _gam_edges(Xi)
+        self.gam = LogisticRegression(C=GAM_C, class_weight="balanced", max_iter=5000).fit(
+            _gam_onehot(Xi, self.edges), y)
+        self.sd_g = float(np.std(self.gam.decision_function(_gam_onehot(Xi, self.edges)))) or 1.0
+        return self
+
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        Xi = _impute(X, self.med)
+        z = self.hgb.decision_function(X if self.native_missing else Xi) / self.sd_h
+        if self.gam is not None:
+            z = z + self.gam.decision_function(_gam_onehot(Xi, self.edges)) / self.sd_g
+        return z
+
+    def export(self) -> dict:
+        """Flat tree arrays for :class:`cxsense.encoders.physio.model.TreeModel` (learning rate 1)."""
+        feat, thr, left, right, val, roots, miss = [], [], [], [], [], [], []
+        init = float(np.ravel(self.hgb._baseline_prediction)[0]) / self.sd_h
+        for (pred,) in self.hgb._predictors:
+            nodes = pred.nodes
+            off = len(feat)
+            roots.append(off)
+            for nd in nodes:
+                leaf = bool(nd["is_leaf"])
+                feat.append(0 if leaf else int(nd["feature_idx"]))
+                thr.append(0.0 if leaf else float(nd["num_threshold"]))
+                left.append(-1 if leaf else int(nd["left"]) + off)
+                right.append(-1 if leaf else int(nd["right"]) + off)
+                val.append(float(nd["value"]) / self.sd_h if leaf else 0.0)
+                miss.append(False if leaf else bool(nd["missing_go_to_left"]))
+        w = self.gam.coef_[0] / self.sd_g if self.gam is not None else np.zeros(0)
+        init += float(self.gam.intercept_[0]) / self.sd_g if self.gam is not None else 0.0
+        pos = 0
+        for j, e in enumerate(self.edges):
+            wj = w[pos:pos + len(e) + 1]
+            pos += len(e) + 1
+            init += float(wj[0])
+            for k, t in enumerate(e):  # stump: x > t adds the step between bins k and k+1
+                off = len(feat)
+                roots.append(off)
+                feat += [j, 0, 0]
+                thr += [float(t), 0.0, 0.0]
+                left += [off + 1, -1, -1]
+                right += [off + 2, -1, -1]
+                val += [0.0, 0.0, float(wj[k + 1] - wj[k])]
+                miss += [bool(self.med[j] <= t), False, False]  # missing = the training median's side
+        out = {"feature": feat, "threshold": thr, "left": left, "right": right, "value": val, "roots": roots,
+               "learning_rate": 1.0, "init": init}
+        if self.native_missing:
+            out["missing_left"] = miss
+        return out
+
+    def importance(self, X: np.ndarray) -> np.ndarray:
+        """Per-feature share: HGB split gains and the SD of each additive term, averaged (each sums to 1)."""
+        g = np.zeros(X.shape[1])
+        for (pred,) in self.hgb._predictors:
+            for nd in pred.nodes:
+                if not nd["is_leaf"]:
+                    g[int(nd["feature_idx"])] += max(float(nd["gain"]), 0.0)
+        if self.gam is None:
+            return g / max(g.sum(), 1e-12)
+        oh = _gam_onehot(_impute(X, self.med), self.edges)
+        a = np.zeros(X.shape[1])
+        pos = 0
+        for j, e in enumerate(self.edges):
+            n = len(e) + 1
+            a[j] = np.std(oh[:, pos:pos + n] @ self.gam.coef_[0][pos:pos + n])
+            pos += n
+        return 0.5 * g / max(g.sum(), 1e-12) + 0.5 * a / max(a.sum(), 1e-12)
+
+
 def raw_score(m, med, X) -> np.ndarray:
     return m.decision_function(np.where(np.isnan(X), med, X))
 
@@ -126,19 +254,42 @@ def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def loso_scores(X, y, s, seed, log=None):
+def fit_model(kind: str, X: np.ndarray, y: np.ndarray, seed: int):
+    """``"gb"``: :func:`fit_gb`; ``"ens"``: :class:`WindowEnsemble`. Returns an object with ``decision_function``."""
+    if kind == "ens":
+        return WindowEnsemble(seed).fit(X, y)
+    if kind == "hgb":
+        return WindowEnsemble(seed, additive=False).fit(X, y)
+    m, med = fit_gb(X, y, seed)
+    return _GB(m, med)
+
+
+class _GB:
+    def __init__(self, m, med):
+        self.m, self.med = m, med
+
+    def decision_function(self, X):
+        return raw_score(self.m, self.med, X)
+
+    def export(self):
+        return export_trees(self.m)
+
+    def importance(self, X):
+        return self.m.feature_importances_
+
+
+def loso_scores(X, y, s, seed, log=None, kind: str = "gb"):
     """Out-of-fold raw scores, leave one subject out."""
     z = np.zeros(len(y))
     for u in np.unique(s):
         te = s == u
-        m, med = fit_gb(X[~te], y[~te], seed)
-        z[te] = raw_score(m, med, X[te])
+        z[te] = fit_model(kind, X[~te], y[~te], seed).decision_function(X[te])
         if log:
             log(f"  fold {u} done")
     return z
 
 
-def grouped_scores(X, y, s, seed, folds):
+def grouped_scores(X, y, s, seed, folds, kind: str = "gb"):
     """Out-of-fold raw scores with subjects split into ``folds`` groups (sorted subject ids, round robin)."""
     subs = sorted(np.unique(s))
     fold_of = {u: i % folds for i, u in enumerate(subs)}
@@ -146,8 +297,7 @@ def grouped_scores(X, y, s, seed, folds):
     z = np.zeros(len(y))
     for k in range(folds):
         te = f == k
-        m, med = fit_gb(X[~te], y[~te], seed)
-        z[te] = raw_score(m, med, X[te])
+        z[te] = fit_model(kind, X[~te], y[~te], seed).decision_function(X[te])
     return z
 
 
@@ -213,6 +363,9 @@ def main():
     ap.add_argument("--loso", action="store_true",
                     help="also compute leave-one-subject-out figures (25 fits per model; benchmarks/physio_stress.py "
                          "computes them too)")
+    ap.add_argument("--window-model", choices=("hgb", "ens", "gb"), default=WINDOW_MODEL,
+                    help="recipe of the no-baseline model: hgb (v1.1: HistGradientBoosting, missing features "
+                         "routed as learned), ens (hgb + binned logistic) or gb (v1.0)")
     ap.add_argument("--calib-folds", type=int, default=5,
                     help="subject-grouped folds whose out-of-fold scores fit the Platt calibration")
     a = ap.parse_args()
@@ -238,13 +391,14 @@ def main():
 
     report = {}
     models = {}
+    recipe = {"window": a.window_model, "baseline": "gb"}
     for kind, XX in (("window", X), ("baseline", XD)):
-        log(f"{kind}: leave-one-subject-out on train")
-        zc = grouped_scores(XX[tr], y[tr], s[tr], a.seed, a.calib_folds)
+        log(f"{kind}: {recipe[kind]}; subject-grouped folds on train")
+        zc = grouped_scores(XX[tr], y[tr], s[tr], a.seed, a.calib_folds, recipe[kind])
         pa, pb = platt(zc, y[tr])
         log(f"{kind}: Platt a={pa:.4f} b={pb:.4f} from {a.calib_folds}-fold subject-grouped scores")
         if a.loso:
-            z = loso_scores(XX[tr], y[tr], s[tr], a.seed, log)
+            z = loso_scores(XX[tr], y[tr], s[tr], a.seed, log, recipe[kind])
             p = loso_calibrated(z, y[tr], s[tr])
             rows = after[tr] if kind == "baseline" else np.ones(tr.sum(), bool)
             report[f"loso_{kind}"] = evaluate(p[rows], y[tr][rows], prev, s[tr][rows])
@@ -252,14 +406,15 @@ def main():
                 report["loso_window_after_baseline_period"] = evaluate(p[after[tr]], y[tr][after[tr]], prev,
                                                                        s[tr][after[tr]])
             log(f"{kind}: LOSO {report[f'loso_{kind}']}")
-        m, med = fit_gb(XX[tr], y[tr], a.seed)
-        pdv = sigmoid(pa * raw_score(m, med, XX[dv]) + pb)
+        m = fit_model(recipe[kind], XX[tr], y[tr], a.seed)
+        med = m.med
+        pdv = sigmoid(pa * m.decision_function(XX[dv]) + pb)
         rows = after[dv] if kind == "baseline" else np.ones(dv.sum(), bool)
         report[f"dev_{kind}"] = evaluate(pdv[rows], y[dv][rows], prev, s[dv][rows])
         log(f"{kind}: dev {report[f'dev_{kind}']}")
-        imp = m.feature_importances_
+        imp = m.importance(XX[tr])
         cols = names if kind == "window" else names + [f"delta_{n}" for n in names]
-        models[kind] = {"features": cols, "impute": med.tolist(), "trees": export_trees(m),
+        models[kind] = {"features": cols, "impute": med.tolist(), "trees": m.export(), "recipe": recipe[kind],
                         "calibration": {"a": pa, "b": pb},
                         "importance": {c: float(v) for c, v in zip(cols, imp)}}
 
@@ -274,7 +429,16 @@ def main():
     meta = {
         "format": "cxsense-physio-gbt",
         "version": VERSION,
-        "architecture": f"sklearn GradientBoostingClassifier {GB_PARAMS} exported to arrays; Platt calibration",
+        "architecture": {
+            "window": {"hgb": f"sklearn HistGradientBoostingClassifier {HGB_PARAMS} (balanced class weights; "
+                              "missing features follow the learned direction), score / its training SD, exported "
+                              "to arrays; Platt calibration",
+                       "ens": f"sklearn HistGradientBoostingClassifier {HGB_PARAMS} (balanced) + L2 logistic "
+                              f"regression (C={GAM_C}) on {GAM_BINS} quantile bins per feature, each score / its "
+                              "training SD, summed; exported as one tree list (the additive part as stumps); Platt "
+                              "calibration",
+                       "gb": f"sklearn GradientBoostingClassifier {GB_PARAMS}; Platt calibration"}[a.window_model],
+            "baseline": f"sklearn GradientBoostingClassifier {GB_PARAMS} exported to arrays; Platt calibration"},
         "labels": ["nonstress", "stress"],
         "groups": {g: list(GROUPS[g]) for g in groups},
         "group_weights": gimp,

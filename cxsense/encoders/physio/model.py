@@ -10,6 +10,8 @@ File layout (written by ``training/train_physio.py``)::
                 "calibration": {"a", "b"}}}}
 
 A node goes left when ``x[feature] <= threshold`` (scikit-learn's rule); leaves have ``left == -1``.
+With the optional ``trees["missing_left"]`` (one boolean per node), a missing feature follows that
+direction (learned by the trees) instead of being imputed with the training median.
 """
 
 from __future__ import annotations
@@ -43,20 +45,24 @@ class TreeModel:
         self.roots = np.asarray(t["roots"], dtype=np.int64)
         self.learning_rate = float(t["learning_rate"])
         self.init = float(t["init"])
+        ml = t.get("missing_left")
+        self.missing_left = None if ml is None else np.asarray(ml, dtype=bool)
         self.a = float(spec["calibration"]["a"])
         self.b = float(spec["calibration"]["b"])
         n = len(self.feature)
         if not (len(self.threshold) == len(self.left) == len(self.right) == len(self.value) == n) or \
-                len(self.impute) != len(self.features):
+                len(self.impute) != len(self.features) or \
+                (self.missing_left is not None and len(self.missing_left) != n):
             raise ModelError("physio model: inconsistent tree arrays")
         inner = self.left >= 0
         if np.any(self.feature[inner] >= len(self.features)) or np.any(self.left[inner] >= n) or np.any(self.right[inner] >= n):
             raise ModelError("physio model: tree arrays point outside the model")
 
     def vector(self, feats: dict) -> np.ndarray:
-        """Features in model order, missing ones imputed with the training medians."""
+        """Features in model order; missing ones are NaN for trees with ``missing_left``, otherwise
+        imputed with the training medians."""
         x = np.array([feats.get(f, np.nan) for f in self.features], dtype=np.float64)
-        return np.where(np.isfinite(x), x, self.impute)
+        return np.where(np.isfinite(x), x, np.nan if self.missing_left is not None else self.impute)
 
     def raw(self, x: np.ndarray) -> float:
         """Boosted log-odds (balanced classes) of one imputed vector."""
@@ -65,7 +71,10 @@ class TreeModel:
             inner = self.left[node] >= 0
             if not inner.any():
                 break
-            go_left = x[self.feature[node]] <= self.threshold[node]
+            v = x[self.feature[node]]
+            go_left = v <= self.threshold[node]
+            if self.missing_left is not None:
+                go_left = np.where(np.isnan(v), self.missing_left[node], go_left)
             nxt = np.where(go_left, self.left[node], self.right[node])
             node = np.where(inner, nxt, node)
         return self.init + self.learning_rate * float(self.value[node].sum())
