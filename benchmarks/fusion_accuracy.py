@@ -129,7 +129,10 @@ def main(argv=None) -> int:
         P_f, P_face, P_voice, Y = [], [], [], []
         for r in range(a.draws):
             pr = make_pairs(face_d, voice_d, np.random.default_rng([5, r]), mode)
-            P_f.append(shipped.predict_rows(pr["X"]))
+            if mode == "both" or not shipped.single_passthrough:
+                P_f.append(shipped.predict_rows(pr["X"]))
+            else:  # one categorical modality: the shipped fusion passes its own estimate through
+                P_f.append((face_d["p"][pr["face_i"]] if mode == "face" else voice_d["p"][pr["voice_i"]]).astype(float))
             P_face.append(face_d["p"][pr["face_i"]]); P_voice.append(voice_d["p"][pr["voice_i"]]); Y.append(pr["y"])
             if name == "face+voice" and r == 0:
                 rng = np.random.default_rng(6)

@@ -158,9 +158,12 @@ def test_user_fit_replaces_and_restores_the_fusion(face_path, rng, tmp_path):
     try:
         a = cxsense.assess(face=face_path)
         assert a.fusion["model"]["source"] == "user-fitted LateFusionClassifier"
-        expect = clf.predict_proba(feature_row(a.modalities)[None])[0]
-        got = np.array([a.probabilities[e] for e in clf.classes_])
-        assert np.allclose(got, expect, atol=1e-9)
+        both = {"face": a.modalities["face"], "voice": _mr("voice", _onehot("anger", 0.6))}
+        expect = clf.predict_proba(feature_row(both)[None])[0]
+        got = dict(zip(EMOTIONS, mine.fuse(both).probabilities))
+        assert np.allclose([got[c] for c in clf.classes_], expect, atol=1e-9)
+        # one categorical modality: its own calibrated estimate passes through
+        assert dict(a.probabilities) == pytest.approx(dict(a.modalities["face"].probabilities), abs=1e-12)
         path = tmp_path / "fusion.json"
         mine.save(path)
         again = LearnedFusion.load(path)

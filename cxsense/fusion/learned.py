@@ -1,10 +1,11 @@
 """The learned late fusion that :func:`cxsense.assess` uses (numpy only at run time).
 
-- **Categories** (face and voice carry categorical evidence): the quality-gated logistic model of
-  :class:`~cxsense.fusion.estimator.LateFusionClassifier`, fitted on pseudo-pairs and calibrated with a
-  temperature (``models/fusion/late_fusion_v1.json``, card ``models/fusion/MODEL_CARD.md``). A
-  modality that is absent or has quality 0 is masked: its block contributes nothing. Physiology alone
-  carries no categorical evidence: the probabilities are then uniform and ``confidence`` is 1/7.
+- **Categories** (face and voice carry categorical evidence): with both, the quality-gated logistic model
+  of :class:`~cxsense.fusion.estimator.LateFusionClassifier`, fitted on pseudo-pairs and calibrated with a
+  temperature (``models/fusion/late_fusion_v1.json``, card ``models/fusion/MODEL_CARD.md``); with one,
+  that modality's own calibrated estimate, unchanged. A modality that is absent or has quality 0 is
+  masked: its block contributes nothing. Physiology alone carries no categorical evidence: the
+  probabilities are then uniform and ``confidence`` is 1/7.
 - **Valence**: the circumplex valence of the fused probabilities (physiology gives no valence).
 - **Arousal**: the circumplex arousal of the fused probabilities and the physiology's arousal, averaged
   with weights ``w_cat`` (the highest quality among face and voice) and ``w_physio * quality``.
@@ -65,6 +66,9 @@ class LearnedFusion:
         ``"face+voice"``), fitted on dev rows of that subset; ``temperature`` where a key is missing.
     physio_weight : float
         Weight of the physiology (times its quality) in the fused arousal and stress.
+    single_passthrough : bool, default True
+        With one usable categorical modality, return its own calibrated probabilities unchanged (each encoder
+        is calibrated on its own dev data; the learned weights are for combining). False applies the model.
     meta : dict
         Provenance shown in ``Assessment.fusion``.
     """
@@ -72,7 +76,7 @@ class LearnedFusion:
     method = "learned late fusion (quality-gated logistic on face and voice; physio in arousal and stress)"
 
     def __init__(self, coef, intercept, classes=EMOTIONS, temperature: float = 1.0, physio_weight: float = 1.0,
-                 meta: dict | None = None, subset_temperatures: dict | None = None):
+                 meta: dict | None = None, subset_temperatures: dict | None = None, single_passthrough: bool = True):
         self.coef = np.asarray(coef, dtype=np.float64)
         self.intercept = np.asarray(intercept, dtype=np.float64)
         self.classes = tuple(str(c) for c in classes)
@@ -95,6 +99,7 @@ class LearnedFusion:
             self.subset_temperatures[str(k)] = float(v)
         self.physio_weight = float(physio_weight)
         self.meta = dict(meta or {})
+        self.single_passthrough = bool(single_passthrough)
         self._index = np.array([EMOTIONS.index(c) for c in self.classes])
 
     # -- construction -------------------------------------------------------------------------
@@ -124,14 +129,15 @@ class LearnedFusion:
             raise ModelError(f"{path} is not a {FORMAT} file for blocks {CATEGORICAL_BLOCKS}")
         meta = {"name": entry.get("name"), "version": d.get("version"), "file": os.path.basename(str(path))}
         return cls(d["coef"], d["intercept"], d["classes"], d["temperature"], d.get("physio_weight", 1.0), meta,
-                   d.get("subset_temperatures"))
+                   d.get("subset_temperatures"), d.get("single_passthrough", True))
 
     def to_json(self, **extra) -> dict:
         """The JSON document :meth:`load` reads."""
         return {"format": FORMAT, "version": self.meta.get("version", "user"), "classes": list(self.classes),
                 "blocks": [list(b) for b in CATEGORICAL_BLOCKS], "coef": self.coef.tolist(),
                 "intercept": self.intercept.tolist(), "temperature": self.temperature,
-                "physio_weight": self.physio_weight, "subset_temperatures": dict(self.subset_temperatures), **extra}
+                "physio_weight": self.physio_weight, "subset_temperatures": dict(self.subset_temperatures),
+                "single_passthrough": self.single_passthrough, **extra}
 
     def save(self, path: str | os.PathLike, **extra) -> None:
         """Write the fusion as JSON (only when asked; the library writes no file otherwise)."""
@@ -143,9 +149,13 @@ class LearnedFusion:
         """Fused probabilities over EMOTIONS, or None when no categorical modality is usable."""
         x = feature_row(results)
         qs = [x[j] for j in np.cumsum([0] + [w + 1 for _, w in CATEGORICAL_BLOCKS[:-1]])]
-        if not any(q > 0 for q in qs):
+        used = [name for (name, _), q in zip(CATEGORICAL_BLOCKS, qs) if q > 0]
+        if not used:
             return None
-        p = self.predict_rows(x[None])[0]
+        if len(used) == 1 and self.single_passthrough:
+            p = results[used[0]].probability_vector()  # one categorical modality: its own calibrated estimate
+        else:
+            p = self.predict_rows(x[None])[0]
         return p / p.sum()
 
     def predict_rows(self, X: np.ndarray) -> np.ndarray:
