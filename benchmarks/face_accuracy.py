@@ -39,12 +39,14 @@ def main(argv=None):
     p.add_argument("--data", default=None)
     p.add_argument("--anchor-probs", default=None)
     p.add_argument("--no-detection", action="store_true", help="skip the detection path")
+    p.add_argument("--face-model", default="base", choices=["base", "small"])
     a = p.parse_args(argv)
+    kw = {"face_model": a.face_model}
     x, y, split = load_fer(data_root(a.data), "dev")
     t0 = time.time()
-    probs = np.stack([_probs(cxsense.assess(face=im, detect_face=False)) for im in x])
+    probs = np.stack([_probs(cxsense.assess(face=im, detect_face=False, **kw)) for im in x])
     rep = classification_report(probs, y, cxsense.EMOTIONS)
-    print_report("cxsense face, crops: assess(face=crop48, detect_face=False)", split, rep,
+    print_report(f"cxsense face ({a.face_model}), crops: assess(face=crop48, detect_face=False)", split, rep,
                  {"selective_accuracy": selective_accuracy(probs, y), "seconds": time.time() - t0})
     if a.anchor_probs:
         ap = np.load(a.anchor_probs)
@@ -57,7 +59,7 @@ def main(argv=None):
             big = cv2.resize(im, (96, 96), interpolation=cv2.INTER_CUBIC)
             frame = cv2.copyMakeBorder(big, 48, 48, 48, 48, cv2.BORDER_REPLICATE)
             try:
-                dprobs.append(_probs(cxsense.assess(face=frame)))
+                dprobs.append(_probs(cxsense.assess(face=frame, **kw)))
                 found.append(True)
             except cxsense.NoSignalError:
                 dprobs.append(np.full(7, np.nan))

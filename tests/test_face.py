@@ -120,3 +120,14 @@ def test_face_precisions_agree(face_path):
         cxsense.assess(face=face_path, face_model="huge")
     with pytest.raises(cxsense.InputError, match="face_model"):
         cxsense.assess(voice=(np.zeros(16000, np.float32), 16000), face_model="base")
+
+
+def test_small_face_model(face_path, face_rgb):
+    small = cxsense.assess(face=face_path, face_model="small")
+    base = cxsense.assess(face=face_path)
+    assert small.emotion == base.emotion == "happiness"
+    assert small.modalities["face"].model["expression"]["name"] == "face-expression-small"
+    assert base.modalities["face"].model["expression"]["name"] == "face-expression"
+    assert small.modalities["face"].embedding.shape == (256,)
+    # the same box: detection does not depend on the expression network
+    assert small.modalities["face"].details["box"] == base.modalities["face"].details["box"]

@@ -69,6 +69,7 @@ def main(argv=None):
     p.add_argument("--bn-recalibrate", type=int, default=0, metavar="N",
                    help="re-estimate batch-norm statistics on N batches of augmented training crops")
     p.add_argument("--dry-run", action="store_true", help="evaluate only; write nothing")
+    p.add_argument("--no-tta", action="store_true", help="no flip averaging at inference (the small, fast model)")
     p.add_argument("--out", default=str(REPO / "models" / "face" / "face_expression.safetensors"))
     p.add_argument("--name", default="face-expression")
     p.add_argument("--version", default="1.0.0")
@@ -93,12 +94,12 @@ def main(argv=None):
     xdv, ydv, desc = load_fer(data_root(a.data), "dev")
     x = torch.from_numpy(xdv).float().div_(255).unsqueeze(1)
     y = torch.from_numpy(ydv)
-    acc, logits = evaluate(net, x, y, tta=True)
+    acc, logits = evaluate(net, x, y, tta=not a.no_tta)
     t = fit_temperature(logits.float(), y)
-    print(f"dev ({desc}): accuracy with flip TTA {acc:.4f}; fitted temperature {t:.4f}")
+    print(f"dev ({desc}): accuracy {'without' if a.no_tta else 'with'} flip TTA {acc:.4f}; fitted temperature {t:.4f}")
     if a.dry_run:
         return
-    cfg = {"widths": list(widths), "embed_dim": net.embed_dim, "temperature": t, "flip_tta": True,
+    cfg = {"widths": list(widths), "embed_dim": net.embed_dim, "temperature": t, "flip_tta": not a.no_tta,
            "input": "48x48 grey, /255, per-image standardisation", "labels": list(EMOTIONS)}
     meta = {"format_version": "1", "config": json.dumps(cfg), "name": a.name, "version": a.version,
             "training": json.dumps({"run": str(a.run), "checkpoint": a.which, "epoch": ck.get("epoch"),

@@ -148,8 +148,9 @@ class FaceEncoder(Encoder):
         self._net, self._cfg, self._net_info = _load_facenet(FACE_MODELS[model])
         self.model = model
         self._bf16 = precision == "bf16" or (precision == "auto" and bf16_supported())
-        if self._bf16:
-            self._net = self._net.to(memory_format=torch.channels_last)
+        if self._bf16:  # weights stored in bf16 once (autocast would cast them at every call); head stays fp32
+            self._net.features.to(dtype=torch.bfloat16, memory_format=torch.channels_last)
+            self._net.pre_logits.to(dtype=torch.bfloat16)
         self._net_info["precision"] = "bf16" if self._bf16 else "fp32"
         self.embedding_dim = int(self._cfg["embed_dim"])
         self.temperature = float(self._cfg["temperature"])
@@ -180,8 +181,8 @@ class FaceEncoder(Encoder):
             if self._tta:
                 x = torch.cat([x, torch.flip(x, dims=[3])])
             if self._bf16:
-                with torch.autocast("cpu", dtype=torch.bfloat16):
-                    z = self._net.forward_features(x.contiguous(memory_format=torch.channels_last)).float()
+                x = x.to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+                z = self._net.forward_features(x).float()
             else:
                 z = self._net.forward_features(x)
             if self._tta:
