@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import time
 from pathlib import Path
 
@@ -19,12 +18,6 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 
 
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main(argv=None):
@@ -38,7 +31,7 @@ def main(argv=None):
 
     torch.set_num_threads(1)
     import cxsense
-    from benchmarks.metrics import machine
+    from benchmarks.metrics import machine, rss_mb
 
     rgb = np.asarray(Image.open(REPO / "examples" / "astronaut.jpg").convert("RGB"))
     crop = cv2.resize(cv2.cvtColor(rgb[60:190, 160:290], cv2.COLOR_RGB2GRAY), (48, 48))

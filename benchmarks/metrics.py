@@ -89,3 +89,17 @@ def print_report(title: str, split: str, report: dict, extra: dict | None = None
     print("per-class recall: " + ", ".join(f"{c}={r:.3f}" for c, r in report["per_class_recall"].items()), file=file)
     out = {"title": title, "split": split, **report, **(extra or {})}
     print("JSON " + json.dumps(out), file=file)
+
+
+def rss_mb() -> float:
+    """Resident memory of this process in MB (VmRSS; the peak from getrusage where /proc is absent)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

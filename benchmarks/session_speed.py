@@ -15,21 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import tempfile
 import time
 
 import numpy as np
 
-from benchmarks.metrics import machine
+from benchmarks.metrics import machine, rss_mb
 
 
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def speech(seconds: float, data=None) -> tuple[np.ndarray, str]:
