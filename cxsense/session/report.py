@@ -134,7 +134,8 @@ def render_report(session, segments=None, title: str | None = None) -> str:
     legend = " ".join(f'<span class="sw" style="background:{COLORS[e]}"></span>{e}' for e in EMOTIONS)
     people = []
     ok = tl[tl["emotion"] != "no_signal"] if len(tl) else tl
-    for person, g in ok.groupby("person", sort=True):
+    groups = sorted(ok.groupby("person", sort=True), key=lambda kv: (kv[0] == "-", kv[0]))  # "no face" last
+    for person, g in groups:
         g = g.sort_values("time")
         pe = ev[(ev["person"] == person) & (ev["kind"] != "onset")] if len(ev) else ev
         people.append(
