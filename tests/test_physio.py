@@ -272,6 +272,12 @@ def test_tree_model_rejects_bad_missing_array():
 def test_window_ensemble_export_reproduces_sklearn(additive):
     """The exported trees + stumps give the training-time scores (also with missing features)."""
     pytest.importorskip("sklearn")
+    import sys
+    from pathlib import Path
+
+    repo = str(Path(__file__).resolve().parents[1])  # training/ is repository code, not part of the package
+    if repo not in sys.path:
+        sys.path.insert(0, repo)
     from cxsense.encoders.physio.model import TreeModel
     from training.train_physio import WindowEnsemble
 
