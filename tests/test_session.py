@@ -92,6 +92,14 @@ def test_video_without_audio_and_without_faces(tmp_path, face_rgb):
     assert blank is not None
 
 
+def test_single_frame_video_gives_one_row(tmp_path):
+    p = tmp_path / "one.mp4"
+    write_video(p, [np.full((240, 320, 3), 90, np.uint8)], fps=25)
+    s = analyze_session(p)
+    assert len(s.timeline) == 1 and s.timeline.iloc[0]["emotion"] == "no_signal"
+    assert len(s.events) == 0
+
+
 def test_two_people_get_two_stable_ids(tmp_path, face_rgb):
     p = tmp_path / "two.mp4"
     f = _frame(face_rgb, positions=((20, 140), (380, 140)), size=220)

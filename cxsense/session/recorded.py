@@ -345,8 +345,9 @@ def analyze_session(video, physio=None, *, step: float = 1.0, fps: float = 5.0, 
                 need_audio = te + voice_window / 2
                 if video_t < te or (not audio_done and audio.end < need_audio):
                     return
-            elif duration is not None and done_step * step >= max(duration, video_t if video_t > -math.inf else 0) - 0.05 * step:
-                return  # the last step needs at least 5 % of a step of video
+            elif (duration is not None and done_step > 0
+                  and done_step * step >= max(duration, video_t if video_t > -math.inf else 0) - 0.05 * step):
+                return  # the last step needs at least 5 % of a step of video (a very short video still gets one)
             elif duration is None and done_step * step > video_t:
                 return
             finish(done_step)
