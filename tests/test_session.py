@@ -330,3 +330,11 @@ def test_ground_truth_video_from_shared_data(tmp_path):
     sm = s.summary([(lab, 4 * k, 4 * k + 4) for k, lab in enumerate(labels)]).set_index("segment")
     for lab in labels:
         assert sm.loc[lab, f"{lab}_share"] >= 0.5
+
+
+def test_session_opens_no_network_and_writes_nothing(one_face_mp4, no_network, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    before = sorted(os.listdir(one_face_mp4.parent))
+    s = analyze_session(one_face_mp4)
+    assert len(s.timeline) == 4
+    assert sorted(os.listdir(one_face_mp4.parent)) == before and os.listdir(tmp_path) == []
