@@ -92,6 +92,20 @@ def _lines(g, t0, t1, cols, lo, hi, label, events=None):
     return out
 
 
+def _segment_marks(segs, t0, t1):
+    """Alternate light bands for user segments, with their names along the top."""
+    out = []
+    for k, (name, a, b) in enumerate(segs):
+        xa, xb = float(_x(max(a, t0), t0, t1)), float(_x(min(b, t1), t0, t1))
+        if xb <= xa:
+            continue
+        if k % 2 == 0:
+            out.append(f'<rect x="{xa:.1f}" y="{PAD_T}" width="{xb - xa:.1f}" height="{H - PAD_T - PAD_B}" '
+                       f'fill="#000" fill-opacity="0.05"/>')
+        out.append(f'<text x="{xa + 3:.1f}" y="{H - PAD_B - 4}" font-size="10" fill="#555">{html.escape(name)}</text>')
+    return out
+
+
 def _svg(parts):
     return f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}">' + "".join(parts) + "</svg>"
 
@@ -133,6 +147,9 @@ def render_report(session, segments=None, title: str | None = None) -> str:
     t1 = max(float(info.get("duration_s") or 0.0), float(tl["time"].max() + info.get("step_s", 1.0)) if len(tl) else 1.0)
     legend = " ".join(f'<span class="sw" style="background:{COLORS[e]}"></span>{e}' for e in EMOTIONS)
     people = []
+    from .events import _segments
+
+    marks = _segment_marks(_segments(segments, t1), t0, t1) if segments is not None else []
     ok = tl[tl["emotion"] != "no_signal"] if len(tl) else tl
     groups = sorted(ok.groupby("person", sort=True), key=lambda kv: (kv[0] == "-", kv[0]))  # "no face" last
     for person, g in groups:
@@ -141,9 +158,9 @@ def render_report(session, segments=None, title: str | None = None) -> str:
         people.append(
             (f"<h2>Person {html.escape(str(person))}</h2>" if person != "-" else
              "<h2>No face in view (voice and body only)</h2>") + f"<p class='legend'>{legend}</p>"
-            + _svg(_stacked(g, t0, t1))
-            + _svg(_lines(g, t0, t1, ["valence", "arousal"], -1, 1, "valence and arousal"))
-            + _svg(_lines(g, t0, t1, ["stress"], 0, 1, "stress (dashed: events)", pe)))
+            + _svg(_stacked(g, t0, t1) + marks)
+            + _svg(_lines(g, t0, t1, ["valence", "arousal"], -1, 1, "valence and arousal") + marks)
+            + _svg(_lines(g, t0, t1, ["stress"], 0, 1, "stress (dashed: events)", pe) + marks))
     if not people:
         people.append("<p><em>No usable signal in any step.</em></p>")
     summary = session.summary(segments)
