@@ -30,28 +30,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .features import CATEGORICAL_BLOCKS
+from .features import CATEGORICAL_BLOCKS, gated_design
 
-__all__ = ["LateFusionClassifier", "gated_design", "fit_temperature"]
+__all__ = ["LateFusionClassifier", "fit_temperature"]
 
-
-def gated_design(X: np.ndarray, blocks) -> np.ndarray:
-    """``[q_m * x_m, q_m]`` for each block (see the module docstring); ``X`` itself when ``blocks`` is None.
-
-    Parameters
-    ----------
-    X : np.ndarray [shape=(n, sum(1 + width))]
-    blocks : sequence of (name, width) or None
-    """
-    if blocks is None:
-        return X
-    parts, j = [], 0
-    for _, width in blocks:
-        q = np.clip(X[:, j:j + 1], 0.0, 1.0)
-        parts.append(q * X[:, j + 1:j + 1 + width])
-        parts.append(q)
-        j += 1 + width
-    return np.hstack(parts)
 
 
 def fit_temperature(logits: np.ndarray, y_idx: np.ndarray, grid=None) -> float:

@@ -22,12 +22,37 @@ import numpy as np
 from ..emotions import EMOTIONS
 from ..encoders.base import ModalityResult
 
-__all__ = ["CATEGORICAL_BLOCKS", "N_FEATURES", "block_row", "feature_row", "feature_rows"]
+__all__ = ["CATEGORICAL_BLOCKS", "N_FEATURES", "QUALITY_COLUMNS", "block_row", "feature_row", "feature_rows",
+           "gated_design"]
 
 #: Column blocks of a fusion row: (modality, number of features after its quality column).
 CATEGORICAL_BLOCKS: tuple[tuple[str, int], ...] = (("face", len(EMOTIONS)), ("voice", len(EMOTIONS)))
 N_FEATURES = sum(1 + n for _, n in CATEGORICAL_BLOCKS)
+#: Index of each block's quality column in a row of the default layout.
+QUALITY_COLUMNS = tuple(int(j) for j in np.cumsum([0] + [1 + n for _, n in CATEGORICAL_BLOCKS[:-1]]))
 _FLOOR = 1e-4
+
+
+def gated_design(X: np.ndarray, blocks) -> np.ndarray:
+    """``[q_m * x_m, q_m]`` for each block; ``X`` itself when ``blocks`` is None.
+
+    The design on which the late fusion is linear: a block whose quality ``q_m`` is 0 becomes all zeros,
+    whatever its features say (masked, not imputed).
+
+    Parameters
+    ----------
+    X : np.ndarray [shape=(n, sum(1 + width))]
+    blocks : sequence of (name, width) or None
+    """
+    if blocks is None:
+        return X
+    parts, j = [], 0
+    for _, width in blocks:
+        q = np.clip(X[:, j:j + 1], 0.0, 1.0)
+        parts.append(q * X[:, j + 1:j + 1 + width])
+        parts.append(q)
+        j += 1 + width
+    return np.hstack(parts)
 
 
 def block_row(probabilities: np.ndarray | None, quality: float) -> np.ndarray:

@@ -27,7 +27,7 @@ import numpy as np
 from ..emotions import EMOTIONS, circumplex_va, stress_from_va
 from ..encoders.base import ModalityResult
 from ..errors import InputError, ModelError, NoSignalError
-from .features import CATEGORICAL_BLOCKS, feature_row
+from .features import CATEGORICAL_BLOCKS, QUALITY_COLUMNS, feature_row, gated_design
 from .incongruence import incongruence
 from .rule import FusedEstimate
 
@@ -35,15 +35,6 @@ __all__ = ["LearnedFusion"]
 
 FORMAT = "cxsense-late-fusion"
 
-
-def _gated(x: np.ndarray, blocks) -> np.ndarray:
-    parts, j = [], 0
-    for _, width in blocks:
-        q = min(max(float(x[j]), 0.0), 1.0)
-        parts.append(q * x[j + 1:j + 1 + width])
-        parts.append(np.array([q]))
-        j += 1 + width
-    return np.concatenate(parts)
 
 
 def _logit(p: float) -> float:
@@ -148,8 +139,7 @@ class LearnedFusion:
     def categorical(self, results: Mapping[str, ModalityResult]) -> np.ndarray | None:
         """Fused probabilities over EMOTIONS, or None when no categorical modality is usable."""
         x = feature_row(results)
-        qs = [x[j] for j in np.cumsum([0] + [w + 1 for _, w in CATEGORICAL_BLOCKS[:-1]])]
-        used = [name for (name, _), q in zip(CATEGORICAL_BLOCKS, qs) if q > 0]
+        used = [name for (name, _), j in zip(CATEGORICAL_BLOCKS, QUALITY_COLUMNS) if x[j] > 0]
         if not used:
             return None
         if len(used) == 1 and self.single_passthrough:
@@ -163,16 +153,15 @@ class LearnedFusion:
 
         Rows without any usable categorical block get the uniform distribution.
         """
-        X = np.asarray(X, dtype=np.float64)
-        out = np.full((len(X), len(EMOTIONS)), 1.0 / len(EMOTIONS))
-        for i, x in enumerate(X):
-            q = [x[j] for j in np.cumsum([0] + [w + 1 for _, w in CATEGORICAL_BLOCKS[:-1]])]
-            if any(v > 0 for v in q):
-                key = "+".join(name for (name, _), v in zip(CATEGORICAL_BLOCKS, q) if v > 0)
-                z = (self.coef @ _gated(x, CATEGORICAL_BLOCKS) + self.intercept) / self.subset_temperatures.get(key, self.temperature)
-                z = np.exp(z - z.max())
-                out[i] = 0.0
-                out[i, self._index] = z / z.sum()
+        X = np.asarray(X, dtype=np.float64).reshape(-1, sum(w + 1 for _, w in CATEGORICAL_BLOCKS))
+        present = X[:, list(QUALITY_COLUMNS)] > 0
+        keys = ["+".join(name for (name, _), on in zip(CATEGORICAL_BLOCKS, row) if on) for row in present]
+        T = np.array([self.subset_temperatures.get(k, self.temperature) for k in keys])
+        z = (gated_design(X, CATEGORICAL_BLOCKS) @ self.coef.T + self.intercept) / T[:, None]
+        z = np.exp(z - z.max(1, keepdims=True))
+        out = np.zeros((len(X), len(EMOTIONS)))
+        out[:, self._index] = z / z.sum(1, keepdims=True)
+        out[~present.any(1)] = 1.0 / len(EMOTIONS)
         return out
 
     def fuse(self, results: Mapping[str, ModalityResult]) -> FusedEstimate:
