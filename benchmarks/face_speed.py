@@ -58,19 +58,19 @@ def main(argv=None):
     crop = cv2.resize(cv2.cvtColor(rgb[60:190, 160:290], cv2.COLOR_RGB2GRAY), (48, 48))
     frame = np.full((480, 640, 3), 110, np.uint8)
     frame[140:340, 220:420] = cv2.resize(rgb, (200, 200), interpolation=cv2.INTER_AREA)
-    from cxsense.encoders import _instances, get_encoder
+    from cxsense.encoders import _instances
     from cxsense.encoders.face.encoder import FaceEncoder
     from cxsense.inputs.image import load_image
 
     # the encoder assess uses, with the precision asked for
-    _instances[("face", ())] = _instances[("face", (("model", a.face_model),))] = FaceEncoder(a.face_model, a.precision)
+    enc = FaceEncoder(a.face_model, a.precision)
+    _instances[("face", ())] = _instances[("face", (("model", a.face_model),))] = enc
     kw = {"face_model": a.face_model}
     assert cxsense.assess(face=frame, **kw).modalities["face"].quality > 0
     res = {
         "crop_ms": median_ms(lambda: cxsense.assess(face=crop, detect_face=False, **kw)),
         "frame_640x480_ms": median_ms(lambda: cxsense.assess(face=frame, **kw), n=100),
     }
-    enc = get_encoder("face")
     img = load_image(frame)
     res["frame_detection_only_ms"] = median_ms(lambda: enc.detect(img), n=100)
     code = ("import time; t=time.perf_counter(); import cxsense; t1=time.perf_counter(); "
@@ -86,7 +86,7 @@ def main(argv=None):
     res["cold_import_s"] = float(np.median(colds[:, 0]))
     res["cold_import_plus_first_call_s"] = float(np.median(colds[:, 1]))
     print(f"== cxsense face speed (one thread), face_model={a.face_model}, precision={a.precision} "
-          f"(runs in {enc._net_info['precision'] if a.face_model == 'base' else _instances[('face', (('model', a.face_model),))]._net_info['precision']})")
+          f"(runs in {enc._net_info['precision']})")
     print("split: none (synthetic frame with the shipped example face)")
     print(f"machine: {machine()}")
     for k, v in res.items():

@@ -68,8 +68,7 @@ def _normalise(face, voice, physio, detect_face, options) -> dict[str, Any]:
 def _encode(inputs: dict[str, Any], detect_face: bool, options: dict) -> dict[str, ModalityResult]:
     results: dict[str, ModalityResult] = {}
     for modality, x in inputs.items():
-        face_model = options.get("face_model", "base")
-        enc = get_encoder(modality) if modality != "face" or face_model == "base" else get_encoder("face", model=face_model)
+        enc = get_encoder("face", model=options.get("face_model", "base")) if modality == "face" else get_encoder(modality)
         if modality == "face":
             results[modality] = enc.encode(x, detect_face=bool(detect_face))
         elif modality == "physio":

@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
 import threading
 
 from .base import Encoder, ModalityResult
@@ -27,11 +29,23 @@ _lock = threading.Lock()
 def get_encoder(modality: str, **config) -> Encoder:
     """The shared encoder instance of a modality (and configuration, e.g. ``model="small"`` for the face),
     created (and its weights checked) on first use."""
-    key = (modality, tuple(sorted(config.items())))
+    klass, defaults = _encoder_class(modality)
+    # settings equal to the class's defaults are dropped, so that get_encoder("face", model="base")
+    # and get_encoder("face") share one instance
+    key = (modality, tuple(sorted((k, v) for k, v in config.items() if defaults.get(k, _NO_DEFAULT) != v)))
     with _lock:
         enc = _instances.get(key)
         if enc is None:
-            module, cls = ENCODERS[modality].split(":")
-            enc = getattr(importlib.import_module(module), cls)(**config)
+            enc = klass(**config)
             _instances[key] = enc
         return enc
+
+
+_NO_DEFAULT = object()
+
+
+@functools.lru_cache(maxsize=None)
+def _encoder_class(modality: str):
+    module, cls = ENCODERS[modality].split(":")
+    klass = getattr(importlib.import_module(module), cls)
+    return klass, {k: p.default for k, p in inspect.signature(klass).parameters.items()}

@@ -258,7 +258,7 @@ def analyze_session(video, physio=None, *, step: float = 1.0, fps: float = 5.0, 
         ph = physio if isinstance(physio, tuple) else read_physio_csv(physio, offset=physio_offset)
     container, path = _open(video)
     t_start = _time.perf_counter()
-    face_enc = get_encoder("face") if face_model == "base" else get_encoder("face", model=face_model)
+    face_enc = get_encoder("face", model=face_model)
     voice_enc = get_encoder("voice")
     physio_enc = get_encoder("physio") if ph is not None else None
     fusion = get_fusion()
