@@ -20,7 +20,7 @@ import json
 
 import numpy as np
 
-from benchmarks.metrics import classification_report, machine, print_report
+from benchmarks.metrics import classification_report, machine
 
 
 def selective(P, y, shares=(1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1)):

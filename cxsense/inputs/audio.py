@@ -26,7 +26,6 @@ parameter. No file is written, nothing leaves the process.
 
 from __future__ import annotations
 
-import math
 import numbers
 import os
 from dataclasses import dataclass

@@ -164,7 +164,7 @@ def _open(video):
         raise InputError("video", "an existing video file", repr(path))
     try:
         c = av.open(path)
-    except Exception as e:  # PyAV raises several FFmpeg error types for unreadable files
+    except (av.error.FFmpegError, OSError, ValueError) as e:  # FFmpeg's error types for unreadable files
         raise InputError("video", "a readable video file (mp4, mkv, webm, avi, ...)", f"{path!r} ({type(e).__name__})") from None
     if not c.streams.video:
         c.close()
@@ -234,6 +234,7 @@ def analyze_session(video, physio=None, *, step: float = 1.0, fps: float = 5.0, 
     InputError
         A missing, unreadable or video-less file; bad options; an unreadable physiology CSV.
     """
+    import av
     import pandas as pd
 
     from ..encoders import get_encoder
@@ -274,8 +275,6 @@ def analyze_session(video, physio=None, *, step: float = 1.0, fps: float = 5.0, 
 
     resampler = None
     if aus is not None:
-        import av
-
         resampler = av.AudioResampler(format="flt", layout="mono", rate=16000)
     audio = _AudioBuffer()
     tracker = IoUTracker()
@@ -361,7 +360,7 @@ def analyze_session(video, physio=None, *, step: float = 1.0, fps: float = 5.0, 
         for packet in container.demux(streams):
             try:
                 frames = packet.decode()
-            except Exception:  # a corrupt packet: skip it, count it, keep going
+            except av.error.FFmpegError:  # a corrupt packet: skip it, count it, keep going
                 decode_errors += 1
                 continue
             for frame in frames:
@@ -394,7 +393,7 @@ def analyze_session(video, physio=None, *, step: float = 1.0, fps: float = 5.0, 
                 audio.push(rf.to_ndarray().reshape(-1), None)
     except InputError:
         raise
-    except Exception as e:  # a truncated file may end the demuxer with an error: keep what was read
+    except (av.error.FFmpegError, OSError) as e:  # a truncated file may end the demuxer: keep what was read
         decode_errors += 1
         trailing = f"{type(e).__name__}"
     else:

@@ -46,7 +46,6 @@ def write_video(path, frames: Iterable[np.ndarray] | Callable[[int], np.ndarray]
             arate = 48000 if acodec == "libopus" else sampling_rate
             as_ = c.add_stream(acodec, rate=arate)
             as_.layout = "mono"
-        pending = []
         for i, f in enumerate(frames):
             f = np.ascontiguousarray(f, dtype=np.uint8)
             if vs is None:

@@ -96,7 +96,6 @@ def bf16_supported() -> bool:
 
 
 def _load_facenet(name: str = "face-expression"):
-    import torch
     from safetensors import safe_open
 
     from .net import FaceNet, fold_batchnorm
