@@ -40,13 +40,22 @@ def main(argv=None):
     p.add_argument("--anchor-probs", default=None)
     p.add_argument("--no-detection", action="store_true", help="skip the detection path")
     p.add_argument("--face-model", default="base", choices=["base", "small"])
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                   help="face network precision (auto: bf16 where the CPU has it natively)")
     a = p.parse_args(argv)
     kw = {"face_model": a.face_model}
+    if a.precision != "auto":  # the encoder assess uses, with the precision asked for
+        from cxsense.encoders import _instances
+        from cxsense.encoders.face.encoder import FaceEncoder
+
+        key = ("face", () if a.face_model == "base" else (("model", a.face_model),))
+        _instances[key] = FaceEncoder(a.face_model, a.precision)
     x, y, split = load_fer(data_root(a.data), "dev")
     t0 = time.time()
     probs = np.stack([_probs(cxsense.assess(face=im, detect_face=False, **kw)) for im in x])
     rep = classification_report(probs, y, cxsense.EMOTIONS)
-    print_report(f"cxsense face ({a.face_model}), crops: assess(face=crop48, detect_face=False)", split, rep,
+    print_report(f"cxsense face ({a.face_model}, precision {a.precision}), crops: assess(face=crop48, detect_face=False)",
+                 split, rep,
                  {"selective_accuracy": selective_accuracy(probs, y), "seconds": time.time() - t0})
     if a.anchor_probs:
         ap = np.load(a.anchor_probs)
