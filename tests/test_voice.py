@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from cxsense.emotions import EMOTIONS
 from cxsense.errors import InputError
 from cxsense.inputs.audio import SAMPLING_RATE, Audio, load_audio
 
@@ -257,8 +258,33 @@ def test_raw_logits_match_the_probabilities(encoder):
     r = encoder.encode((y, SR))
     lg = encoder.raw_logits((y, SR))
     assert lg.shape == (encoder.info()["members"], 7)
-    z = lg.mean(0) / encoder.info()["temperature"]
+    z = lg.mean(0) / encoder.info()["temperature"] + np.array(encoder.info()["logit_bias"])
     p = np.exp(z - z.max())
     p /= p.sum()
     np.testing.assert_allclose(p, r.probability_vector(), atol=1e-3)  # info() rounds T to 4 decimals
     assert encoder.raw_logits((np.zeros(2 * SR, np.float32), SR)) is None
+
+
+def test_shipped_model_assumes_equal_class_priors(encoder):
+    # calm counts as neutral, so neutral is 1.5 times as frequent in training: the shipped bias removes that prior
+    info = encoder.info()
+    assert info["class_prior"] == "uniform"
+    b = np.array(info["logit_bias"])
+    assert b[EMOTIONS.index("neutral")] < 0 and np.allclose(np.delete(b, EMOTIONS.index("neutral")), b[0])
+    assert np.log(np.exp(-b).sum() / 7) == pytest.approx(0, abs=1e-3)  # exp(-b) / 7 is the training prior
+
+
+@pytest.mark.parametrize("bias", ["[0, 0, 0]", "[0, 0, 0, 0, 0, 0, NaN]"])
+def test_bad_logit_bias_is_a_model_error(bias):
+    from safetensors import safe_open
+
+    from cxsense.encoders.voice.encoder import VoiceEncoder
+    from cxsense.errors import ModelError
+    from cxsense.registry import model_path
+
+    with safe_open(str(model_path("voice-tone")), framework="pt") as f:
+        meta = dict(f.metadata())
+        state = {k: f.get_tensor(k) for k in f.keys()}
+    meta["logit_bias"] = bias
+    with pytest.raises(ModelError, match="logit_bias"):
+        VoiceEncoder._from_weights(state, meta)

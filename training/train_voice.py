@@ -113,7 +113,12 @@ def main(argv=None) -> int:
     ap.add_argument("--no-feature-warp", action="store_true",
                     help="skip the feature-level tempo and mel-axis/f0 shifts in training (for use with --pitch-tempo)")
     ap.add_argument("--balanced", action="store_true",
-                    help="weight the loss by inverse class frequency (neutral incl. calm is twice as frequent)")
+                    help="weight the loss by inverse class frequency (neutral incl. calm is 1.5 times as frequent)")
+    ap.add_argument("--cv-folds", type=int, default=0,
+                    help="actor-grouped cross-validation inside the training actors: with --cv-fold i, train on the "
+                         "other folds' actors and write the held-out actors' clean logits to OUT/oof_logits.npz "
+                         "(no export); used to calibrate on ~1000 files instead of the 120 dev files")
+    ap.add_argument("--cv-fold", type=int, default=0)
     ap.add_argument("--ensemble", nargs="*", default=[],
                     help="other finished run folders whose EMA weights join this run's in the exported model")
     args = ap.parse_args(argv)
@@ -156,6 +161,18 @@ def main(argv=None) -> int:
     if not cdev.exists():
         build_cache(dev_rows, 1, cseed, cdev, log)
     tr, dv = load_cache(ctr), load_cache(cdev)
+    if args.cv_folds:  # hold out every cv_folds-th training actor (sorted), starting at cv_fold
+        actors = sorted({str(a_) for a_ in tr["speakers"]})
+        held = set(actors[args.cv_fold::args.cv_folds])
+        spk = np.array([str(a_) for a_ in tr["speakers"]])
+        out_mask = np.isin(spk, sorted(held))
+        dv_mask = out_mask & (np.array(tr["ops"]) == "clean")
+        dv = {k: (v[dv_mask] if isinstance(v, np.ndarray) and len(v) == len(spk) else v) for k, v in tr.items()}
+        dv["mels"] = [m for m, k_ in zip(tr["mels"], dv_mask) if k_]
+        tr = {k: (v[~out_mask] if isinstance(v, np.ndarray) and len(v) == len(spk) else v) for k, v in tr.items()}
+        tr["mels"] = [m for m, k_ in zip(tr["mels"], ~out_mask) if k_]
+        log(f"cross-validation fold {args.cv_fold}/{args.cv_folds}: held-out actors {sorted(held)} "
+            f"({int(dv_mask.sum())} clean files); training on {int((~out_mask).sum())} items")
     log(f"cache: {len(tr['mels'])} training items, {len(dv['mels'])} dev items; features took "
         f"{time.time() - t_start:.0f} s so far")
 
@@ -291,6 +308,11 @@ def main(argv=None) -> int:
                     "sched": sched.state_dict(), "rng": rng, "epoch": epoch, "torch_rng": torch.get_rng_state()},
                    ck)
 
+    if args.cv_folds:
+        np.savez(out / "oof_logits.npz", logits=evaluate(ema), labels=ydv, speakers=np.array(dv["speakers"]),
+                 file_idx=np.array(dv["file_idx"]))
+        log(f"wrote {out / 'oof_logits.npz'}; total time {time.time() - t_start:.0f} s")
+        return 0
     # temperature on dev for the final EMA weights (averaged logits of the ensemble members, if any)
     members = [ema]
     for run in args.ensemble:

@@ -11,7 +11,10 @@ Pipeline (see :mod:`cxsense.encoders.voice.features` for the signal stages):
    frames are read in one pass; longer recordings are cut into 4-s segments with 2-s hop (the last one
    aligned to the end), the segment logits are averaged, and the embedding is the mean of the segment
    embeddings. The statistics are those of the whole recording.
-4. Probabilities: softmax of the averaged logits divided by the temperature fitted on the dev actors.
+4. Probabilities: softmax of the averaged logits divided by the temperature, plus a prior correction
+   (``logit_bias`` in the weights' metadata) so that no class is favoured a priori (RAVDESS counts calm as
+   neutral, which doubles neutral in training). Temperature and correction are fitted on out-of-fold logits
+   of the training actors (see models/voice/MODEL_CARD.md), not on the dev actors.
    Valence and arousal are the circumplex expectation (:func:`cxsense.emotions.circumplex_va`) and
    stress is :func:`cxsense.emotions.stress_from_va` of them (RAVDESS has no stress labels).
 
@@ -131,13 +134,23 @@ class VoiceEncoder(Encoder):
         self._st_mean = np.asarray(norm["stats_mean"], np.float32)
         self._st_std = np.asarray(norm["stats_std"], np.float32)
         self._temperature = float(meta["temperature"])
+        # Optional prior correction added to the tempered logits (the export writes it with the calibration):
+        # RAVDESS counts calm as neutral, so neutral is 1.5 times as frequent in training as any other class
+        # (12 of 60 takes per actor); ``logit_bias = -log(7 * train prior)`` makes the estimate assume equal
+        # class priors.
+        bias = json.loads(meta["logit_bias"]) if "logit_bias" in meta else [0.0] * len(EMOTIONS)
+        if len(bias) != len(EMOTIONS) or not np.all(np.isfinite(bias)):
+            raise ModelError(f"voice model {path}: logit_bias must be {len(EMOTIONS)} finite numbers")
+        self._bias = np.asarray(bias, np.float64)
         self._cmn = meta.get("cmn", "0") == "1"
         self._info = {"name": MODEL_NAME, "version": meta.get("version", entry.get("version")),
                       "sha256": entry["sha256"], "arch": meta.get("arch"), "temperature": round(self._temperature, 4),
+                      "class_prior": meta.get("class_prior", "training"),
+                      "logit_bias": [round(float(b), 6) for b in self._bias],
                       "licence": entry.get("licence"), "trained_on": meta.get("trained_on"), "members": n_members}
 
     def info(self) -> dict:
-        """Provenance: model name, version, SHA-256, architecture, temperature, licence."""
+        """Provenance: model name, version, SHA-256, architecture, temperature, class prior and logit bias, licence."""
         return dict(self._info)
 
     def encode(self, x, **options) -> ModalityResult:
@@ -172,7 +185,7 @@ class VoiceEncoder(Encoder):
             return ModalityResult.no_signal("voice", self.embedding_dim, f.reason or "no usable speech",
                                             details=details, model=self.info())
         lg, e, n_segs = self._member_logits(f)
-        z = lg.mean(0) / self._temperature
+        z = lg.mean(0) / self._temperature + self._bias
         z -= z.max()
         p = np.exp(z)
         p /= p.sum()
