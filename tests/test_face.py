@@ -55,6 +55,24 @@ def test_small_face_in_a_large_frame(enc, face_rgb):
     assert 400 < x + w / 2 < 528 and 300 < y + h / 2 < 428
 
 
+def test_close_up_face_filling_the_image_is_found(enc, face_rgb):
+    # a tight crop (the face fills the image, as in FER-style or passport-style close-ups) is missed by one
+    # BlazeFace pass; the padded retry finds it and maps the box back into the crop's pixels
+    x, y, w, h = enc.detect(load_image(face_rgb))[0].box
+    x0, y0 = int(x + 0.1 * w), int(y + 0.1 * h)
+    crop = np.ascontiguousarray(face_rgb[y0 : int(y + 0.95 * h), x0 : int(x + 0.9 * w)])
+    assert not enc._detector._detect_once(crop), "the single pass should miss this close-up (else the test is moot)"
+    dets = enc.detect(load_image(crop))
+    assert len(dets) == 1
+    bx, by, bw, bh = dets[0].box
+    ch, cw = crop.shape[:2]
+    assert abs(bx + bw / 2 - cw / 2) < 0.25 * cw and abs(by + bh / 2 - ch / 2) < 0.3 * ch
+    assert bw > 0.6 * cw
+    assert not enc.detect(load_image(crop), tiled=False)  # tiled=False: one pass only, as documented
+    a = cxsense.assess(face=crop)
+    assert a.modalities["face"].quality > 0
+
+
 def test_group_scene_gives_one_result_per_face(face_rgb):
     frame = np.full((400, 900, 3), 100, np.uint8)
     face = cv2.resize(face_rgb, (256, 256))

