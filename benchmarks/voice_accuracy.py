@@ -6,8 +6,8 @@
 through the same encoder code instead of the registered model (no registry or SHA-256 check).
 
 Split: RAVDESS actors 19 (male) and 20 (female), 120 files, 7 classes (calm -> neutral); the model never
-saw these actors in training, but its temperature was fitted on them (and the training run was chosen on
-them), so these are development figures, not a held-out test.
+saw these actors in training, and since voice-tone 1.1.0 its temperature comes from out-of-fold training
+actors, but the recipe was chosen on them, so these are development figures, not a held-out test.
 
 Conditions (each file read from disk, 16 kHz):
 
@@ -17,6 +17,8 @@ Conditions (each file read from disk, 16 kHz):
 * ``+20 dB clipped``: the same gain then clipped to [-1, 1] through ``load_audio`` (a recording chain that
   saturates); files whose clipping the encoder flags as heavy get quality 0 and count as wrong.
 * ``white 10 dB`` / ``pink 10 dB``: noise at 10 dB SNR relative to the active-speech power (seeded).
+* ``telephone band``: 300-3400 Hz band-pass, 8-kHz int16 (a support call's band and rate, without a codec),
+  resampled back to 16 kHz by ``load_audio``.
 
 After the clean report it prints the ECE that a *perfectly calibrated* model with the same confidences
 would show on the same number of files (labels drawn from the model's own probabilities, 2000 seeded
@@ -31,6 +33,15 @@ import argparse
 import sys
 
 import numpy as np
+
+
+def _telephone(w: np.ndarray) -> np.ndarray:
+    """16-kHz float speech -> 8-kHz int16 in the 300-3400 Hz telephone band."""
+    from scipy.signal import butter, resample_poly, sosfiltfilt
+
+    y = sosfiltfilt(butter(4, [300, 3400], "band", fs=16000, output="sos"), w)
+    y = resample_poly(y, 1, 2)
+    return np.clip(np.round(y * 32767), -32768, 32767).astype(np.int16)
 
 
 def main(argv=None) -> int:
@@ -85,6 +96,9 @@ def main(argv=None) -> int:
         "+20 dB clipped": lambda i, w: load_audio((np.clip(w * 10, -1, 1).astype(np.float32), 16000)),
         "white 10 dB": lambda i, w: Audio(add_noise(w, 10.0, np.random.default_rng([7, i]), "white").astype(np.float32), 16000),
         "pink 10 dB": lambda i, w: Audio(add_noise(w, 10.0, np.random.default_rng([8, i]), "pink").astype(np.float32), 16000),
+        # a support call: 300-3400 Hz band (4th-order Butterworth), 8-kHz sampling, 16-bit; not a worst case (no
+        # codec, no packet loss), the band and rate only
+        "telephone band": lambda i, w: load_audio((_telephone(w), 8000)),
     }
     summary = {}
     for name, make in conds.items():
