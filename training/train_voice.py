@@ -1,18 +1,24 @@
-"""Train the voice-tone model on RAVDESS actors 01-18, choose and calibrate on actors 19-20.
+"""Train the voice-tone model on RAVDESS actors 01-18 and choose on actors 19-20; calibration is separate.
 
-The shipped model (see models/voice/MODEL_CARD.md) was made by:
+The shipped model, voice-tone 1.1.0 (see models/voice/MODEL_CARD.md), was made by:
 
     export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1
     nice -n 10 python3 -m training.train_voice --out training/runs/voice_pt5 --variants 5 --epochs 40 --cmn \
         --seed 0 --pitch-tempo --no-export                                                     # cache
     nice -n 10 python3 -m training.train_voice --out training/runs/voice_pt80_N --cache-dir training/runs/voice_pt5 \
-        --cache-seed 0 --seed N --variants 5 --epochs 80 --cmn --pitch-tempo --no-export       # N = 0, 1
-    nice -n 10 python3 -m training.train_voice --out training/runs/voice_pt80_0 --cache-dir training/runs/voice_pt5 \
-        --cache-seed 0 --seed 0 --variants 5 --epochs 80 --cmn --pitch-tempo --ensemble training/runs/voice_pt80_1
+        --cache-seed 0 --seed N --variants 5 --epochs 80 --cmn --pitch-tempo --no-export       # N = 0 .. 4
+    nice -n 10 python3 -m training.train_voice --out training/runs/voice_cv3_fK_sS --cache-dir training/runs/voice_pt5 \
+        --cache-seed 0 --seed S --variants 5 --epochs 80 --cmn --pitch-tempo --cv-folds 3 --cv-fold K  # K 0-2, S 0-1
+    cp -r training/runs/voice_pt80_0 /tmp/va/run0
+    nice -n 10 python3 -m training.train_voice --out /tmp/va/run0 --cache-dir training/runs/voice_pt5 --cache-seed 0 \
+        --seed 0 --variants 5 --epochs 80 --cmn --pitch-tempo --ensemble training/runs/voice_pt80_1 \
+        training/runs/voice_pt80_2 training/runs/voice_pt80_3 training/runs/voice_pt80_4 --export /tmp/va/voice5.safetensors
+    python3 -m training.calibrate_voice --weights /tmp/va/voice5.safetensors \
+        --oof training/runs/voice_cv3_f{0,1,2}_s{0,1} --out models/voice/voice_tone_v1.safetensors --version 1.1.0
 
-(the first run builds the feature cache and trains a 40-epoch model that is not used). The previous file
-(one member, 40 epochs, no ``--pitch-tempo``, 3 variants) came from the commands in the model card's
-"Previous file" section; the defaults still reproduce them.
+(the first run builds the feature cache and trains a 40-epoch model that is not used; the ``--cv-folds`` runs
+write out-of-fold logits of the training actors, on which :mod:`training.calibrate_voice` fits the temperature
+and the prior correction). The previous files' commands are in the model card; the defaults still reproduce them.
 
 Stages (each resumable; a run whose checkpoint is at the last epoch only re-fits T and exports):
 
@@ -28,7 +34,7 @@ Stages (each resumable; a run whose checkpoint is at the last epoch only re-fits
    ``--balanced`` weights the loss by inverse class frequency). With ``--cmn`` each recording's mean log-mel (per band,
    over its kept frames) is subtracted first. AdamW, one-cycle schedule, label smoothing 0.05; the
    exponential moving average of the weights (decay 0.99) is evaluated (every 3 epochs) and shipped.
-3. Temperature fitted on dev (NLL grid) on logits computed exactly as at inference (each dev file through
+3. Temperature fitted on dev (NLL grid; the shipped file then replaces it through ``training.calibrate_voice``) on logits computed exactly as at inference (each dev file through
    ``load_audio``, the current signal stages and :meth:`VoiceEncoder.raw_logits`, members averaged), not on
    the cached features (which may come from older code); safetensors export with metadata (architecture, feature
    normalisation, labels, temperature, cmn) to ``models/voice/voice_tone_v1.safetensors`` and the
