@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pytest
 
 from cxsense.emotions import EMOTIONS
 from cxsense.errors import InputError
-from cxsense.inputs.audio import SAMPLING_RATE, Audio, load_audio
+from cxsense.inputs.audio import SAMPLING_RATE, load_audio
 
 SR = 16000
 

@@ -267,7 +267,7 @@ def main(argv=None) -> int:
 
     def evaluate(net):
         net.eval()
-        logits, embs = [], []
+        logits = []
         with torch.no_grad():
             for m, s in zip(dvm, dvs):
                 x = torch.from_numpy(m)[None]
