@@ -13,7 +13,7 @@ Pipeline (see :mod:`cxsense.encoders.voice.features` for the signal stages):
    embeddings. The statistics are those of the whole recording.
 4. Probabilities: softmax of the averaged logits divided by the temperature, plus a prior correction
    (``logit_bias`` in the weights' metadata) so that no class is favoured a priori (RAVDESS counts calm as
-   neutral, which doubles neutral in training). Temperature and correction are fitted on out-of-fold logits
+   neutral, which makes neutral 1.5 times as frequent in training). Temperature and correction are fitted on out-of-fold logits
    of the training actors (see models/voice/MODEL_CARD.md), not on the dev actors.
    Valence and arousal are the circumplex expectation (:func:`cxsense.emotions.circumplex_va`) and
    stress is :func:`cxsense.emotions.stress_from_va` of them (RAVDESS has no stress labels).
