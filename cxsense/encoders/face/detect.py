@@ -96,8 +96,8 @@ class FaceDetector:
         been found the image is padded by replicating its border, to 2 and then 3 times its size, and searched
         again; boxes are mapped back to the original pixels (they may extend past the border). On the 3,292
         FER-2013 dev crops passed as they are (48x48, the face filling the image) a face is found in 88.4 % of
-        them instead of 15.9 % (``benchmarks/face_accuracy.py``). It costs one or two extra passes (about 3 ms
-        each), only on images where no face was found.
+        them instead of 15.9 % (``benchmarks/face_accuracy.py``). It costs one or two extra detector passes,
+        only on images where no face was found.
 
         Parameters
         ----------
