@@ -217,19 +217,44 @@ def test_speech_like_signal_gets_an_estimate(encoder):
     assert r.model["name"] == "voice-tone" and len(r.model["sha256"]) == 64
 
 
-def test_narrowband_speech_counts_half(encoder):
-    # telephone-band speech (nothing above 4 kHz) costs the model about 19 accuracy points: quality is halved
+def _telephone_version(wide):
     from scipy.signal import butter, resample_poly, sosfiltfilt
 
-    wide = with_fricatives(speech_like(2.0))
     tel = sosfiltfilt(butter(4, [300, 3400], "band", fs=SR, output="sos"), wide)
-    tel8k = np.round(resample_poly(tel, 1, 2) * 32767).astype(np.int16)
-    rw, rt = encoder.encode((wide, SR)), encoder.encode((tel8k, 8000))
+    return np.round(resample_poly(tel, 1, 2) * 32767).astype(np.int16)
+
+
+def test_narrowband_speech_goes_to_the_telephone_model(encoder):
+    wide = with_fricatives(speech_like(2.0))
+    rw, rt = encoder.encode((wide, SR)), encoder.encode((_telephone_version(wide), 8000))
     assert rt.details["signal"]["narrowband"] is True and rw.details["signal"]["narrowband"] is False
     assert rt.details["signal"]["high_band_db"] < -38 < rw.details["signal"]["high_band_db"]
+    assert rw.model["name"] == "voice-tone" and rt.model["name"] == "voice-tone-narrowband"
+    assert len(rt.model["sha256"]) == 64 and rt.model["sha256"] != rw.model["sha256"]
+    assert rt.quality == pytest.approx(rw.quality, rel=0.05)  # a model trained for it: no penalty
+    _check_result(rt)
+    # raw_logits follows the same routing
+    lg = encoder.raw_logits((_telephone_version(wide), 8000))
+    z = lg.mean(0) / rt.model["temperature"] + np.array(rt.model["logit_bias"])
+    p = np.exp(z - z.max())
+    np.testing.assert_allclose(p / p.sum(), rt.probability_vector(), atol=1e-3)
+
+
+def test_narrowband_speech_counts_half_without_a_telephone_model(encoder):
+    # a model without telephone training (here the main weights alone) loses ~19 points there: quality halved
+    from safetensors import safe_open
+
+    from cxsense.encoders.voice.encoder import VoiceEncoder
+    from cxsense.registry import model_path
+
+    with safe_open(str(model_path("voice-tone")), framework="pt") as f:
+        alone = VoiceEncoder._from_weights({k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata()))
+    wide = with_fricatives(speech_like(2.0))
+    rw, rt = alone.encode((wide, SR)), alone.encode((_telephone_version(wide), 8000))
+    assert rt.details["signal"]["narrowband"] is True
     assert rt.quality == pytest.approx(0.5 * rw.quality, rel=0.05)
     # vowels without any fricative are narrowband too (documented): an estimate, at half quality
-    rv = encoder.encode((speech_like(2.0), SR))
+    rv = alone.encode((speech_like(2.0), SR))
     assert rv.details["signal"]["narrowband"] is True and 0 < rv.quality <= 0.5
 
 
@@ -281,7 +306,7 @@ def test_other_rate_and_file_through_encoder(encoder, tmp_path):
 
 def test_raw_logits_match_the_probabilities(encoder):
     # the calibration path (raw_logits, used by training to fit the temperature) is the inference path
-    y = speech_like(2.0, seed=7)
+    y = with_fricatives(speech_like(2.0, seed=7))
     r = encoder.encode((y, SR))
     lg = encoder.raw_logits((y, SR))
     assert lg.shape == (encoder.info()["members"], 7)

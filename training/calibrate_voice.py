@@ -79,6 +79,9 @@ def main(argv=None) -> int:
     ap.add_argument("--prior", choices=("uniform", "training"), default="uniform")
     ap.add_argument("--out", required=True)
     ap.add_argument("--version", default=None, help="model version written to the file (and the registry)")
+    ap.add_argument("--name", default="voice-tone",
+                    help="registry name to update when --out is inside models/ (voice-tone-narrowband: the model "
+                         "the encoder uses for telephone-band speech)")
     args = ap.parse_args(argv)
 
     from safetensors import safe_open
@@ -132,14 +135,16 @@ def main(argv=None) -> int:
     if out.resolve().is_relative_to((REPO / "models").resolve()):
         reg_path = REPO / "models" / "registry.json"
         reg = json.loads(reg_path.read_text())
-        e = reg["models"]["voice-tone"]
+        base = reg["models"]["voice-tone"]
+        e = reg["models"].setdefault(args.name, {"file": "", "sha256": "", "version": "",
+                                                 "licence": base["licence"], "card": base["card"]})
         e["sha256"] = sha
         e["file"] = str(out.resolve().relative_to((REPO / "models").resolve()))
         e["version"] = meta.get("version", e.get("version"))
         tmp = reg_path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(reg, indent=2) + "\n")
         os.replace(tmp, reg_path)
-        print("registry entry 'voice-tone' updated")
+        print(f"registry entry {args.name!r} updated")
     return 0
 
 

@@ -58,7 +58,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 
 
-def build_cache(rows, variants: int, seed: int, path: Path, log, pitch_tempo: bool = False) -> None:
+def build_cache(rows, variants: int, seed: int, path: Path, log, pitch_tempo: bool = False,
+                telephone: float = 0.0) -> None:
     from cxsense.encoders.voice.features import voice_process
     from training.voice_data import augment, read_wav
 
@@ -71,7 +72,7 @@ def build_cache(rows, variants: int, seed: int, path: Path, log, pitch_tempo: bo
             if v == 0:
                 y, op = y0, ["clean"]
             else:
-                y, op = augment(y0, rng, pitch_tempo=pitch_tempo)
+                y, op = augment(y0, rng, pitch_tempo=pitch_tempo, telephone=telephone)
             f = voice_process(y)
             if f.quality <= 0:
                 continue
@@ -116,6 +117,9 @@ def main(argv=None) -> int:
     ap.add_argument("--pitch-tempo", action="store_true",
                     help="augmented cache copies also get the waveform pitch shift (+-2.5 semitones, p=0.4) and "
                          "time stretch (0.85-1.15, p=0.3) of training.voice_data.augment; cache file *_pt.npz")
+    ap.add_argument("--telephone", type=float, default=0.0,
+                    help="probability that an augmented cache copy also goes through a telephone line "
+                         "(training.voice_data.telephone_channel); cache file *_tel<percent>.npz")
     ap.add_argument("--no-feature-warp", action="store_true",
                     help="skip the feature-level tempo and mel-axis/f0 shifts in training (for use with --pitch-tempo)")
     ap.add_argument("--balanced", action="store_true",
@@ -159,11 +163,12 @@ def main(argv=None) -> int:
     log(f"dev: {len(dev_rows)} files, speakers {sorted({r['speaker'] for r in dev_rows})}")
     cdir = Path(args.cache_dir) if args.cache_dir else out
     cseed = args.seed if args.cache_seed is None else args.cache_seed
-    pt = "_pt" if args.pitch_tempo else ""
+    pt = ("_pt" if args.pitch_tempo else "") + (f"_tel{round(100 * args.telephone)}" if args.telephone > 0 else "")
     ctr, cdev = cdir / f"cache_train_v{args.variants}_s{cseed}{pt}.npz", cdir / "cache_dev.npz"
     if not ctr.exists():
         log(f"building training feature cache ({args.variants} variants per file, pitch_tempo={args.pitch_tempo})")
-        build_cache(train_rows, args.variants, cseed, ctr, log, pitch_tempo=args.pitch_tempo)
+        build_cache(train_rows, args.variants, cseed, ctr, log, pitch_tempo=args.pitch_tempo,
+                    telephone=args.telephone)
     if not cdev.exists():
         build_cache(dev_rows, 1, cseed, cdev, log)
     tr, dv = load_cache(ctr), load_cache(cdev)
@@ -344,6 +349,8 @@ def main(argv=None) -> int:
     }
     if args.pitch_tempo:  # only then, so that the shipped model's command still writes the same metadata
         meta.update(variants=str(args.variants), pitch_tempo="1")
+    if args.telephone > 0:
+        meta["telephone"] = str(args.telephone)
     sd = {f"m{i}.{k}": v.detach().contiguous() for i, m in enumerate(members) for k, v in m.state_dict().items()}
     # The temperature is fitted on logits computed exactly as at inference: every dev file read from disk,
     # through load_audio and the encoder's own signal stages (current VAD), segment pooling and member

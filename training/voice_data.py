@@ -131,13 +131,31 @@ def pitch_shift(y: np.ndarray, semitones: float) -> np.ndarray:
     return resample_poly(ys, fr.denominator, fr.numerator)
 
 
-def augment(y: np.ndarray, rng: np.random.Generator, pitch_tempo: bool = True) -> tuple[np.ndarray, list[str]]:
+def telephone_channel(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A telephone line: band-pass (low edge 250-350 Hz, high edge 3.2-3.6 kHz, 4th-order Butterworth), 8-kHz
+    sampling and 16-bit quantisation, back to 16 kHz (what ``load_audio`` does with an 8-kHz recording)."""
+    from scipy.signal import butter, resample_poly, sosfiltfilt
+
+    lo, hi = float(rng.uniform(250, 350)), float(rng.uniform(3200, 3600))
+    z = sosfiltfilt(butter(4, [lo, hi], "band", fs=16000, output="sos"), y)
+    z8 = resample_poly(z, 1, 2)
+    peak = float(np.max(np.abs(z8))) if z8.size else 0.0
+    if peak > 1.0:
+        z8 = z8 / peak
+    z8 = np.round(z8 * 32767) / 32767
+    return resample_poly(z8, 2, 1)[: len(y)]
+
+
+def augment(y: np.ndarray, rng: np.random.Generator, pitch_tempo: bool = True,
+            telephone: float = 0.0) -> tuple[np.ndarray, list[str]]:
     """One random augmentation of a 16-kHz waveform; returns it and the list of operations applied.
 
     Pitch shift (+-2.5 semitones, p=0.4), tempo change (0.85-1.15, p=0.3), recording-chain equalisation
     (p=0.5), reverberation (p=0.35), gain (+-20 dB, always), noise at 3-30 dB SNR (white, pink or brown,
     p=0.6). With ``pitch_tempo=False`` the two costly phase-vocoder steps are skipped (the training script
-    then perturbs pitch and tempo on the features). Random crops and SpecAugment happen at training time.
+    then perturbs pitch and tempo on the features). With ``telephone > 0``, a telephone line
+    (:func:`telephone_channel`) last, with that probability (no random draw when 0, so older caches are
+    reproduced exactly). Random crops and SpecAugment happen at training time.
     """
     import librosa
 
@@ -164,4 +182,7 @@ def augment(y: np.ndarray, rng: np.random.Generator, pitch_tempo: bool = True) -
         kind = str(rng.choice(["white", "pink", "brown"]))
         y = add_noise(y, snr, rng, kind)
         ops.append(f"{kind}{snr:.0f}dB")
+    if telephone > 0 and rng.random() < telephone:
+        y = telephone_channel(y, rng)
+        ops.append("tel")
     return y, ops

@@ -32,10 +32,13 @@ import numpy as np
 from ...emotions import EMOTIONS, circumplex_va, stress_from_va
 from ...errors import ModelError
 from ..base import Encoder, ModalityResult
+from .features import NARROWBAND_QUALITY
 
-__all__ = ["VoiceEncoder", "MODEL_NAME", "SEGMENT_FRAMES", "SEGMENT_HOP_FRAMES", "SINGLE_PASS_FRAMES"]
+__all__ = ["VoiceEncoder", "MODEL_NAME", "NARROWBAND_MODEL_NAME", "SEGMENT_FRAMES", "SEGMENT_HOP_FRAMES", "SINGLE_PASS_FRAMES"]
 
 MODEL_NAME = "voice-tone"
+#: The model for narrowband (telephone-band) speech: same recipe plus telephone-line augmentation.
+NARROWBAND_MODEL_NAME = "voice-tone-narrowband"
 #: Recordings with at most this many kept 10-ms frames are read in one pass (5 s).
 SINGLE_PASS_FRAMES = 500
 #: Segment length and hop for longer recordings, in 10-ms frames (4 s and 2 s).
@@ -71,14 +74,29 @@ class VoiceEncoder(Encoder):
     embedding_dim = 128
 
     def __init__(self, *, warmup: bool = True):
+        from ...registry import list_models
+
+        self._setup(*self._read(MODEL_NAME))
+        # telephone-band speech goes to a model trained with telephone-line augmentation, where one is registered
+        self._narrow = None
+        if NARROWBAND_MODEL_NAME in list_models():
+            self._narrow = VoiceEncoder.__new__(VoiceEncoder)
+            self._narrow._setup(*self._read(NARROWBAND_MODEL_NAME), name=NARROWBAND_MODEL_NAME)
+            self._narrow._narrow = None
+        if warmup:
+            self.encode(_warmup_signal())
+
+    @staticmethod
+    def _read(name: str) -> tuple[dict, dict, str, dict]:
+        """Weights, metadata, path and registry entry of a registered voice model, checked against this code."""
         from safetensors import safe_open
 
         from ...registry import model_entry, model_path
         from .features import N_MELS, N_STATS, STAT_NAMES
         from .net import ARCH
 
-        path = model_path(MODEL_NAME)
-        entry = model_entry(MODEL_NAME)
+        path = model_path(name)
+        entry = model_entry(name)
         try:
             with safe_open(str(path), framework="pt") as f:
                 meta = dict(f.metadata() or {})
@@ -94,9 +112,7 @@ class VoiceEncoder(Encoder):
                              f"this version computes n_mels={N_MELS}, {N_STATS} statistics")
         if json.loads(meta.get("labels", "[]")) != list(EMOTIONS):
             raise ModelError(f"voice model {path} has labels {meta.get('labels')}; expected {list(EMOTIONS)}")
-        self._setup(state, meta, str(path), entry)
-        if warmup:
-            self.encode(_warmup_signal())
+        return state, meta, str(path), entry
 
     @classmethod
     def _from_weights(cls, state: dict, meta: dict) -> "VoiceEncoder":
@@ -108,9 +124,10 @@ class VoiceEncoder(Encoder):
         self = cls.__new__(cls)
         self._setup(state, meta, "<in memory>", {"sha256": None, "version": meta.get("version"),
                                                  "licence": meta.get("licence")})
+        self._narrow = None
         return self
 
-    def _setup(self, state: dict, meta: dict, path: str, entry: dict) -> None:
+    def _setup(self, state: dict, meta: dict, path: str, entry: dict, name: str = MODEL_NAME) -> None:
         import torch
 
         from .features import N_MELS, N_STATS
@@ -143,7 +160,7 @@ class VoiceEncoder(Encoder):
             raise ModelError(f"voice model {path}: logit_bias must be {len(EMOTIONS)} finite numbers")
         self._bias = np.asarray(bias, np.float64)
         self._cmn = meta.get("cmn", "0") == "1"
-        self._info = {"name": MODEL_NAME, "version": meta.get("version", entry.get("version")),
+        self._info = {"name": name, "version": meta.get("version", entry.get("version")),
                       "sha256": entry["sha256"], "arch": meta.get("arch"), "temperature": round(self._temperature, 4),
                       "class_prior": meta.get("class_prior", "training"),
                       "logit_bias": [round(float(b), 6) for b in self._bias],
@@ -184,8 +201,12 @@ class VoiceEncoder(Encoder):
         if f.quality <= 0:
             return ModalityResult.no_signal("voice", self.embedding_dim, f.reason or "no usable speech",
                                             details=details, model=self.info())
-        lg, e, n_segs = self._member_logits(f)
-        z = lg.mean(0) / self._temperature + self._bias
+        m = self._model_for(f)
+        quality = f.quality
+        if f.info.get("narrowband") and m is self:  # no telephone-band model: such estimates count half
+            quality *= NARROWBAND_QUALITY
+        lg, e, n_segs = m._member_logits(f)
+        z = lg.mean(0) / m._temperature + m._bias
         z -= z.max()
         p = np.exp(z)
         p /= p.sum()
@@ -196,8 +217,12 @@ class VoiceEncoder(Encoder):
         details["statistics"] = {"voiced_fraction": round(float(f.stats[7]), 3),
                                  "f0_range_semitones": round(float(f.stats[4]), 2)}
         return ModalityResult(modality="voice", probabilities=dict(zip(EMOTIONS, p.tolist())), embedding=e,
-                              quality=f.quality, valence=v, arousal=a, stress=stress_from_va(v, a),
-                              details=details, model=self.info())
+                              quality=quality, valence=v, arousal=a, stress=stress_from_va(v, a),
+                              details=details, model=m.info())
+
+    def _model_for(self, f) -> "VoiceEncoder":
+        """The telephone-band model for narrowband speech when one is registered, else this one."""
+        return self._narrow if (f.info.get("narrowband") and getattr(self, "_narrow", None) is not None) else self
 
     def _member_logits(self, f) -> tuple[np.ndarray, np.ndarray, int]:
         """Uncalibrated logits of every member, the embedding and the number of segments, for features ``f``.
@@ -244,7 +269,7 @@ class VoiceEncoder(Encoder):
         f = voice_process(audio.samples)
         if f.quality <= 0:
             return None
-        return self._member_logits(f)[0]
+        return self._model_for(f)._member_logits(f)[0]
 
 
 def _warmup_signal():

@@ -5,8 +5,8 @@ Small named stages, each a pure function of a 16-kHz float waveform, called in t
 
 1. :func:`voice_frames` -- the short-time power spectrum (25-ms Hann window, 10-ms hop, 512-point FFT).
 2. :func:`voice_activity` -- energy-based voice activity detection with an adaptive threshold.
-3. :func:`voice_quality` -- silence, too little speech and clipping checks; the quality in [0, 1], halved
-   for narrowband (telephone) speech (:data:`NARROWBAND_DB`, in :func:`voice_process`).
+3. :func:`voice_quality` -- silence, too little speech and clipping checks; the quality in [0, 1]. Then
+   the bandwidth check (:data:`NARROWBAND_DB`, in :func:`voice_process`): ``info["narrowband"]``.
 4. Loudness normalisation: the waveform is scaled so that its active (speech) frames have an RMS of
    :data:`TARGET_DBFS`. A gain change of the input therefore leaves every feature unchanged: the model
    cannot read the recording level (RAVDESS takes differ by 40 dB) as emotion.
@@ -49,8 +49,9 @@ CLIP_MAX_FRACTION = 0.02
 CLIP_START_FRACTION = 0.002
 #: Active speech with less energy above 4 kHz than this (dB relative to 300-3400 Hz) is narrowband (telephone).
 NARROWBAND_DB = -38.0
-#: Quality factor for narrowband speech: the model loses about 19 accuracy points in the telephone band
-#: (benchmarks/voice_accuracy.py, "telephone band"), so such estimates count half in the fusion.
+#: Quality factor for narrowband speech read by a model without telephone training (the encoder applies it
+#: when no ``voice-tone-narrowband`` model is registered): such a model loses about 19 accuracy points in the
+#: telephone band (benchmarks/voice_accuracy.py, "telephone band"), so its estimates count half in the fusion.
 NARROWBAND_QUALITY = 0.5
 PITCH_FMIN, PITCH_FMAX = 65.0, 600.0
 PITCH_FRAME = 1024
@@ -404,16 +405,14 @@ def voice_process(y: np.ndarray) -> VoiceFeatures:
     voiced = (harm > VOICING_THRESHOLD) & active
     quality, reason, info = voice_quality(y, frame_db, active, voiced)
     if active.any():
-        # bandwidth: telephone audio (300-3400 Hz, 8 kHz) has almost nothing above 4 kHz, which the model never
-        # learnt to read (it scores about 19 points lower there); such speech gets half the quality
+        # bandwidth: telephone audio (300-3400 Hz, 8 kHz) has almost nothing above 4 kHz; the encoder sends such
+        # speech to its telephone-band model (or halves the quality where there is none)
         freqs = np.arange(power.shape[0]) * SR / N_FFT
         band = power[:, active].sum(1)
         ref = band[(freqs >= 300) & (freqs <= 3400)].sum()
         high_db = float(10 * np.log10(band[freqs > 4000].sum() / ref + 1e-12)) if ref > 0 else None
         info["high_band_db"] = None if high_db is None else round(high_db, 1)
         info["narrowband"] = bool(high_db is not None and high_db < NARROWBAND_DB)
-        if info["narrowband"] and quality > 0:
-            quality *= NARROWBAND_QUALITY
     if active.any():
         act_db = 10 * np.log10(np.mean(10 ** (frame_db[active] / 10)))
         gain_db = float(np.clip(TARGET_DBFS - act_db, -60.0, 100.0))
