@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 from pathlib import Path
@@ -133,17 +132,12 @@ def main(argv=None) -> int:
     sha = sha256_file(out)
     print(f"wrote {out} ({out.stat().st_size} bytes, sha256 {sha})")
     if out.resolve().is_relative_to((REPO / "models").resolve()):
-        reg_path = REPO / "models" / "registry.json"
-        reg = json.loads(reg_path.read_text())
-        base = reg["models"]["voice-tone"]
-        e = reg["models"].setdefault(args.name, {"file": "", "sha256": "", "version": "",
-                                                 "licence": base["licence"], "card": base["card"]})
-        e["sha256"] = sha
-        e["file"] = str(out.resolve().relative_to((REPO / "models").resolve()))
-        e["version"] = meta.get("version", e.get("version"))
-        tmp = reg_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(reg, indent=2) + "\n")
-        os.replace(tmp, reg_path)
+        from cxsense.registry import list_models
+        from training.registry_tools import register
+
+        base = list_models()["voice-tone"]
+        register(args.name, out, version=meta.get("version", base["version"]), licence=base["licence"],
+                 card=base["card"])
         print(f"registry entry {args.name!r} updated")
     return 0
 
