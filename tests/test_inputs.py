@@ -60,3 +60,25 @@ def test_no_input_and_bad_options(face_path):
         cxsense.assess(face=face_path, detect_face="yes")
     with pytest.raises(cxsense.InputError, match="'colour'"):
         cxsense.assess(face=face_path, colour=True)
+
+
+@pytest.mark.parametrize("mode", ["I;16", "I", "F"])
+def test_high_bit_depth_grey_files_are_rescaled(face_rgb, mode):
+    """16-bit PNG and 32-bit TIFF greys (lab and posed-face datasets) decode to the same 8-bit image,
+    not to the white image PIL's own conversion gives."""
+    from PIL import Image
+
+    from cxsense.inputs.image import load_image
+
+    g8 = np.asarray(Image.fromarray(face_rgb).convert("L"))
+    if mode == "I;16":
+        im, fmt = Image.fromarray(g8.astype(np.uint16) * 257), "PNG"
+    elif mode == "I":
+        im, fmt = Image.fromarray(g8.astype(np.int32) * 257, mode="I"), "TIFF"
+    else:
+        im, fmt = Image.fromarray(g8.astype(np.float32) / 255, mode="F"), "TIFF"
+    buf = io.BytesIO()
+    im.save(buf, format=fmt)
+    img = load_image(buf.getvalue())
+    assert np.abs(img.rgb[:, :, 0].astype(int) - g8).max() <= 1
+    assert cxsense.assess(face=buf.getvalue()).emotion == cxsense.assess(face=g8).emotion

@@ -42,6 +42,30 @@ def _describe(x) -> str:
     return f"a {type(x).__name__}"
 
 
+def _to_rgb8(im) -> np.ndarray:
+    """8-bit RGB of a decoded PIL image. High-bit-depth grey (16-bit PNG or TIFF, 32-bit integer or float
+    TIFF) is rescaled: PIL's own ``convert("RGB")`` clips every value above 255, which turns a 16-bit
+    image white."""
+    if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        a = np.asarray(im, dtype=np.float64)
+        if im.mode.startswith("I;16"):
+            a = a / 257.0
+        else:  # 32-bit int or float: the 16-bit range when it fits, else the image's own range
+            a = np.nan_to_num(a, nan=0.0, posinf=0.0, neginf=0.0)
+            lo, hi = float(a.min()), float(a.max())
+            if lo >= 0 and hi <= 1.0 and im.mode == "F":
+                a = a * 255.0
+            elif lo >= 0 and hi <= 255:
+                pass
+            elif lo >= 0 and hi <= 65535:
+                a = a / 257.0
+            else:
+                a = (a - lo) / max(hi - lo, 1e-12) * 255.0
+        g = np.clip(np.rint(a), 0, 255).astype(np.uint8)
+        return np.repeat(g[:, :, None], 3, axis=2)
+    return np.asarray(im.convert("RGB"), dtype=np.uint8)
+
+
 def _decode(data: bytes, parameter: str, origin: str) -> np.ndarray:
     from PIL import Image as PILImage, ImageOps, UnidentifiedImageError
 
@@ -57,7 +81,7 @@ def _decode(data: bytes, parameter: str, origin: str) -> np.ndarray:
             if getattr(im, "n_frames", 1) > 1:
                 im.seek(0)  # animated formats: the first frame
             im = ImageOps.exif_transpose(im)  # phone photos: honour the orientation tag
-            rgb = np.asarray(im.convert("RGB"), dtype=np.uint8)
+            rgb = _to_rgb8(im)
     except InputError:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, PILImage.DecompressionBombError) as e:
@@ -72,7 +96,8 @@ def load_image(face, *, parameter: str = "face") -> Image:
     Parameters
     ----------
     face : str or os.PathLike, bytes, or np.ndarray
-        A path to an image file; encoded image bytes (JPEG, PNG, ...); or a uint8 array ``(H, W)`` grey,
+        A path to an image file; encoded image bytes (JPEG, PNG, ...; 16-bit and 32-bit grey files are
+        rescaled to 8 bits); or a uint8 array ``(H, W)`` grey,
         ``(H, W, 3)`` RGB or ``(H, W, 4)`` RGBA (alpha dropped).
     parameter : str
         Name used in error messages.
