@@ -44,7 +44,7 @@ GB_PARAMS = dict(n_estimators=200, max_depth=2, learning_rate=0.05, subsample=0.
 def baseline_masks(d: dict) -> tuple[np.ndarray, np.ndarray]:
     """Per window: is it a baseline window (before the first stress second, at most 5 per subject),
     and does it come after its subject's baseline (the windows evaluated with a baseline)."""
-    s, start, y = d["subject"], d["start_s"], d["y"]
+    s, start = d["subject"], d["start_s"]
     is_base = np.zeros(len(s), bool)
     after = np.zeros(len(s), bool)
     root = data_root()
@@ -375,7 +375,6 @@ def main():
     names = [str(n) for n in d["feature_names"]]
     groups = [str(g) for g in d["groups"]]
     X, y, s = d["X"], d["y"], d["subject"]
-    split = {u: sp for u, sp in zip(*np.unique(s, return_index=True))}
     from training.physio_data import subjects
 
     sp = subjects(root)
