@@ -123,6 +123,38 @@ def test_batchnorm_folding_keeps_outputs():
         assert torch.allclose(net(x), folded(x), atol=1e-5)
 
 
+def test_ensemble_network_averages_its_members_logits():
+    """An ensemble file's network: embeddings side by side, logits the members' mean, and batch norms
+    folded in every member without changing either."""
+    import copy
+
+    import torch
+
+    from cxsense.encoders.face.net import FaceEnsemble, build_from_config, fold_batchnorm
+
+    torch.manual_seed(1)
+    cfg = {"members": [{"widths": [8, 16, 16, 32], "embed_dim": 32}, {"widths": [8, 8, 16, 16], "embed_dim": 24}]}
+    ens = build_from_config(cfg).eval()
+    assert isinstance(ens, FaceEnsemble) and ens.embed_dim == 56
+    for m in ens.modules():
+        if isinstance(m, (torch.nn.BatchNorm2d, torch.nn.BatchNorm1d)):
+            m.running_mean.uniform_(-1, 1); m.running_var.uniform_(0.5, 2)
+    x = torch.randn(4, 1, 48, 48)
+    with torch.no_grad():
+        z = ens.forward_features(x)
+        assert z.shape == (4, 56)
+        want = (ens.members[0](x) + ens.members[1](x)) / 2
+        assert torch.allclose(ens(x), want, atol=1e-6)
+        # the head is linear per member: the logits of averaged embeddings equal averaged logits
+        xf = torch.flip(x, dims=[3])
+        assert torch.allclose(ens.forward_head((z + ens.forward_features(xf)) / 2), (ens(x) + ens(xf)) / 2, atol=1e-5)
+        folded = fold_batchnorm(copy.deepcopy(ens))
+        assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+        assert torch.allclose(folded(x), want, atol=1e-5)
+    single = build_from_config({"widths": [8, 16, 16, 32], "embed_dim": 32})
+    assert not isinstance(single, FaceEnsemble) and single.embed_dim == 32
+
+
 def test_face_precisions_agree(face_path):
     from cxsense.encoders.face.encoder import FaceEncoder
     from cxsense.inputs.image import load_image

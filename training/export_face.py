@@ -1,6 +1,8 @@
 """Export a trained face network to the shipped safetensors file, with a temperature fitted on dev.
 
     python -m training.export_face --run training/runs/face_a --which best
+    python -m training.export_face --run training/runs/face_a:last-raw training/runs/face_c:last-raw \
+        --name face-expression-large --out models/face/face_expression_large.safetensors   # an ensemble
 
 Writes models/face/face_expression.safetensors (weights + metadata: architecture, labels,
 normalisation, temperature, training provenance) and updates its entry in models/registry.json.
@@ -15,7 +17,7 @@ from pathlib import Path
 import torch
 
 from cxsense.emotions import EMOTIONS
-from cxsense.encoders.face.net import FaceNet
+from cxsense.encoders.face.net import FaceEnsemble, FaceNet
 from training.datasets import REPO, data_root, load_fer
 from training.registry_tools import register
 from training.train_face import evaluate
@@ -57,9 +59,28 @@ def recalibrate_bn(net, root, n_batches: int, batch: int = 256, seed: int = 0) -
     net.eval()
 
 
+def _load_run(run: str, which: str, widths: str):
+    """The float16-rounded network of one training run (``which``: see ``--which``) and its epoch."""
+    if which.startswith("last-"):
+        ck = torch.load(Path(run) / "checkpoint.pt", weights_only=False)
+        state = ck["model" if which == "last-raw" else "ema"]
+        w = tuple(int(v) for v in (ck.get("widths") or widths.split(",")))
+    else:
+        ck = torch.load(Path(run) / f"{which}.pt", weights_only=True)
+        state = ck["ema"]
+        w = tuple(ck["widths"])
+    net = FaceNet(widths=w)
+    net.load_state_dict(state)
+    net.widths = w
+    # shipped in float16 (half the size); evaluate and calibrate the float16-rounded weights
+    net.load_state_dict({k: (v.half().float() if v.dtype.is_floating_point else v) for k, v in net.state_dict().items()})
+    return net.eval(), ck.get("epoch")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--run", required=True)
+    p.add_argument("--run", required=True, nargs="+",
+                   help="run folder; several (each RUN or RUN:WHICH) make an ensemble whose logits are averaged")
     p.add_argument("--which", default="best", choices=["best", "final", "last-raw", "last-ema"],
                    help="best/final: EMA weights saved by train_face; last-raw/last-ema: the raw or EMA weights "
                         "of the last checkpoint")
@@ -75,18 +96,19 @@ def main(argv=None):
     p.add_argument("--command", default="", help="the training command, recorded in the metadata")
     a = p.parse_args(argv)
     torch.set_num_threads(2)
-    if a.which.startswith("last-"):
-        ck = torch.load(Path(a.run) / "checkpoint.pt", weights_only=False)
-        state = ck["model" if a.which == "last-raw" else "ema"]
-        widths = tuple(int(w) for w in a.widths.split(","))
+    nets, provenance = [], []
+    for spec in a.run:
+        run, _, which = spec.partition(":")
+        which = which or a.which
+        net, epoch = _load_run(run, which, a.widths)
+        nets.append(net)
+        provenance.append({"run": run, "checkpoint": which, "epoch": epoch})
+    if len(nets) == 1:
+        net = nets[0]
     else:
-        ck = torch.load(Path(a.run) / f"{a.which}.pt", weights_only=True)
-        state = ck["ema"]
-        widths = tuple(ck["widths"])
-    net = FaceNet(widths=widths)
-    net.load_state_dict(state)
-    # shipped in float16 (half the size); evaluate and calibrate the float16-rounded weights
-    net.load_state_dict({k: (v.half().float() if v.dtype.is_floating_point else v) for k, v in net.state_dict().items()})
+        net = FaceEnsemble([{"widths": list(n.widths), "embed_dim": n.embed_dim} for n in nets])
+        for member, n in zip(net.members, nets):
+            member.load_state_dict(n.state_dict())
     net.eval()
     if a.bn_recalibrate:
         recalibrate_bn(net, data_root(a.data), a.bn_recalibrate)
@@ -98,10 +120,14 @@ def main(argv=None):
     print(f"dev ({desc}): accuracy {'without' if a.no_tta else 'with'} flip TTA {acc:.4f}; fitted temperature {t:.4f}")
     if a.dry_run:
         return
-    cfg = {"widths": list(widths), "embed_dim": net.embed_dim, "temperature": t, "flip_tta": not a.no_tta,
+    cfg = {"embed_dim": net.embed_dim, "temperature": t, "flip_tta": not a.no_tta,
            "input": "48x48 grey, /255, per-image standardisation", "labels": list(EMOTIONS)}
+    if len(nets) == 1:
+        cfg["widths"] = list(net.widths)
+    else:
+        cfg["members"] = [{"widths": list(n.widths), "embed_dim": n.embed_dim} for n in nets]
     meta = {"format_version": "1", "config": json.dumps(cfg), "name": a.name, "version": a.version,
-            "training": json.dumps({"run": str(a.run), "checkpoint": a.which, "epoch": ck.get("epoch"),
+            "training": json.dumps({**(provenance[0] if len(nets) == 1 else {"members": provenance}),
                                     "command": a.command, "dev_split": desc})}
     from safetensors.torch import save_file
 

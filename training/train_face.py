@@ -113,7 +113,9 @@ def main(argv=None):
             with safe_open(a.teacher, "pt") as f:
                 meta = f.metadata()
             cfg = json.loads(meta["config"]) if "config" in meta else json.loads(meta["architecture"])
-            teacher = FaceNet(widths=tuple(cfg["widths"]), embed_dim=cfg["embed_dim"])
+            from cxsense.encoders.face.net import build_from_config
+
+            teacher = build_from_config(cfg)  # one network or an ensemble (its logits averaged)
             teacher.load_state_dict({k: v.float() for k, v in load_file(a.teacher).items()})
             teacher = teacher.to(memory_format=torch.channels_last)
             t0 = time.time()

@@ -98,7 +98,7 @@ def bf16_supported() -> bool:
 def _load_facenet(name: str = "face-expression"):
     from safetensors import safe_open
 
-    from .net import FaceNet, fold_batchnorm
+    from .net import build_from_config, fold_batchnorm
 
     path = model_path(name)
     with safe_open(str(path), framework="pt") as f:
@@ -110,7 +110,7 @@ def _load_facenet(name: str = "face-expression"):
 
         raise ModelError(f"{path}: weights format version {meta.get('format_version')!r}, this cxsense reads '1'")
     cfg = json.loads(meta["config"])
-    net = FaceNet(widths=tuple(cfg["widths"]), embed_dim=cfg["embed_dim"], n_classes=len(EMOTIONS))
+    net = build_from_config(cfg, n_classes=len(EMOTIONS))
     net.load_state_dict({k: v.float() for k, v in state.items()})
     net = fold_batchnorm(net.eval())
     return net, cfg, {"name": name, "version": entry.get("version"), "sha256": entry["sha256"]}
@@ -148,8 +148,9 @@ class FaceEncoder(Encoder):
         self.model = model
         self._bf16 = precision == "bf16" or (precision == "auto" and bf16_supported())
         if self._bf16:  # weights stored in bf16 once (autocast would cast them at every call); head stays fp32
-            self._net.features.to(dtype=torch.bfloat16, memory_format=torch.channels_last)
-            self._net.pre_logits.to(dtype=torch.bfloat16)
+            for member in getattr(self._net, "members", [self._net]):
+                member.features.to(dtype=torch.bfloat16, memory_format=torch.channels_last)
+                member.pre_logits.to(dtype=torch.bfloat16)
         self._net_info["precision"] = "bf16" if self._bf16 else "fp32"
         self.embedding_dim = int(self._cfg["embed_dim"])
         self.temperature = float(self._cfg["temperature"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["FaceNet", "standardize"]
+__all__ = ["FaceNet", "FaceEnsemble", "build_from_config", "standardize"]
 
 
 def standardize(x: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
@@ -79,6 +79,46 @@ class FaceNet(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
+class FaceEnsemble(nn.Module):
+    """Several :class:`FaceNet` members read as one network.
+
+    The embedding is the members' embeddings side by side (``sum of embed_dim``); the logits are the mean of
+    the members' logits. Each head is linear, so averaging embeddings over the flip (as the encoder does)
+    still equals averaging logits.
+
+    Parameters
+    ----------
+    members : list of dict
+        ``{"widths": [...], "embed_dim": int}`` per member.
+    n_classes : int
+    """
+
+    def __init__(self, members, n_classes=7):
+        super().__init__()
+        self.members = nn.ModuleList(FaceNet(widths=tuple(m["widths"]), embed_dim=int(m["embed_dim"]),
+                                             n_classes=n_classes) for m in members)
+        self._dims = [m.embed_dim for m in self.members]
+        self.embed_dim = sum(self._dims)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([m.forward_features(x) for m in self.members], dim=1)
+
+    def forward_head(self, z: torch.Tensor) -> torch.Tensor:
+        parts = torch.split(z.to(self.members[0].head[-1].weight.dtype), self._dims, dim=1)
+        return torch.stack([m.forward_head(p) for m, p in zip(self.members, parts)]).mean(0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+def build_from_config(cfg: dict, n_classes: int = 7) -> nn.Module:
+    """The network a weights file's ``config`` describes: one :class:`FaceNet`, or a :class:`FaceEnsemble`
+    when the config lists ``members``."""
+    if "members" in cfg:
+        return FaceEnsemble(cfg["members"], n_classes=n_classes)
+    return FaceNet(widths=tuple(cfg["widths"]), embed_dim=int(cfg["embed_dim"]), n_classes=n_classes)
+
+
 def _fold(weight: torch.Tensor, bias: torch.Tensor | None, bn: nn.modules.batchnorm._BatchNorm):
     scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
     shape = (-1,) + (1,) * (weight.dim() - 1)
@@ -88,7 +128,7 @@ def _fold(weight: torch.Tensor, bias: torch.Tensor | None, bn: nn.modules.batchn
 
 
 @torch.no_grad()
-def fold_batchnorm(net: FaceNet) -> FaceNet:
+def fold_batchnorm(net):
     """The same network for inference with every BatchNorm folded into the layer before it (in place).
 
     Convolution + BatchNorm becomes one convolution with a bias; Linear + BatchNorm1d one Linear. The
@@ -119,6 +159,10 @@ def fold_batchnorm(net: FaceNet) -> FaceNet:
                 i += 1
         return nn.Sequential(*out)
 
+    if isinstance(net, FaceEnsemble):
+        for m in net.members:
+            fold_batchnorm(m)
+        return net.eval()
     net.features = fold_seq(net.features)
     net.pre_logits = fold_seq(net.pre_logits)
     net.head = fold_seq(net.head)
