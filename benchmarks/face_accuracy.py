@@ -20,6 +20,7 @@ import numpy as np
 import cxsense
 from benchmarks.metrics import classification_report, print_report
 from training.datasets import data_root, load_fer
+from cxsense.encoders.face.encoder import FACE_MODELS
 
 
 def _probs(a) -> np.ndarray:
@@ -39,7 +40,7 @@ def main(argv=None):
     p.add_argument("--data", default=None)
     p.add_argument("--anchor-probs", default=None)
     p.add_argument("--no-detection", action="store_true", help="skip the detection path")
-    p.add_argument("--face-model", default="base", choices=["base", "small"])
+    p.add_argument("--face-model", default="base", choices=list(FACE_MODELS))
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
                    help="face network precision (auto: bf16 where the CPU has it natively)")
     a = p.parse_args(argv)

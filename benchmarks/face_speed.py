@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from cxsense.encoders.face.encoder import FACE_MODELS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -43,7 +44,7 @@ def main(argv=None):
     import torch
 
     ap = argparse.ArgumentParser()
-    ap.add_argument("--face-model", default="base", choices=["base", "small"])
+    ap.add_argument("--face-model", default="base", choices=list(FACE_MODELS))
     ap.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
     a = ap.parse_args(argv)
 

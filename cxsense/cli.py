@@ -21,6 +21,12 @@ from . import __version__
 from .errors import CxsenseError, InputError, ModelError, NoSignalError
 
 
+def _face_models():
+    from .encoders.face.encoder import FACE_MODELS
+
+    return FACE_MODELS
+
+
 def _read_physio_csv(path: str, sampling_rate: float | None):
     """A CSV of physiology channels: one column per channel, and either a ``time`` column in seconds
     (the rate is taken from its median step) or ``--sampling-rate``."""
@@ -169,7 +175,7 @@ def main(argv=None) -> int:
     pa.add_argument("--physio", help="CSV: one column per channel (ecg, ppg, eda, rsp, temp, acc_x/acc_y/acc_z), and 'time' in s")
     pa.add_argument("--sampling-rate", type=float, default=None, help="physio CSV rate in Hz when it has no 'time' column")
     pa.add_argument("--no-detect-face", action="store_true", help="take the whole image as one face crop")
-    pa.add_argument("--face-model", choices=["base", "small"], default=None, help="face network (small: faster)")
+    pa.add_argument("--face-model", choices=list(_face_models()), default=None, help="face network (small: faster)")
     pa.add_argument("--indent", type=int, default=2)
     pf = sub.add_parser("faces", help="one assessment per face in an image; prints JSON")
     pf.add_argument("image")
@@ -195,7 +201,7 @@ def main(argv=None) -> int:
     ps.add_argument("--step", type=float, default=1.0, help="seconds per timeline row (default 1)")
     ps.add_argument("--fps", type=float, default=5.0, help="frames analysed per second (default 5; 0 = every frame)")
     ps.add_argument("--persons", choices=["all", "largest"], default="all")
-    ps.add_argument("--face-model", choices=["base", "small"], default="base", help="face network (small: faster)")
+    ps.add_argument("--face-model", choices=list(_face_models()), default="base", help="face network (small: faster)")
     ps.add_argument("--progress", choices=["auto", "on", "off"], default="auto")
     ps.add_argument("--indent", type=int, default=2)
     a = p.parse_args(argv)
