@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from cxsense.encoders.face.encoder import FACE_MODELS
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,8 +1,8 @@
 """Export a trained face network to the shipped safetensors file, with a temperature fitted on dev.
 
     python -m training.export_face --run training/runs/face_a --which best
-    python -m training.export_face --run training/runs/face_a:last-raw training/runs/face_c:last-raw \
-        --name face-expression-large --out models/face/face_expression_large.safetensors   # an ensemble
+    python -m training.export_face --run training/runs/face_a:last-raw training/runs/face_c:last-raw --dry-run
+        # several runs: an ensemble (logits averaged), here only evaluated; none ships
 
 Writes models/face/face_expression.safetensors (weights + metadata: architecture, labels,
 normalisation, temperature, training provenance) and updates its entry in models/registry.json.
