@@ -37,6 +37,15 @@ def load_fer(root: Path, split: str) -> tuple[np.ndarray, np.ndarray, str]:
     every image pixel-identical to any Training image (de-duplicated against train).
     """
     folder = root / "face" / "fer2013"
+    packed = folder / f"packed_{split}.npz"
+    if packed.exists():  # a lossless transport copy made by training/pack_fer.py
+        from training.pack_fer import pixel_hash, unpack
+
+        z = np.load(packed)
+        x, y = unpack(z["blob"], z["offsets"], int(z["n"])), z["labels"]
+        if pixel_hash(x, y) != str(z["sha256"]):
+            raise SystemExit(f"{packed}: pixels do not match their SHA-256")
+        return x, y, str(z["desc"]) + " (packed copy)"
     tr = np.load(folder / "fer2013_train.npz")
     if split == "train":
         keep = ~(tr["exact_duplicate_of_earlier"] | tr["duplicate_with_conflicting_label"] | tr["near_blank"])
