@@ -46,6 +46,21 @@ def test_tilted_face_is_found_and_aligned_upright(enc, face_rgb):
     assert cxsense.assess(face=rot).emotion == cxsense.assess(face=face_rgb).emotion
 
 
+def test_encoder_crops_keep_the_head_tilt(face_rgb):
+    """The encoder does not level the eyes (the network was trained on FER crops, which keep the tilt)."""
+    from cxsense.encoders.face import encoder as face_encoder
+
+    assert face_encoder.ROTATE_UPRIGHT is False
+    rot = cv2.warpAffine(face_rgb, cv2.getRotationMatrix2D((256, 256), 30, 1.0), (512, 512), borderMode=cv2.BORDER_REPLICATE)
+    grey = cv2.cvtColor(rot, cv2.COLOR_RGB2GRAY)
+    det = FaceDetection(box=(180.0, 80.0, 100.0, 100.0), score=0.9,
+                                     keypoints=np.array([[200, 100], [260, 140], [230, 130], [230, 150], [190, 120], [270, 120]], float))
+    level = FaceDetection(box=det.box, score=det.score, keypoints=np.array([[200, 100], [260, 100]] + [[0, 0]] * 4, float))
+    # rotate=False ignores the eye line: the crop is the same as for level eyes, and differs from the rotated one
+    assert np.array_equal(face_align(grey, det, rotate=False), face_align(grey, level))
+    assert not np.array_equal(face_align(grey, det), face_align(grey, level))
+
+
 def test_small_face_in_a_large_frame(enc, face_rgb):
     frame = np.full((480, 640, 3), 110, np.uint8)
     frame[300:428, 400:528] = cv2.resize(face_rgb, (128, 128), interpolation=cv2.INTER_AREA)
