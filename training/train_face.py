@@ -101,6 +101,8 @@ def main(argv=None):
                    help="online distillation: the averaged logits of these runs (last-raw unless WHICH) "
                         "on the student's own augmented batch")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--init", default=None, metavar="RUN",
+                   help="start from the last raw weights of this run (a warm restart: a new one-cycle from there)")
     p.add_argument("--max-steps", type=int, default=0,
                    help="calibration: time this many training steps, print the median step time, save nothing")
     p.add_argument("--limit-train", type=int, default=0, help=argparse.SUPPRESS)  # smoke tests only
@@ -167,6 +169,10 @@ def main(argv=None):
     widths = tuple(int(w) for w in a.widths.split(","))
     model = FaceNet(widths=widths).to(memory_format=torch.channels_last)
     ema = FaceNet(widths=widths).to(memory_format=torch.channels_last)
+    if a.init:
+        init = torch.load(Path(a.init) / "checkpoint.pt", map_location="cpu", weights_only=False)
+        model.load_state_dict(init["model"])
+        print(f"initialised from {a.init} (epoch {init['epoch']}, raw weights)", flush=True)
     model.to(dev)
     ema.to(dev)
     ema.load_state_dict(model.state_dict())
