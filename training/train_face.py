@@ -161,7 +161,8 @@ def main(argv=None):
 
         for spec in a.teacher_runs:
             run, _, which = spec.partition(":")
-            net, ep = _load_run(run, which or "last-raw", a.widths)
+            # runs older than session 5 keep no widths in their checkpoint: they are base networks
+            net, ep = _load_run(run, which or "last-raw", "48,96,192,384")
             teachers.append(net.to(dev).to(memory_format=torch.channels_last).eval())
             print(f"teacher {spec}: epoch {ep}", flush=True)
 
