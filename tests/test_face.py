@@ -54,7 +54,7 @@ def test_encoder_crops_keep_the_head_tilt(face_rgb):
     rot = cv2.warpAffine(face_rgb, cv2.getRotationMatrix2D((256, 256), 30, 1.0), (512, 512), borderMode=cv2.BORDER_REPLICATE)
     grey = cv2.cvtColor(rot, cv2.COLOR_RGB2GRAY)
     det = FaceDetection(box=(180.0, 80.0, 100.0, 100.0), score=0.9,
-                                     keypoints=np.array([[200, 100], [260, 140], [230, 130], [230, 150], [190, 120], [270, 120]], float))
+                        keypoints=np.array([[200, 100], [260, 140], [230, 130], [230, 150], [190, 120], [270, 120]], float))
     level = FaceDetection(box=det.box, score=det.score, keypoints=np.array([[200, 100], [260, 100]] + [[0, 0]] * 4, float))
     # rotate=False ignores the eye line: the crop is the same as for level eyes, and differs from the rotated one
     assert np.array_equal(face_align(grey, det, rotate=False), face_align(grey, level))
