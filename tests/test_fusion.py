@@ -170,7 +170,7 @@ def test_user_fit_replaces_and_restores_the_fusion(face_path, rng, tmp_path):
         assert np.allclose(again.predict_rows(X[:5]), mine.predict_rows(X[:5]))
     finally:
         set_fusion(prev)
-    assert set_fusion(None) is prev or True
+    assert set_fusion(None) is prev  # None restores the shipped fusion and hands back the one it replaces
     assert isinstance(get_fusion(), LearnedFusion) and get_fusion().meta.get("name") == "late-fusion"
 
 
@@ -196,3 +196,12 @@ def test_rule_fusion_still_available(face_path):
         assert a.fusion["method"].startswith("quality-weighted")
     finally:
         set_fusion(prev)
+
+
+def test_loading_the_fusion_leaves_no_file_open():
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        LearnedFusion.load()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]

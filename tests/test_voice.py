@@ -286,6 +286,18 @@ def test_no_usable_signal_gives_quality_zero(encoder, case):
     assert not np.any(r.embedding)
 
 
+@pytest.mark.parametrize("n", [1, 100, 511])
+def test_very_short_audio_is_no_signal_without_warnings(encoder, n):
+    import warnings
+
+    y = (0.3 * np.sin(2 * np.pi * 150 * np.arange(n) / SR)).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # librosa warned "n_fft=512 is too large" before the padding
+        r = encoder.encode((y, SR))
+    _check_result(r)
+    assert r.quality == 0 and r.probabilities is None and r.details["reason"]
+
+
 def test_long_audio_is_segmented(encoder):
     y = np.concatenate([speech_like(3.0, seed=s, f0=(100 + 20 * s, 160 + 20 * s)) for s in range(4)])
     r = encoder.encode((y, SR))

@@ -113,7 +113,8 @@ class LearnedFusion:
         else:
             entry = {"name": "user file", "file": str(path)}
         try:
-            d = json.loads(open(path, encoding="utf-8").read())
+            with open(path, encoding="utf-8") as f:
+                d = json.load(f)
         except (OSError, ValueError) as e:
             raise ModelError(f"cannot read the fusion file {path}: {e}") from e
         if d.get("format") != FORMAT or [tuple(b) for b in d.get("blocks", [])] != [tuple(b) for b in CATEGORICAL_BLOCKS]:

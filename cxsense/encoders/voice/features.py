@@ -90,12 +90,16 @@ def voice_frames(y: np.ndarray) -> np.ndarray:
 
     Returns
     -------
-    power : np.ndarray [shape=(257, 1 + n // 160)], float64
-        |STFT|^2, 25-ms Hann window zero-padded to 512 points, 10-ms hop, centred frames.
+    power : np.ndarray [shape=(257, 1 + max(n, 512) // 160)], float64
+        |STFT|^2, 25-ms Hann window zero-padded to 512 points, 10-ms hop, centred frames. Signals shorter
+        than 512 samples are padded with zeros to 512 first.
     """
     import librosa
 
-    S = librosa.stft(np.asarray(y, dtype=np.float64), n_fft=N_FFT, hop_length=HOP, win_length=WIN,
+    y = np.asarray(y, dtype=np.float64)
+    if y.size < N_FFT:  # under 32 ms (always "no speech"): pad with silence rather than let librosa warn
+        y = np.pad(y, (0, N_FFT - y.size))
+    S = librosa.stft(y, n_fft=N_FFT, hop_length=HOP, win_length=WIN,
                      window="hann", center=True, pad_mode="constant")
     return (S.real ** 2 + S.imag ** 2)
 
