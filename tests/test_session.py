@@ -266,6 +266,13 @@ def test_live_session(face_rgb):
         live.push_physio({"heart": ([1, 2], 4)}, 0.0)
     with pytest.raises(cxsense.InputError):
         LiveSession(voice_window=0)
+    # push_audio's errors name its own parameters
+    with pytest.raises(cxsense.InputError) as e:
+        live.push_audio(np.zeros(1600, np.float32), 0, 11.0)
+    assert e.value.parameter == "sampling_rate"
+    with pytest.raises(cxsense.InputError) as e:
+        live.push_audio(np.full(1600, np.nan, np.float32), SR, 11.0)
+    assert e.value.parameter == "samples"
 
 
 DATA = Path(os.environ.get("CXSENSE_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")

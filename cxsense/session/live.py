@@ -72,7 +72,11 @@ class LiveSession:
         from ..inputs.audio import load_audio
 
         t = _check_t(t)
-        a = load_audio((samples, sampling_rate), parameter="samples")
+        try:
+            a = load_audio((samples, sampling_rate), parameter="samples")
+        except InputError as e:  # name this method's own parameters, not the tuple's parts
+            name = e.parameter.replace("samples[1] (sampling_rate)", "sampling_rate").replace("samples[0] (samples)", "samples")
+            raise InputError(name, e.allowed, e.given) from None
         with self._lock:
             self._audio.append((t, np.asarray(a.samples)))
             self._advance(t + a.duration_s)
