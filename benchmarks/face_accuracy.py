@@ -41,8 +41,8 @@ def main(argv=None):
     p.add_argument("--anchor-probs", default=None)
     p.add_argument("--no-detection", action="store_true", help="skip the detection path")
     p.add_argument("--face-model", default="base", choices=list(FACE_MODELS))
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
-                   help="face network precision (auto: bf16 where the CPU has it natively)")
+    p.add_argument("--precision", default="auto", choices=["auto", "int8", "bf16", "fp32"],
+                   help="face network precision (auto: int8 on x86, else bf16 where the CPU has it natively, else fp32)")
     a = p.parse_args(argv)
     kw = {"face_model": a.face_model}
     if a.precision != "auto":  # the encoder assess uses, with the precision asked for
@@ -55,7 +55,12 @@ def main(argv=None):
     t0 = time.time()
     probs = np.stack([_probs(cxsense.assess(face=im, detect_face=False, **kw)) for im in x])
     rep = classification_report(probs, y, cxsense.EMOTIONS)
-    print_report(f"cxsense face ({a.face_model}, precision {a.precision}), crops: assess(face=crop48, detect_face=False)",
+    from cxsense.encoders import get_encoder
+
+    ran = get_encoder("face", **({} if a.face_model == "base" else {"model": a.face_model})).info()["expression"]
+    print(f"face model: {ran['name']} {ran['version']}, runs in {ran['precision']}")
+    print_report(f"cxsense face ({a.face_model}, precision {a.precision} = {ran['precision']}), crops: "
+                 "assess(face=crop48, detect_face=False)",
                  split, rep,
                  {"selective_accuracy": selective_accuracy(probs, y), "seconds": time.time() - t0})
     if a.anchor_probs:

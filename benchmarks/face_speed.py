@@ -1,14 +1,14 @@
 """Speed of the face path on one core: medians of warm calls, and cold start.
 
-    python -m benchmarks.face_speed [--face-model base|small] [--precision auto|fp32|bf16]
+    python -m benchmarks.face_speed [--face-model base|small] [--precision auto|int8|bf16|fp32]
 
 - crop: ``assess(face=crop48, detect_face=False)`` on a 48x48 grey crop;
 - frame: ``assess(face=frame)`` on a 640x480 RGB frame with one face (the shipped example, scaled to
   200x200 and placed in the frame), end to end (detection, alignment, expression, Assessment);
 - cold start: a fresh interpreter importing cxsense and assessing the example once (median of 3).
 One thread for torch and OpenCV (``torch.set_num_threads(1)``, ``cv2.setNumThreads(1)``). The face network
-runs in bfloat16 where the CPU has it natively (``precision="auto"``, the default); ``--precision fp32``
-measures the float32 path.
+runs in int8 on x86 (``precision="auto"``, the default), else in bfloat16 where the CPU has it natively, else
+in float32; ``--precision int8|bf16|fp32`` measures one path.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def main(argv=None):
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--face-model", default="base", choices=list(FACE_MODELS))
-    ap.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
+    ap.add_argument("--precision", default="auto", choices=["auto", "int8", "bf16", "fp32"])
     a = ap.parse_args(argv)
 
     torch.set_num_threads(1)

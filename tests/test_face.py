@@ -179,6 +179,21 @@ def test_face_precisions_agree(face_path):
     b = FaceEncoder(precision="bf16").encode(img)
     assert a.emotion == b.emotion
     assert abs(a.probability_vector() - b.probability_vector()).max() < 0.05
+    for model in ("base", "small"):
+        f32 = FaceEncoder(model, precision="fp32")
+        q = FaceEncoder(model, precision="int8")
+        assert q.info()["expression"]["precision"] == "int8"
+        crops = np.stack([load_image(face_path).gray[::8, ::8][:48, :48],
+                          np.random.default_rng(1).integers(0, 255, (48, 48), dtype=np.uint8)])
+        for x in [img, crops[0], crops[1]]:
+            x = x if not isinstance(x, np.ndarray) else load_image(x)
+            r32, r8 = f32.encode(x, detect_face=x is img), q.encode(x, detect_face=x is img)
+            assert r8.emotion == r32.emotion
+            assert abs(r8.probability_vector() - r32.probability_vector()).max() < 0.05
+            assert r8.embedding.dtype == np.float32 and np.all(np.isfinite(r8.embedding))
+            assert np.corrcoef(r8.embedding, r32.embedding)[0, 1] > 0.99
+        again = q.encode(img)
+        np.testing.assert_array_equal(again.probability_vector(), q.encode(img).probability_vector())
     with pytest.raises(cxsense.InputError, match="precision"):
         FaceEncoder(precision="fp8")
     with pytest.raises(cxsense.InputError, match="face_model"):
@@ -196,3 +211,48 @@ def test_small_face_model(face_path, face_rgb):
     assert small.modalities["face"].embedding.shape == (256,)
     # the same box: detection does not depend on the expression network
     assert small.modalities["face"].details["box"] == base.modalities["face"].details["box"]
+
+
+def test_int8_scales_rebuild_the_calibrated_network():
+    import torch
+
+    from cxsense.encoders.face.net import FaceEnsemble, Int8FaceNet, build_from_config, fold_batchnorm, \
+        quantize_int8, standardize
+
+    torch.manual_seed(0)
+    for net in (build_from_config({"widths": [8, 16, 16, 32], "embed_dim": 16}),
+                FaceEnsemble([{"widths": [8, 16, 16, 32], "embed_dim": 16}] * 2)):
+        net.train()
+        with torch.no_grad():
+            for _ in range(3):  # non-trivial batch-norm statistics
+                net(standardize(torch.rand(32, 1, 48, 48)))
+        net = fold_batchnorm(net.eval())
+        cal, x = standardize(torch.rand(64, 1, 48, 48)), standardize(torch.rand(8, 1, 48, 48))
+        q, qparams = quantize_int8(net, calibration=cal)
+        again, same = quantize_int8(net, qparams=qparams)
+        assert same == qparams and all(s > 0 for s, _ in qparams.values())
+        with torch.no_grad():
+            assert torch.equal(q(x), again(x))
+            assert (q(x) - net(x)).abs().max() < 0.05  # int8 tracks the float network
+        members = getattr(q, "members", [q])
+        assert all(isinstance(m, Int8FaceNet) for m in members)
+        with pytest.raises(ValueError, match="scales"):
+            quantize_int8(net, qparams={k: v for k, v in list(qparams.items())[1:]})
+        with pytest.raises(ValueError):
+            quantize_int8(net)
+
+
+def test_int8_falls_back_where_it_is_not_available(monkeypatch):
+    from cxsense.encoders.face import encoder as face_encoder
+    from cxsense.encoders.face import net as face_net
+
+    monkeypatch.setattr(face_net, "int8_available", lambda: False)
+    auto = face_encoder.FaceEncoder("small")
+    assert auto.info()["expression"]["precision"] in ("bf16", "fp32")
+    with pytest.raises(cxsense.NotAvailableError, match="int8"):
+        face_encoder.FaceEncoder("small", precision="int8")
+    monkeypatch.setattr(face_net, "int8_available", lambda: True)
+    with pytest.raises(cxsense.NotAvailableError, match="no int8 scales"):  # a file exported without them
+        face_encoder._choose_precision("int8", has_int8=False)
+    assert face_encoder._choose_precision("auto", has_int8=False) in ("bf16", "fp32")
+    assert face_encoder.FaceEncoder("small").info()["expression"]["precision"] == "int8"

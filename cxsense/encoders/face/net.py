@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["FaceNet", "FaceEnsemble", "build_from_config", "standardize"]
+__all__ = ["FaceNet", "FaceEnsemble", "Int8FaceNet", "build_from_config", "int8_available", "quantize_int8", "standardize"]
 
 
 def standardize(x: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
@@ -167,3 +167,141 @@ def fold_batchnorm(net):
     net.pre_logits = fold_seq(net.pre_logits)
     net.head = fold_seq(net.head)
     return net.eval()
+
+
+# -- int8 ------------------------------------------------------------------------------------------------
+#: Quantized engines whose int8 convolutions cxsense uses (x86 CPUs; FBGEMM kernels, VNNI where present).
+INT8_ENGINES = ("x86", "fbgemm")
+
+
+def _tq():
+    import warnings
+
+    with warnings.catch_warnings():  # eager-mode quantization is marked for a move to torchao; it works here
+        warnings.simplefilter("ignore")
+        import torch.ao.quantization as tq
+    return tq
+
+
+def int8_available() -> bool:
+    """True when PyTorch's quantized engine here runs the int8 kernels cxsense uses (x86 or fbgemm).
+
+    cxsense never changes ``torch.backends.quantized.engine`` (a process-wide setting); the default on
+    x86 builds is ``"x86"``. Elsewhere (ARM's qnnpack) the face network runs in bf16 or float32.
+    """
+    try:
+        _tq()
+        return torch.backends.quantized.engine in INT8_ENGINES
+    except (ImportError, AttributeError, RuntimeError):  # pragma: no cover - builds without quantization
+        return False
+
+
+class Int8FaceNet(nn.Module):
+    """A batch-norm-folded :class:`FaceNet` with int8 convolutions (post-training static quantization).
+
+    The first convolution (the grey input, where precision matters most and compute is least) and the
+    linear head stay float32; every later convolution and the embedding layer run in int8 (weights per
+    output channel, activations per tensor, scales fitted on training crops and shipped with the weights,
+    see :func:`quantize_int8`). Same interface as :class:`FaceNet`.
+    """
+
+    def __init__(self, net: FaceNet):
+        super().__init__()
+        tq = _tq()
+        if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules()):
+            raise ValueError("Int8FaceNet needs a network whose batch norms are folded (fold_batchnorm)")
+        feats = list(net.features)
+        self.first = nn.Sequential(*feats[:2])  # conv + ReLU, float
+        body = nn.Sequential(*feats[2:])
+        pairs = [[str(i), str(i + 1)] for i in range(len(body) - 1)
+                 if isinstance(body[i], nn.Conv2d) and isinstance(body[i + 1], nn.ReLU)]
+        self.body = tq.fuse_modules(body, pairs)
+        pre = net.pre_logits  # Flatten, Linear, ReLU after folding
+        pairs = [[str(i), str(i + 1)] for i in range(len(pre) - 1)
+                 if isinstance(pre[i], nn.Linear) and isinstance(pre[i + 1], nn.ReLU)]
+        self.pre_logits = tq.fuse_modules(pre, pairs)
+        self.quant, self.dequant = tq.QuantStub(), tq.DeQuantStub()
+        self.head = net.head
+        self.embed_dim = net.embed_dim
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dequant(self.pre_logits(self.body(self.quant(self.first(x)))))
+
+    def forward_head(self, z: torch.Tensor) -> torch.Tensor:
+        return self.head(z)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+def _qparams_of(q: nn.Module) -> dict:
+    out = {}
+    for name, m in q.named_modules():
+        if hasattr(m, "scale") and hasattr(m, "zero_point") and name:
+            out[name] = [float(m.scale), int(m.zero_point)]
+    return out
+
+
+@torch.no_grad()
+def quantize_int8(net, calibration: torch.Tensor | None = None, qparams: dict | None = None):
+    """The int8 version of a folded :class:`FaceNet` or :class:`FaceEnsemble`, and its activation scales.
+
+    Give exactly one of
+
+    calibration : torch.Tensor [shape=(n, 1, 48, 48)]
+        Standardised training crops: activation ranges are observed on them (histogram observer, 7-bit
+        activations as PyTorch's x86 default, ``reduce_range``). This is how the scales are made, once,
+        when a model is exported (``training/quantize_face.py``).
+    qparams : dict
+        ``{module name: [scale, zero_point]}`` from an earlier call (what the weights file ships): the
+        network is rebuilt with exactly those activation scales, without data.
+
+    Weights are quantized per output channel from the float weights themselves (symmetric), so the same
+    float weights and ``qparams`` give the same int8 network. Returns ``(network, qparams)``; an ensemble
+    comes back as a :class:`FaceEnsemble` whose members are :class:`Int8FaceNet`.
+    """
+    import copy
+
+    tq = _tq()
+    if (calibration is None) == (qparams is None):
+        raise ValueError("give calibration crops or qparams, not both or neither")
+    if isinstance(net, FaceEnsemble):
+        members, all_q = [], {}
+        for i, m in enumerate(net.members):
+            sub = None if qparams is None else {k[len(f"{i}."):]: v for k, v in qparams.items() if k.startswith(f"{i}.")}
+            qm, qp = quantize_int8(m, calibration, sub)
+            members.append(qm)
+            all_q.update({f"{i}.{k}": v for k, v in qp.items()})
+        if qparams is not None and set(all_q) != set(qparams):
+            raise ValueError(f"int8 scales do not fit this ensemble: {sorted(set(qparams) - set(all_q))} left over")
+        ens = copy.deepcopy(net)
+        ens.members = nn.ModuleList(members)
+        return ens.eval(), all_q
+    q = Int8FaceNet(copy.deepcopy(net).eval()).eval()
+    weight = tq.PerChannelMinMaxObserver.with_args(dtype=torch.qint8, qscheme=torch.per_channel_symmetric)
+    obs = tq.HistogramObserver if calibration is not None else tq.MinMaxObserver
+    q.qconfig = tq.QConfig(activation=obs.with_args(reduce_range=True), weight=weight)
+    q.first.qconfig = None
+    q.head.qconfig = None
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tq.prepare(q, inplace=True)
+        data = calibration if calibration is not None else torch.zeros(1, 1, 48, 48)
+        for i in range(0, len(data), 64):
+            q.forward_features(data[i : i + 64])
+        tq.convert(q, inplace=True)
+    if qparams is not None:
+        have = _qparams_of(q)
+        if set(have) != set(qparams):
+            raise ValueError(f"int8 scales do not fit this network: expected {sorted(have)}, got {sorted(qparams)}")
+        for name, m in q.named_modules():
+            if name in qparams:
+                scale, zp = qparams[name]
+                if isinstance(getattr(m, "scale"), torch.Tensor):  # QuantStub -> Quantize keeps buffers
+                    m.scale.fill_(float(scale))
+                    m.zero_point.fill_(int(zp))
+                else:
+                    m.scale, m.zero_point = float(scale), int(zp)
+    return q, _qparams_of(q)
