@@ -13,7 +13,6 @@ how much they read the recording level.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
