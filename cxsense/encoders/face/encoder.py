@@ -155,8 +155,9 @@ class FaceEncoder(Encoder):
     Parameters
     ----------
     model : {"base", "small"}, default "base"
-        The expression network: ``"base"`` (3.5 M parameters, the most accurate) or ``"small"`` (1.1 M,
-        distilled from base, about 5 times faster per crop; see models/face/MODEL_CARD.md for both figures).
+        The expression network: ``"base"`` (two 3.5 M-parameter networks with flip averaging, the most
+        accurate) or ``"small"`` (one of them run once, about 3.7 times faster per crop in int8; see
+        models/face/MODEL_CARD.md for both figures).
     precision : {"auto", "int8", "bf16", "fp32"}, default "auto"
         ``"auto"`` runs the network in int8 where PyTorch's x86 quantized engine is present (x86 CPUs; the
         model file ships its activation scales): 2 to 4 times faster than bfloat16 and float32, with the same
