@@ -211,6 +211,8 @@ class Int8FaceNet(nn.Module):
         if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules()):
             raise ValueError("Int8FaceNet needs a network whose batch norms are folded (fold_batchnorm)")
         feats = list(net.features)
+        if not (isinstance(feats[0], nn.Conv2d) and isinstance(feats[1], nn.ReLU)):
+            raise ValueError("Int8FaceNet expects a folded FaceNet whose features start with a convolution and a ReLU")
         self.first = nn.Sequential(*feats[:2])  # conv + ReLU, float
         body = nn.Sequential(*feats[2:])
         pairs = [[str(i), str(i + 1)] for i in range(len(body) - 1)
