@@ -5,6 +5,8 @@
 - crop: ``assess(face=crop48, detect_face=False)`` on a 48x48 grey crop;
 - frame: ``assess(face=frame)`` on a 640x480 RGB frame with one face (the shipped example, scaled to
   200x200 and placed in the frame), end to end (detection, alignment, expression, Assessment);
+- each timing in ``--blocks`` interleaved blocks (default 5): the median of all warm calls, and each block's
+  median, which shows how much a shared machine drifts between minutes;
 - cold start: a fresh interpreter importing cxsense and assessing the example once (median of 3).
 One thread for torch and OpenCV (``torch.set_num_threads(1)``, ``cv2.setNumThreads(1)``). The face network
 runs in int8 on x86 (``precision="auto"``, the default), else in bfloat16 where the CPU has it natively, else
@@ -27,7 +29,7 @@ from cxsense.encoders.face.encoder import FACE_MODELS
 REPO = Path(__file__).resolve().parents[1]
 
 
-def median_ms(fn, n=200, warm=10) -> float:
+def times_ms(fn, n=200, warm=10) -> np.ndarray:
     for _ in range(warm):
         fn()
     ts = []
@@ -35,7 +37,24 @@ def median_ms(fn, n=200, warm=10) -> float:
         t = time.perf_counter()
         fn()
         ts.append(time.perf_counter() - t)
-    return float(np.median(ts) * 1e3)
+    return np.asarray(ts) * 1e3
+
+
+def median_ms(fn, n=200, warm=10) -> float:
+    return float(np.median(times_ms(fn, n, warm)))
+
+
+def blocks_ms(fns: dict, blocks: int, n: dict) -> dict:
+    """Each timing in ``blocks`` interleaved blocks: the median of all calls and the median of each block.
+
+    On a shared virtual machine the speed drifts by tens of percent from one minute to the next; block medians
+    show that spread instead of hiding it in one number.
+    """
+    per = {k: [] for k in fns}
+    for _ in range(blocks):
+        for k, fn in fns.items():
+            per[k].append(times_ms(fn, n[k] // blocks, warm=3))
+    return {k: (float(np.median(np.concatenate(v))), [float(np.median(b)) for b in v]) for k, v in per.items()}
 
 
 def main(argv=None):
@@ -47,6 +66,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--face-model", default="base", choices=list(FACE_MODELS))
     ap.add_argument("--precision", default="auto", choices=["auto", "int8", "bf16", "fp32"])
+    ap.add_argument("--blocks", type=int, default=5,
+                    help="interleaved blocks of 200 crop and 100 frame calls; medians per block are printed too")
     a = ap.parse_args(argv)
 
     torch.set_num_threads(1)
@@ -69,10 +90,11 @@ def main(argv=None):
     _instances[("face", ())] = _instances[("face", (("model", a.face_model),))] = enc
     kw = {"face_model": a.face_model}
     assert cxsense.assess(face=frame, **kw).modalities["face"].quality > 0
-    res = {
-        "crop_ms": median_ms(lambda: cxsense.assess(face=crop, detect_face=False, **kw)),
-        "frame_640x480_ms": median_ms(lambda: cxsense.assess(face=frame, **kw), n=100),
-    }
+    timed = blocks_ms({"crop_ms": lambda: cxsense.assess(face=crop, detect_face=False, **kw),
+                       "frame_640x480_ms": lambda: cxsense.assess(face=frame, **kw)},
+                      a.blocks, {"crop_ms": 200 * a.blocks, "frame_640x480_ms": 100 * a.blocks})
+    res = {k: v[0] for k, v in timed.items()}
+    spread = {k.replace("_ms", "_block_medians_ms"): v[1] for k, v in timed.items()}
     img = load_image(frame)
     res["frame_detection_only_ms"] = median_ms(lambda: enc.detect(img), n=100)
     code = ("import time; t=time.perf_counter(); import cxsense; t1=time.perf_counter(); "
@@ -93,7 +115,10 @@ def main(argv=None):
     print(f"machine: {machine()}")
     for k, v in res.items():
         print(f"{k}: {v:.2f}")
-    print("JSON " + json.dumps({"title": "face speed", "face_model": a.face_model, "precision": a.precision, **res}))
+    for k, v in spread.items():
+        print(f"{k}: " + ", ".join(f"{x:.2f}" for x in v))
+    print("JSON " + json.dumps({"title": "face speed", "face_model": a.face_model, "precision": a.precision,
+                                "blocks": a.blocks, **res, **spread}))
 
 
 if __name__ == "__main__":
