@@ -44,7 +44,7 @@ def median_ms(fn, n=200, warm=10) -> float:
     return float(np.median(times_ms(fn, n, warm)))
 
 
-def blocks_ms(fns: dict, blocks: int, n: dict) -> dict:
+def blocks_ms(fns: dict, blocks: int, per_block: dict) -> dict:
     """Each timing in ``blocks`` interleaved blocks: the median of all calls and the median of each block.
 
     On a shared virtual machine the speed drifts by tens of percent from one minute to the next; block medians
@@ -53,7 +53,7 @@ def blocks_ms(fns: dict, blocks: int, n: dict) -> dict:
     per = {k: [] for k in fns}
     for _ in range(blocks):
         for k, fn in fns.items():
-            per[k].append(times_ms(fn, n[k] // blocks, warm=3))
+            per[k].append(times_ms(fn, per_block[k], warm=3))
     return {k: (float(np.median(np.concatenate(v))), [float(np.median(b)) for b in v]) for k, v in per.items()}
 
 
@@ -92,7 +92,7 @@ def main(argv=None):
     assert cxsense.assess(face=frame, **kw).modalities["face"].quality > 0
     timed = blocks_ms({"crop_ms": lambda: cxsense.assess(face=crop, detect_face=False, **kw),
                        "frame_640x480_ms": lambda: cxsense.assess(face=frame, **kw)},
-                      a.blocks, {"crop_ms": 200 * a.blocks, "frame_640x480_ms": 100 * a.blocks})
+                      a.blocks, {"crop_ms": 200, "frame_640x480_ms": 100})
     res = {k: v[0] for k, v in timed.items()}
     spread = {k.replace("_ms", "_block_medians_ms"): v[1] for k, v in timed.items()}
     img = load_image(frame)
