@@ -161,10 +161,11 @@ class FaceEncoder(Encoder):
     precision : {"auto", "int8", "bf16", "fp32"}, default "auto"
         ``"auto"`` runs the network in int8 where PyTorch's x86 quantized engine is present (x86 CPUs; the
         model file ships its activation scales): on the development machine base ran a crop 1.7 times faster
-        than in bfloat16 and 3.4 times faster than in float32, with the same dev accuracy (docs/face.md). Elsewhere it runs in bfloat16 (channels-last) where the CPU does
-        bfloat16 natively (AVX512-BF16 or AMX), else in float32. ``"int8"`` where it is not available
-        raises :class:`~cxsense.NotAvailableError`. Results are deterministic on one machine; the
-        precisions differ in the second or third decimal of a probability.
+        than in bfloat16 and 3.4 times faster than in float32, with the same dev accuracy (docs/face.md).
+        Elsewhere it runs in bfloat16 (channels-last) where the CPU does bfloat16 natively (AVX512-BF16 or
+        AMX), else in float32. ``"int8"`` where it is not available raises :class:`~cxsense.NotAvailableError`.
+        Results are deterministic on one machine; the precisions differ in the second or third decimal of a
+        probability.
     """
 
     modality = "face"
