@@ -59,7 +59,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def build_cache(rows, variants: int, seed: int, path: Path, log, pitch_tempo: bool = False,
-                telephone: float = 0.0) -> None:
+                telephone: float = 0.0, noise_p: float = 0.6) -> None:
     from cxsense.encoders.voice.features import voice_process
     from training.voice_data import augment, read_wav
 
@@ -72,7 +72,7 @@ def build_cache(rows, variants: int, seed: int, path: Path, log, pitch_tempo: bo
             if v == 0:
                 y, op = y0, ["clean"]
             else:
-                y, op = augment(y0, rng, pitch_tempo=pitch_tempo, telephone=telephone)
+                y, op = augment(y0, rng, pitch_tempo=pitch_tempo, telephone=telephone, noise_p=noise_p)
             f = voice_process(y)
             if f.quality <= 0:
                 continue
@@ -120,6 +120,9 @@ def main(argv=None) -> int:
     ap.add_argument("--telephone", type=float, default=0.0,
                     help="probability that an augmented cache copy also goes through a telephone line "
                          "(training.voice_data.telephone_channel); cache file *_tel<percent>.npz")
+    ap.add_argument("--noise-p", type=float, default=0.6,
+                    help="probability that an augmented cache copy gets background noise (3-30 dB SNR); "
+                         "cache file *_n<percent>.npz when not 0.6")
     ap.add_argument("--no-feature-warp", action="store_true",
                     help="skip the feature-level tempo and mel-axis/f0 shifts in training (for use with --pitch-tempo)")
     ap.add_argument("--balanced", action="store_true",
@@ -162,13 +165,15 @@ def main(argv=None) -> int:
     log(f"train: {len(train_rows)} files, speakers {sorted({r['speaker'] for r in train_rows})}")
     log(f"dev: {len(dev_rows)} files, speakers {sorted({r['speaker'] for r in dev_rows})}")
     cdir = Path(args.cache_dir) if args.cache_dir else out
+    cdir.mkdir(parents=True, exist_ok=True)
     cseed = args.seed if args.cache_seed is None else args.cache_seed
     pt = ("_pt" if args.pitch_tempo else "") + (f"_tel{round(100 * args.telephone)}" if args.telephone > 0 else "")
+    pt += f"_n{round(100 * args.noise_p)}" if args.noise_p != 0.6 else ""
     ctr, cdev = cdir / f"cache_train_v{args.variants}_s{cseed}{pt}.npz", cdir / "cache_dev.npz"
     if not ctr.exists():
         log(f"building training feature cache ({args.variants} variants per file, pitch_tempo={args.pitch_tempo})")
         build_cache(train_rows, args.variants, cseed, ctr, log, pitch_tempo=args.pitch_tempo,
-                    telephone=args.telephone)
+                    telephone=args.telephone, noise_p=args.noise_p)
     if not cdev.exists():
         build_cache(dev_rows, 1, cseed, cdev, log)
     tr, dv = load_cache(ctr), load_cache(cdev)
@@ -351,6 +356,8 @@ def main(argv=None) -> int:
         meta.update(variants=str(args.variants), pitch_tempo="1")
     if args.telephone > 0:
         meta["telephone"] = str(args.telephone)
+    if args.noise_p != 0.6:
+        meta["noise_p"] = str(args.noise_p)
     sd = {f"m{i}.{k}": v.detach().contiguous() for i, m in enumerate(members) for k, v in m.state_dict().items()}
     # The temperature is fitted on logits computed exactly as at inference: every dev file read from disk,
     # through load_audio and the encoder's own signal stages (current VAD), segment pooling and member

@@ -147,12 +147,12 @@ def telephone_channel(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def augment(y: np.ndarray, rng: np.random.Generator, pitch_tempo: bool = True,
-            telephone: float = 0.0) -> tuple[np.ndarray, list[str]]:
+            telephone: float = 0.0, noise_p: float = 0.6) -> tuple[np.ndarray, list[str]]:
     """One random augmentation of a 16-kHz waveform; returns it and the list of operations applied.
 
     Pitch shift (+-2.5 semitones, p=0.4), tempo change (0.85-1.15, p=0.3), recording-chain equalisation
     (p=0.5), reverberation (p=0.35), gain (+-20 dB, always), noise at 3-30 dB SNR (white, pink or brown,
-    p=0.6). With ``pitch_tempo=False`` the two costly phase-vocoder steps are skipped (the training script
+    p=``noise_p``, 0.6 by default). With ``pitch_tempo=False`` the two costly phase-vocoder steps are skipped (the training script
     then perturbs pitch and tempo on the features). With ``telephone > 0``, a telephone line
     (:func:`telephone_channel`) last, with that probability (no random draw when 0, so older caches are
     reproduced exactly). Random crops and SpecAugment happen at training time.
@@ -177,7 +177,7 @@ def augment(y: np.ndarray, rng: np.random.Generator, pitch_tempo: bool = True,
     g = float(rng.uniform(-20, 20))
     y = y * 10 ** (g / 20)
     ops.append(f"gain{g:+.0f}")
-    if rng.random() < 0.6:
+    if rng.random() < noise_p:
         snr = float(rng.uniform(3, 30))
         kind = str(rng.choice(["white", "pink", "brown"]))
         y = add_noise(y, snr, rng, kind)
