@@ -27,7 +27,7 @@ from training.datasets import REPO
 from training.fusion_data import load_outputs, make_pairs, part
 
 OUT = REPO / "models" / "fusion" / "late_fusion_v1.json"
-C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 1.0)
+C_GRID = (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 1.0)
 DRAWS = 4
 
 

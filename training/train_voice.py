@@ -1,31 +1,28 @@
 """Train the voice-tone model on RAVDESS actors 01-18 and choose on actors 19-20; calibration is separate.
 
-The shipped model, voice-tone 1.1.0 (see models/voice/MODEL_CARD.md), was made by:
+The shipped model, voice-tone 1.2.0 (see models/voice/MODEL_CARD.md), was made by:
 
     export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1
-    nice -n 10 python3 -m training.train_voice --out training/runs/voice_pt5 --variants 5 --epochs 40 --cmn \
-        --seed 0 --pitch-tempo --no-export                                                     # cache
-    nice -n 10 python3 -m training.train_voice --out training/runs/voice_pt80_N --cache-dir training/runs/voice_pt5 \
-        --cache-seed 0 --seed N --variants 5 --epochs 80 --cmn --pitch-tempo --no-export       # N = 0 .. 4
-    nice -n 10 python3 -m training.train_voice --out training/runs/voice_cv3_fK_sS --cache-dir training/runs/voice_pt5 \
-        --cache-seed 0 --seed S --variants 5 --epochs 80 --cmn --pitch-tempo --cv-folds 3 --cv-fold K  # K 0-2, S 0-1
-    cp -r training/runs/voice_pt80_0 /tmp/va/run0
-    nice -n 10 python3 -m training.train_voice --out /tmp/va/run0 --cache-dir training/runs/voice_pt5 --cache-seed 0 \
-        --seed 0 --variants 5 --epochs 80 --cmn --pitch-tempo --ensemble training/runs/voice_pt80_1 \
-        training/runs/voice_pt80_2 training/runs/voice_pt80_3 training/runs/voice_pt80_4 --export /tmp/va/voice5.safetensors
-    python3 -m training.calibrate_voice --weights /tmp/va/voice5.safetensors \
-        --oof training/runs/voice_cv3_f{0,1,2}_s{0,1} --out models/voice/voice_tone_v1.safetensors --version 1.1.0
+    C="--cache-dir training/runs/voice_n85 --cache-seed 0 --variants 5 --epochs 320 --cmn --pitch-tempo --noise-p 0.85"
+    nice -n 10 python3 -m training.train_voice --out training/runs/voice_n85_320_N $C --seed N --no-export  # N = 0 .. 4
+    nice -n 10 python3 -m training.train_voice --out training/runs/voice_n85cv3_320_fK_sS $C --seed S \
+        --cv-folds 3 --cv-fold K                                                             # K = 0 .. 2, S = 0, 1
+    cp -r training/runs/voice_n85_320_0 /tmp/vn320/run0
+    nice -n 10 python3 -m training.train_voice --out /tmp/vn320/run0 $C --seed 0 \
+        --ensemble training/runs/voice_n85_320_{1,2,3,4} --export /tmp/vn320/voice5.safetensors
+    python3 -m training.calibrate_voice --weights /tmp/vn320/voice5.safetensors \
+        --oof training/runs/voice_n85cv3_320_f{0,1,2}_s{0,1} --out models/voice/voice_tone_v1.safetensors --version 1.2.0
 
-(the first run builds the feature cache and trains a 40-epoch model that is not used; the ``--cv-folds`` runs
-write out-of-fold logits of the training actors, on which :mod:`training.calibrate_voice` fits the temperature
-and the prior correction). The previous files' commands are in the model card; the defaults still reproduce them.
+(the first run builds the feature cache, ``cache_train_v5_s0_pt_n85.npz``; the ``--cv-folds`` runs write
+out-of-fold logits of the training actors, on which :mod:`training.calibrate_voice` fits the temperature and the
+prior correction). The previous files' commands are in the model card; the defaults still reproduce them.
 
 Stages (each resumable; a run whose checkpoint is at the last epoch only re-fits T and exports):
 
 1. Feature cache (``cache_train_v{variants}_s{seed}.npz``, ``cache_dev.npz``): every training file once clean
    and ``--variants - 1`` times augmented at waveform level (:func:`training.voice_data.augment`: gain,
-   noise, reverberation, recording-chain equalisation; with ``--pitch-tempo`` also the phase-vocoder pitch
-   shift and time stretch, cache ``cache_train_v{variants}_s{seed}_pt.npz``), each through the
+   noise (``--noise-p``, default 0.6), reverberation, recording-chain equalisation; with ``--pitch-tempo`` also
+   the phase-vocoder pitch shift and time stretch, cache ``cache_train_v{variants}_s{seed}_pt.npz``), each through the
    encoder's own signal stages (:func:`cxsense.encoders.voice.features.voice_process`). Dev files clean.
 2. Training of :class:`cxsense.encoders.voice.net.VoiceNet` on one random variant of each file per epoch:
    random crops of 1-3 s, tempo 0.85-1.15 (frame interpolation), a mel-axis shift of +-1.5 bands with an f0
