@@ -18,7 +18,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
 from sklearn.metrics import f1_score
 
 from benchmarks.metrics import expected_calibration_error, machine
@@ -56,8 +55,7 @@ def main(argv=None) -> int:
             acc, f1 = float(np.mean(p.argmax(1) == y)), float(f1_score(y, p.argmax(1), average="macro"))
             out[f"{prefix} seeds {','.join(map(str, group))}"] = {"n": int(len(y)), "accuracy": acc, "macro_f1": f1,
                                                                   "nll": nll, "temperature": t}
-            print(f"{prefix} seeds {group}: n={len(y)} accuracy {np.mean(p.argmax(1) == y):.4f} "
-                  f"macro-F1 {f1_score(y, p.argmax(1), average='macro'):.4f} NLL {nll:.4f} "
+            print(f"{prefix} seeds {group}: n={len(y)} accuracy {acc:.4f} macro-F1 {f1:.4f} NLL {nll:.4f} "
                   f"ECE {expected_calibration_error(p, y):.4f} T {t:.3f}")
     print("JSON " + json.dumps({"title": "voice out of fold", "results": out}))
     return 0
