@@ -152,8 +152,8 @@ def augment(y: np.ndarray, rng: np.random.Generator, pitch_tempo: bool = True,
 
     Pitch shift (+-2.5 semitones, p=0.4), tempo change (0.85-1.15, p=0.3), recording-chain equalisation
     (p=0.5), reverberation (p=0.35), gain (+-20 dB, always), noise at 3-30 dB SNR (white, pink or brown,
-    p=``noise_p``, 0.6 by default). With ``pitch_tempo=False`` the two costly phase-vocoder steps are skipped (the training script
-    then perturbs pitch and tempo on the features). With ``telephone > 0``, a telephone line
+    p=``noise_p``, 0.6 by default). With ``pitch_tempo=False`` the two costly phase-vocoder steps are
+    skipped (the training script then perturbs pitch and tempo on the features). With ``telephone > 0``, a telephone line
     (:func:`telephone_channel`) last, with that probability (no random draw when 0, so older caches are
     reproduced exactly). Random crops and SpecAugment happen at training time.
     """
