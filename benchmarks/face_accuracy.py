@@ -1,6 +1,7 @@
 """Accuracy of the shipped face model through ``cxsense.assess``, on the de-duplicated FER-2013 dev split.
 
     python -m benchmarks.face_accuracy [--data DIR] [--anchor-probs /tmp/anchor_fer_dev_probs.npy]
+                                       [--face-model base|small] [--early-exit auto|off|THRESHOLD]
 
 Two paths:
 1. crops: each 48x48 dev crop through ``assess(face=crop, detect_face=False)``;
@@ -43,26 +44,39 @@ def main(argv=None):
     p.add_argument("--face-model", default="base", choices=list(FACE_MODELS))
     p.add_argument("--precision", default="auto", choices=["auto", "int8", "bf16", "fp32"],
                    help="face network precision (auto: int8 on x86, else bf16 where the CPU has it natively, else fp32)")
+    p.add_argument("--early-exit", default="auto",
+                   help="base's early exit: auto (what the model file says), off, or a threshold in (0, 1]")
     a = p.parse_args(argv)
-    kw = {"face_model": a.face_model}
-    if a.precision != "auto":  # the encoder assess uses, with the precision asked for
-        from cxsense.encoders import _instances
-        from cxsense.encoders.face.encoder import FaceEncoder
-
-        key = ("face", () if a.face_model == "base" else (("model", a.face_model),))
-        _instances[key] = FaceEncoder(a.face_model, a.precision)
-    x, y, split = load_fer(data_root(a.data), "dev")
-    t0 = time.time()
-    probs = np.stack([_probs(cxsense.assess(face=im, detect_face=False, **kw)) for im in x])
-    rep = classification_report(probs, y, cxsense.EMOTIONS)
+    ee = {"auto": "auto", "off": None}.get(a.early_exit, a.early_exit)
+    if isinstance(ee, str) and ee != "auto":
+        ee = float(ee)
+    kw = {"face_model": a.face_model, "face_early_exit": ee}
     from cxsense.encoders import get_encoder
 
-    ran = get_encoder("face", **({} if a.face_model == "base" else {"model": a.face_model})).info()["expression"]
-    print(f"face model: {ran['name']} {ran['version']}, runs in {ran['precision']}")
+    if a.precision != "auto":  # the encoder assess uses, with the precision asked for
+        from cxsense.encoders import _encoder_class, _instances
+        from cxsense.encoders.face.encoder import FaceEncoder
+
+        _, defaults = _encoder_class("face")
+        config = {"model": a.face_model, "early_exit": ee}
+        key = ("face", tuple(sorted((k, v) for k, v in config.items() if defaults.get(k) != v)))
+        _instances[key] = FaceEncoder(a.face_model, a.precision, early_exit=ee)
+    x, y, split = load_fer(data_root(a.data), "dev")
+    t0 = time.time()
+    results = [cxsense.assess(face=im, detect_face=False, **kw) for im in x]
+    probs = np.stack([_probs(r) for r in results])
+    passes = np.array([r.modalities["face"].details["passes"] for r in results])
+    rep = classification_report(probs, y, cxsense.EMOTIONS)
+    ran = get_encoder("face", model=a.face_model, early_exit=ee).info()["expression"]
+    print(f"face model: {ran['name']} {ran['version']}, runs in {ran['precision']}; early exit "
+          f"{ran.get('early_exit', 'off')}: {np.mean(passes == 1):.4f} of crops answered after one pass, "
+          f"{passes.mean():.2f} network passes per crop on average")
     print_report(f"cxsense face ({a.face_model}, precision {a.precision} = {ran['precision']}), crops: "
                  "assess(face=crop48, detect_face=False)",
                  split, rep,
-                 {"selective_accuracy": selective_accuracy(probs, y), "seconds": time.time() - t0})
+                 {"selective_accuracy": selective_accuracy(probs, y), "seconds": time.time() - t0,
+                  "early_exit": ran.get("early_exit"), "one_pass_share": float(np.mean(passes == 1)),
+                  "mean_passes": float(passes.mean())})
     if a.anchor_probs:
         ap = np.load(a.anchor_probs)
         print_report("anchor: fer mini-XCEPTION (same split)", split, classification_report(ap, y, cxsense.EMOTIONS))

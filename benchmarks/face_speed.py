@@ -1,8 +1,12 @@
 """Speed of the face path on one core: medians of warm calls, and cold start.
 
     python -m benchmarks.face_speed [--face-model base|small] [--precision auto|int8|bf16|fp32]
+                                    [--early-exit auto|off|THRESHOLD] [--data DIR] [--dev-crops 1000]
 
-- crop: ``assess(face=crop48, detect_face=False)`` on a 48x48 grey crop;
+- crop: ``assess(face=crop48, detect_face=False)`` on a 48x48 grey crop (the shipped example's face);
+- crop over dev crops: the same call cycling through ``--dev-crops`` FER-2013 dev crops (seeded sample; skipped
+  when the data is not there). With early exit the time depends on the face: this row is the one to read, with
+  the share of crops answered after one pass, the mean and the 90th percentile beside the median;
 - frame: ``assess(face=frame)`` on a 640x480 RGB frame with one face (the shipped example, scaled to
   200x200 and placed in the frame), end to end (detection, alignment, expression, Assessment);
 - each timing in ``--blocks`` interleaved blocks (default 5): the median of all warm calls, and each block's
@@ -45,7 +49,7 @@ def median_ms(fn, n=200, warm=10) -> float:
 
 
 def blocks_ms(fns: dict, blocks: int, per_block: dict) -> dict:
-    """Each timing in ``blocks`` interleaved blocks: the median of all calls and the median of each block.
+    """Each timing in ``blocks`` interleaved blocks: ``{name: [times of block 1, ...]}`` in ms.
 
     On a shared virtual machine the speed drifts by tens of percent from one minute to the next; block medians
     show that spread instead of hiding it in one number.
@@ -54,7 +58,7 @@ def blocks_ms(fns: dict, blocks: int, per_block: dict) -> dict:
     for _ in range(blocks):
         for k, fn in fns.items():
             per[k].append(times_ms(fn, per_block[k], warm=3))
-    return {k: (float(np.median(np.concatenate(v))), [float(np.median(b)) for b in v]) for k, v in per.items()}
+    return per
 
 
 def main(argv=None):
@@ -68,7 +72,13 @@ def main(argv=None):
     ap.add_argument("--precision", default="auto", choices=["auto", "int8", "bf16", "fp32"])
     ap.add_argument("--blocks", type=int, default=5,
                     help="interleaved blocks of 200 crop and 100 frame calls; medians per block are printed too")
+    ap.add_argument("--early-exit", default="auto", help="auto (the model file's setting), off, or a threshold")
+    ap.add_argument("--data", default=None)
+    ap.add_argument("--dev-crops", type=int, default=1000, help="dev crops to cycle through (0: skip that row)")
     a = ap.parse_args(argv)
+    ee = {"auto": "auto", "off": None}.get(a.early_exit)
+    if ee is None and a.early_exit != "off":
+        ee = float(a.early_exit)
 
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
@@ -85,20 +95,59 @@ def main(argv=None):
     from cxsense.encoders.face.encoder import FaceEncoder
     from cxsense.inputs.image import load_image
 
+    from cxsense.encoders import _encoder_class
+
     # the encoder assess uses, with the precision asked for
-    enc = FaceEncoder(a.face_model, a.precision)
-    _instances[("face", ())] = _instances[("face", (("model", a.face_model),))] = enc
-    kw = {"face_model": a.face_model}
+    enc = FaceEncoder(a.face_model, a.precision, early_exit=ee)
+    _, defaults = _encoder_class("face")
+    config = {"model": a.face_model, "early_exit": ee}
+    _instances[("face", tuple(sorted((k, v) for k, v in config.items() if defaults.get(k) != v)))] = enc
+    kw = {"face_model": a.face_model, "face_early_exit": ee}
     assert cxsense.assess(face=frame, **kw).modalities["face"].quality > 0
-    timed = blocks_ms({"crop_ms": lambda: cxsense.assess(face=crop, detect_face=False, **kw),
-                       "frame_640x480_ms": lambda: cxsense.assess(face=frame, **kw)},
-                      a.blocks, {"crop_ms": 200, "frame_640x480_ms": 100})
+    fns = {"crop_ms": lambda: cxsense.assess(face=crop, detect_face=False, **kw),
+           "frame_640x480_ms": lambda: cxsense.assess(face=frame, **kw)}
+    per_block = {"crop_ms": 200, "frame_640x480_ms": 100}
+    dev_note, passes = "", []
+    if a.dev_crops > 0:
+        try:
+            from training.datasets import data_root, load_fer
+
+            xdv, _, ddv = load_fer(data_root(a.data), "dev")
+        except (OSError, ValueError) as e:
+            print(f"(no dev crops: {e})")
+        else:
+            import itertools
+
+            pick = xdv[np.sort(np.random.default_rng(0).choice(len(xdv), min(a.dev_crops, len(xdv)), replace=False))]
+            cycle = itertools.cycle(range(len(pick)))
+
+            def dev_call():
+                r = cxsense.assess(face=pick[next(cycle)], detect_face=False, **kw)
+                passes.append(r.modalities["face"].details["passes"])
+
+            fns["crop_dev_ms"] = dev_call
+            per_block["crop_dev_ms"] = max(1, len(pick) // a.blocks)
+            dev_note = f"; crop_dev: {len(pick)} crops of {ddv} (seed 0)"
+    per = blocks_ms(fns, a.blocks, per_block)
+    timed = {k: (float(np.median(np.concatenate(v))), [float(np.median(b)) for b in v]) for k, v in per.items()}
     res = {k: v[0] for k, v in timed.items()}
     spread = {k.replace("_ms", "_block_medians_ms"): v[1] for k, v in timed.items()}
+    if "crop_dev_ms" in per:
+        alltimes = np.concatenate(per["crop_dev_ms"])
+        res["crop_dev_mean_ms"] = float(alltimes.mean())
+        res["crop_dev_p90_ms"] = float(np.percentile(alltimes, 90))
+        res["crop_dev_one_pass_share"] = float(np.mean(np.asarray(passes) == 1))
+    if enc.info()["expression"].get("early_exit"):  # the worst case: the whole model, through detection
+        full = FaceEncoder(a.face_model, a.precision, early_exit=None)
+        _instances[("face", (("early_exit", None),) if a.face_model == "base" else
+                    (("early_exit", None), ("model", a.face_model)))] = full
+        res["frame_640x480_no_exit_ms"] = median_ms(lambda: cxsense.assess(face=frame, face_model=a.face_model,
+                                                                            face_early_exit=None), n=100)
     img = load_image(frame)
     res["frame_detection_only_ms"] = median_ms(lambda: enc.detect(img), n=100)
     code = ("import time; t=time.perf_counter(); import cxsense; t1=time.perf_counter(); "
-            f"cxsense.assess(face={str(REPO / 'examples' / 'astronaut.jpg')!r}, face_model={a.face_model!r}); "
+            f"cxsense.assess(face={str(REPO / 'examples' / 'astronaut.jpg')!r}, face_model={a.face_model!r}, "
+            f"face_early_exit={ee!r}); "
             "t2=time.perf_counter(); "
             "print(t1-t, t2-t)")
     env = dict(os.environ, OMP_NUM_THREADS="1")
@@ -110,14 +159,15 @@ def main(argv=None):
     res["cold_import_s"] = float(np.median(colds[:, 0]))
     res["cold_import_plus_first_call_s"] = float(np.median(colds[:, 1]))
     print(f"== cxsense face speed (one thread), face_model={a.face_model}, precision={a.precision} "
-          f"(runs in {enc._net_info['precision']})")
-    print("split: none (synthetic frame with the shipped example face)")
+          f"(runs in {enc._net_info['precision']}), early exit {enc.info()['expression'].get('early_exit')}")
+    print("split: none for crop and frame (synthetic frame with the shipped example face)" + dev_note)
     print(f"machine: {machine()}")
     for k, v in res.items():
         print(f"{k}: {v:.2f}")
     for k, v in spread.items():
         print(f"{k}: " + ", ".join(f"{x:.2f}" for x in v))
     print("JSON " + json.dumps({"title": "face speed", "face_model": a.face_model, "precision": a.precision,
+                                "early_exit": enc.info()["expression"].get("early_exit"),
                                 "blocks": a.blocks, **res, **spread}))
 
 

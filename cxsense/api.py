@@ -20,6 +20,8 @@ _OPTIONS = {
     "baseline": "physio: a resting recording of the same person, in any form physio accepts",
     "nan_policy": "physio: 'raise' (default: NaN samples are an InputError) or 'interpolate' (gaps up to 2 s)",
     "face_model": "face: 'base' (default, the most accurate) or 'small' (one network, one pass: about 3.7 times faster per crop)",
+    "face_early_exit": "face, base model: 'auto' (default: what the model file says), None (off) or a threshold in (0, 1]: "
+                       "one member answers alone when it is at least this sure",
 }
 
 
@@ -44,6 +46,12 @@ def _normalise(face, voice, physio, detect_face, options) -> dict[str, Any]:
             raise InputError("options", "face_model only together with face", "face_model without face")
         if not isinstance(options["face_model"], str) or options["face_model"] not in FACE_MODELS:
             raise InputError("face_model", "one of " + ", ".join(repr(m) for m in FACE_MODELS), repr(options["face_model"]))
+    if "face_early_exit" in options:
+        from .encoders.face.encoder import FaceEncoder
+
+        if face is None:
+            raise InputError("options", "face_early_exit only together with face", "face_early_exit without face")
+        FaceEncoder._check_early_exit(options["face_early_exit"])
     if face is not None:
         from .inputs.image import load_image
 
@@ -68,7 +76,8 @@ def _normalise(face, voice, physio, detect_face, options) -> dict[str, Any]:
 def _encode(inputs: dict[str, Any], detect_face: bool, options: dict) -> dict[str, ModalityResult]:
     results: dict[str, ModalityResult] = {}
     for modality, x in inputs.items():
-        enc = get_encoder("face", model=options.get("face_model", "base")) if modality == "face" else get_encoder(modality)
+        enc = (get_encoder("face", model=options.get("face_model", "base"), early_exit=options.get("face_early_exit", "auto"))
+               if modality == "face" else get_encoder(modality))
         if modality == "face":
             results[modality] = enc.encode(x, detect_face=bool(detect_face))
         elif modality == "physio":
@@ -115,7 +124,10 @@ def assess(face=None, voice=None, physio=None, *, detect_face: bool = True, **op
     **options
         ``sampling_rate`` (Hz, for a DataFrame ``physio``), ``baseline`` (a resting physio recording of the
         same person), ``nan_policy`` (``"raise"`` or ``"interpolate"`` short NaN gaps in physio),
-        ``face_model`` (``"base"``, default, or ``"small"``: one network, one pass, about 3.7 times faster per crop, 1.6 points less accurate on dev).
+        ``face_model`` (``"base"``, default, or ``"small"``: one network, one pass, about 3.7 times faster per crop, 1.6 points less accurate on dev),
+        ``face_early_exit`` (``"auto"``, default, ``None`` or a threshold in (0, 1]: base's first network answers
+        alone when its top probability reaches the threshold, else the whole model runs; see
+        :class:`~cxsense.encoders.face.encoder.FaceEncoder`).
 
     Returns
     -------

@@ -275,3 +275,89 @@ def test_int8_falls_back_where_it_is_not_available(monkeypatch):
     assert face_encoder._choose_precision("auto", has_int8=False) in ("bf16", "fp32")
     if _int8_here():
         assert face_encoder.FaceEncoder("small").info()["expression"]["precision"] == "int8"
+
+
+@pytest.fixture(scope="module")
+def base_with_exit():
+    """``base_with_exit(threshold)``: one base FaceEncoder per early-exit threshold, shared by the tests."""
+    import functools
+
+    from cxsense.encoders.face.encoder import FaceEncoder
+
+    return functools.lru_cache(maxsize=None)(lambda threshold: FaceEncoder("base", early_exit=threshold))
+
+
+def test_early_exit_answers_easy_faces_after_one_pass(face_path, base_with_exit):
+    img = load_image(face_path)
+    off = base_with_exit(None)
+    never = base_with_exit(1.0)  # stage 1 is never that sure: always the whole model
+    always = base_with_exit(0.1)  # below 1/7: stage 1 always answers
+    r_off, r_never, r_always = off.encode(img), never.encode(img), always.encode(img)
+    n_members = len(off._net.members)
+    assert r_off.details["passes"] == r_never.details["passes"] == 2 * n_members
+    assert r_always.details["passes"] == 1
+    # the whole model's answer does not change when stage 1 hands over
+    np.testing.assert_allclose(r_never.probability_vector(), r_off.probability_vector(), atol=1e-6)
+    # the embedding is stage 1's whichever path the crop took, and one member wide
+    assert r_never.embedding.shape == r_always.embedding.shape == (off._net.members[0].embed_dim,)
+    assert r_off.embedding.shape == (off.embedding_dim,) and off.embedding_dim > never.embedding_dim
+    np.testing.assert_allclose(r_never.embedding, r_always.embedding, atol=1e-6)
+    assert r_always.emotion == r_off.emotion == "happiness"
+    assert not np.allclose(r_always.probability_vector(), r_off.probability_vector())
+    info = always.info()["expression"]["early_exit"]
+    assert info["threshold"] == 0.1 and info["member"] == 0 and info["temperature"] > 0
+    assert "early_exit" not in off.info()["expression"]
+
+
+def test_early_exit_threshold_trades_passes_for_agreement(face_rgb, base_with_exit):
+    rng = np.random.default_rng(3)
+    gray = cv2.cvtColor(face_rgb, cv2.COLOR_RGB2GRAY)
+    crops = np.stack([cv2.resize(gray[y:y + s, x:x + s], (48, 48))  # framings from tight to loose, some odd
+                      for s, y, x in zip(rng.integers(90, 260, 24), rng.integers(0, 60, 24), rng.integers(100, 200, 24))])
+    full = base_with_exit(None).crops_embed(crops)[1]
+    one_pass_share = []
+    for thr in (0.1, 0.9, 1.0):
+        enc = base_with_exit(thr)
+        _, p, passes = enc.crops_embed(crops, return_passes=True)
+        assert set(np.unique(passes)) <= {1, 2 * len(enc._net.members)}
+        assert np.all(np.isfinite(p)) and np.allclose(p.sum(1), 1)
+        # crops that went on get exactly the whole model's answer; the batch equals crop-by-crop calls
+        np.testing.assert_allclose(p[passes > 1], full[passes > 1], atol=1e-6)
+        single = np.stack([enc.crops_embed(c[None])[1][0] for c in crops])
+        np.testing.assert_allclose(single, p, atol=1e-5)
+        # crops answered after one pass are those stage 1 was sure of
+        assert np.all(p[passes == 1].max(1) >= thr)
+        one_pass_share.append(np.mean(passes == 1))
+    assert one_pass_share == sorted(one_pass_share, reverse=True) and one_pass_share[-1] == 0
+
+
+def test_early_exit_bad_values_and_single_networks(base_with_exit):
+    import copy
+
+    from cxsense.encoders.face.encoder import FaceEncoder
+
+    for bad in ("yes", 0, 0.0, 1.5, -0.2, float("nan"), True, [0.5]):
+        with pytest.raises(cxsense.InputError, match="early_exit"):
+            FaceEncoder("base", early_exit=bad)
+    small = FaceEncoder("small", early_exit=0.7)  # one network: nothing to skip, and nothing changes
+    assert small.info()["expression"].get("early_exit") is None and small.embedding_dim == 256
+    enc = copy.copy(base_with_exit(None))
+    enc._cfg = dict(enc._cfg, early_exit={"member": 7, "temperature": 1.0, "threshold": None})
+    with pytest.raises(cxsense.ModelError, match="early_exit"):
+        enc._early_exit_config(0.7)
+    enc._cfg = dict(enc._cfg, early_exit=None)
+    with pytest.raises(cxsense.InputError, match="early-exit calibration"):
+        enc._early_exit_config(0.7)
+    assert enc._early_exit_config("auto") is None
+
+
+def test_assess_takes_the_early_exit_option(face_path):
+    fast = cxsense.assess(face=face_path, face_early_exit=0.1)
+    whole = cxsense.assess(face=face_path, face_early_exit=None)
+    assert fast.modalities["face"].details["passes"] == 1
+    assert whole.modalities["face"].details["passes"] > 1
+    assert fast.emotion == whole.emotion == "happiness"
+    with pytest.raises(cxsense.InputError, match="face_early_exit|early_exit"):
+        cxsense.assess(face=face_path, face_early_exit="fast")
+    with pytest.raises(cxsense.InputError, match="face_early_exit"):
+        cxsense.assess(voice=(np.zeros(16000, np.float32), 16000), face_early_exit=0.5)

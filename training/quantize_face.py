@@ -21,7 +21,7 @@ import torch
 
 from cxsense.encoders.face.net import quantize_int8, standardize
 from training.datasets import data_root, load_fer
-from training.registry_tools import register
+from training.registry_tools import rewrite_registered
 
 
 def _logits(net, x: torch.Tensor, tta: bool) -> torch.Tensor:
@@ -43,7 +43,6 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     torch.set_num_threads(2)
     from safetensors import safe_open
-    from safetensors.torch import save_file
 
     from cxsense.encoders.face.encoder import _load_facenet
     from cxsense.registry import model_entry, model_path
@@ -83,11 +82,7 @@ def main(argv=None) -> int:
                    f"--calibration {a.calibration} --seed {a.seed}",
         "qparams": qparams,
     })
-    meta["version"] = a.version
-    save_file(tensors, str(path), metadata=meta)
-    extra = {k: v for k, v in entry.items() if k not in ("name", "file", "sha256", "version", "licence", "card", "path")}
-    register(a.name, path, version=a.version, licence=entry["licence"], card=entry["card"], **extra)
-    print(f"wrote {path} ({path.stat().st_size} bytes), version {a.version}")
+    rewrite_registered(a.name, path, tensors, meta, a.version)
     return 0
 
 

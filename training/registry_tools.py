@@ -20,3 +20,18 @@ def register(name: str, file: Path, *, version: str, licence: str, card: str, **
     reg["models"] = dict(sorted(reg["models"].items()))
     REGISTRY.write_text(json.dumps(reg, indent=2) + "\n")
     return entry
+
+
+def rewrite_registered(name: str, path: Path, tensors: dict, meta: dict, version: str) -> None:
+    """Write a registered model file again (same tensors, new metadata and ``version``) and update its entry,
+    keeping its licence, card and any extra fields; prints what it wrote."""
+    from safetensors.torch import save_file
+
+    from cxsense.registry import model_entry
+
+    entry = model_entry(name)
+    meta = dict(meta, version=version)
+    save_file(tensors, str(path), metadata=meta)
+    extra = {k: v for k, v in entry.items() if k not in ("name", "file", "sha256", "version", "licence", "card", "path")}
+    register(name, path, version=version, licence=entry["licence"], card=entry["card"], **extra)
+    print(f"wrote {path} ({path.stat().st_size} bytes), version {version}")

@@ -166,12 +166,21 @@ class FaceEncoder(Encoder):
         AMX), else in float32. ``"int8"`` where it is not available raises :class:`~cxsense.NotAvailableError`.
         Results are deterministic on one machine; the precisions differ in the second or third decimal of a
         probability.
+    early_exit : "auto", float in (0, 1], or None, default "auto"
+        Adaptive compute for an ensemble model (docs/face.md, "Early exit"): one member reads the crop once
+        (stage 1, calibrated with its own temperature); when its top probability reaches the threshold the
+        answer is that member's, otherwise the whole ensemble runs with flip averaging (reusing stage 1's
+        pass). Easy faces then cost one pass instead of four. ``"auto"`` uses the threshold the model file
+        ships (``early_exit`` in its metadata; none means off), ``None`` turns it off, a float sets it. With
+        early exit on, the embedding is stage 1's (``embedding_dim`` of one member) for every crop, so that it
+        does not depend on which path a crop took; ``details["passes"]`` says how many passes ran. A model
+        that is a single network ignores it.
     """
 
     modality = "face"
     embedding_dim = 256
 
-    def __init__(self, model: str = "base", precision: str = "auto"):
+    def __init__(self, model: str = "base", precision: str = "auto", early_exit: float | str | None = "auto"):
         import torch
 
         from ...errors import InputError
@@ -180,6 +189,7 @@ class FaceEncoder(Encoder):
             raise InputError("face_model", "one of " + ", ".join(repr(m) for m in FACE_MODELS), repr(model))
         if precision not in ("auto", "int8", "bf16", "fp32"):
             raise InputError("precision", "'auto', 'int8', 'bf16' or 'fp32'", repr(precision))
+        self._check_early_exit(early_exit)
         self._net, self._cfg, self._net_info = _load_facenet(FACE_MODELS[model])
         self.model = model
         chosen = _choose_precision(precision, "int8_qparams" in self._cfg)
@@ -201,41 +211,128 @@ class FaceEncoder(Encoder):
         self.embedding_dim = int(self._cfg["embed_dim"])
         self.temperature = float(self._cfg["temperature"])
         self._tta = bool(self._cfg.get("flip_tta", True))
+        self._exit = self._early_exit_config(early_exit)
+        if self._exit is not None:
+            self.embedding_dim = int(self._net.members[self._exit["member"]].embed_dim)
         det_path = model_path("face-detector")
         det_entry = model_entry("face-detector")
         self._detector = FaceDetector(det_path)
         self._det_info = {"name": "face-detector", "version": det_entry.get("version"), "sha256": det_entry["sha256"]}
         self._lock = threading.Lock()
 
+    @staticmethod
+    def _check_early_exit(early_exit) -> float | None:
+        """The threshold asked for (None: off or "auto"); bad values are an :class:`InputError`."""
+        from ...errors import InputError
+
+        allowed = "'auto', None or a threshold in (0, 1]"
+        if early_exit is None or early_exit is False or (isinstance(early_exit, str) and early_exit == "auto"):
+            return None
+        if isinstance(early_exit, (str, bool, np.bool_)) or not isinstance(early_exit, (int, float, np.number)):
+            raise InputError("early_exit", allowed, repr(early_exit))
+        threshold = float(early_exit)
+        if not (0.0 < threshold <= 1.0):  # also rejects NaN
+            raise InputError("early_exit", allowed, repr(early_exit))
+        return threshold
+
+    def _early_exit_config(self, early_exit) -> dict | None:
+        """``{"member", "temperature", "threshold"}`` of the early exit, or None when it is off."""
+        from ...errors import InputError, ModelError
+
+        threshold = self._check_early_exit(early_exit)
+        if early_exit is None or early_exit is False:
+            return None
+        spec = self._cfg.get("early_exit")
+        members = getattr(self._net, "members", None)
+        if members is None or len(members) < 2:
+            return None  # one network: nothing to skip
+        if spec is None:
+            if threshold is None:
+                return None  # "auto" and the file ships no early exit
+            raise InputError("early_exit", "'auto' or None for a model file without an early-exit calibration "
+                             f"({self._net_info['name']} {self._net_info['version']})", repr(early_exit))
+        try:
+            member, temperature = int(spec["member"]), float(spec["temperature"])
+            default = None if spec.get("threshold") is None else float(spec["threshold"])
+            if not (0 <= member < len(members) and temperature > 0 and (default is None or 0 < default <= 1)):
+                raise ValueError(spec)
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise ModelError(f"{self._net_info['name']}: unreadable early_exit metadata ({e!r})") from e
+        threshold = default if threshold is None else threshold
+        if threshold is None:
+            return None  # "auto", and the file ships the calibration with the exit off by default
+        return {"member": member, "temperature": temperature, "threshold": threshold}
+
     def info(self) -> dict:
-        return {"expression": dict(self._net_info), "detector": dict(self._det_info)}
+        info = {"expression": dict(self._net_info), "detector": dict(self._det_info)}
+        if self._exit is not None:
+            info["expression"]["early_exit"] = dict(self._exit)
+        return info
 
     # -- stages ------------------------------------------------------------------------------
     def detect(self, image: Image, tiled: bool | str = "auto") -> list[FaceDetection]:
         """All faces, largest first (see :meth:`FaceDetector.detect` for ``tiled``)."""
         return self._detector.detect(np.asarray(image.rgb), tiled=tiled)
 
-    def crops_embed(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Embeddings and calibrated probabilities of 48x48 uint8 crops ``(n, 48, 48)``."""
+    def _features(self, net, x):
+        """``net.forward_features`` on standardised float crops, in the encoder's precision (float32 out)."""
+        import torch
+
+        if self._bf16:
+            x = x.to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+            return net.forward_features(x).float()
+        return net.forward_features(x)
+
+    def _full(self, x, z_first=None):
+        """Embeddings (flip-averaged where the model says so) and calibrated probabilities of the whole model;
+        ``z_first``: the features of ``members[self._exit["member"]]`` on ``x`` (unflipped), already computed."""
+        import torch
+
+        n = len(x)
+        if z_first is None:
+            xx = torch.cat([x, torch.flip(x, dims=[3])]) if self._tta else x
+            z = self._features(self._net, xx)
+        else:  # the ensemble, with stage 1's pass reused
+            k = self._exit["member"]
+            xf = torch.flip(x, dims=[3])
+            parts = [z_first if i == k else self._features(m, x) for i, m in enumerate(self._net.members)]
+            z = torch.cat([torch.cat(parts, dim=1), self._features(self._net, xf)])
+        if self._tta:
+            z = (z[:n] + z[n:]) / 2  # the head is linear: same as averaging logits
+        logits = self._net.forward_head(z).double() / self.temperature
+        return z, torch.softmax(logits, dim=1)
+
+    def crops_embed(self, crops: np.ndarray, return_passes: bool = False):
+        """Embeddings and calibrated probabilities of 48x48 uint8 crops ``(n, 48, 48)``.
+
+        With ``return_passes=True`` also the number of network passes each crop took (early exit: 1 when stage 1
+        was sure enough, otherwise 1 + the whole model's).
+        """
         import torch
 
         from .net import standardize
 
         x = torch.from_numpy(np.ascontiguousarray(crops, dtype=np.float32) / 255.0).unsqueeze(1)
+        n_members = len(getattr(self._net, "members", [self._net]))
+        full_passes = n_members * (2 if self._tta else 1)
         with torch.inference_mode():
             x = standardize(x)
-            if self._tta:
-                x = torch.cat([x, torch.flip(x, dims=[3])])
-            if self._bf16:
-                x = x.to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
-                z = self._net.forward_features(x).float()
+            if self._exit is None:
+                z, p = self._full(x)
+                passes = np.full(len(crops), full_passes)
             else:
-                z = self._net.forward_features(x)
-            if self._tta:
-                z = (z[: len(crops)] + z[len(crops):]) / 2  # the head is linear: same as averaging logits
-            logits = self._net.forward_head(z).double() / self.temperature
-            p = torch.softmax(logits, dim=1).numpy()
-        return z.numpy().astype(np.float32), p
+                k = self._exit["member"]
+                member = self._net.members[k]
+                z = self._features(member, x)
+                p = torch.softmax(member.forward_head(z).double() / self._exit["temperature"], dim=1)
+                rest = (p.max(dim=1).values < self._exit["threshold"]).numpy()
+                passes = np.where(rest, full_passes, 1)
+                if rest.any():
+                    idx = torch.from_numpy(np.flatnonzero(rest))
+                    _, p_full = self._full(x[idx], z_first=z[idx])
+                    p[idx] = p_full
+        z, p = z.numpy().astype(np.float32), p.numpy()
+        return (z, p, passes) if return_passes else (z, p)
 
     def _result(self, crop: np.ndarray, det: FaceDetection | None, image_shape) -> ModalityResult:
         model = self.info()
@@ -243,7 +340,7 @@ class FaceEncoder(Encoder):
         if std < 2.0:
             return ModalityResult.no_signal("face", self.embedding_dim, "blank or uniform face crop",
                                             details=self._details(det, image_shape), model=model)
-        z, p = self.crops_embed(crop[None])
+        z, p, passes = self.crops_embed(crop[None], return_passes=True)
         p = p[0]
         p = p / p.sum()
         v, a = circumplex_va(p)
@@ -260,7 +357,7 @@ class FaceEncoder(Encoder):
             valence=v,
             arousal=a,
             stress=stress_from_va(v, a),
-            details=self._details(det, image_shape),
+            details=dict(self._details(det, image_shape), passes=int(passes[0])),
             model=model,
         )
 
