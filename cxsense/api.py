@@ -51,7 +51,7 @@ def _normalise(face, voice, physio, detect_face, options) -> dict[str, Any]:
 
         if face is None:
             raise InputError("options", "face_early_exit only together with face", "face_early_exit without face")
-        FaceEncoder._check_early_exit(options["face_early_exit"])
+        FaceEncoder._check_early_exit(options["face_early_exit"], "face_early_exit")
     if face is not None:
         from .inputs.image import load_image
 

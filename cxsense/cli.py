@@ -52,6 +52,16 @@ def _read_physio_csv(path: str, sampling_rate: float | None):
     return df, sampling_rate
 
 
+def _early_exit_arg(text: str):
+    """``--face-early-exit``: auto, off, or a threshold (checked where it is used)."""
+    if text in ("auto", "off"):
+        return {"auto": "auto", "off": None}[text]
+    try:
+        return float(text)
+    except ValueError:
+        return text  # left to the library's InputError, which names what is allowed
+
+
 def _cmd_assess(a) -> dict:
     from .api import assess
 
@@ -64,6 +74,8 @@ def _cmd_assess(a) -> dict:
         raise InputError("--face/--voice/--physio", "at least one input", "none")
     if a.face_model is not None:
         options["face_model"] = a.face_model
+    if a.face_early_exit != "auto":
+        options["face_early_exit"] = a.face_early_exit
     return assess(face=a.face, voice=a.voice, physio=physio, detect_face=not a.no_detect_face, **options).to_dict()
 
 
@@ -144,7 +156,8 @@ def _cmd_session(a) -> dict:
 
     prog = _Progress(a.progress == "on" or (a.progress == "auto" and sys.stderr.isatty()))
     s = analyze_session(a.video, physio=a.physio, step=a.step, fps=a.fps, physio_offset=a.physio_offset,
-                        persons=a.persons, face_model=a.face_model, progress=prog)
+                        persons=a.persons, face_model=a.face_model, face_early_exit=a.face_early_exit,
+                        progress=prog)
     if prog.enabled:
         sys.stderr.write("\n")
     for opt in ("out", "report", "events", "summary"):
@@ -176,6 +189,8 @@ def main(argv=None) -> int:
     pa.add_argument("--sampling-rate", type=float, default=None, help="physio CSV rate in Hz when it has no 'time' column")
     pa.add_argument("--no-detect-face", action="store_true", help="take the whole image as one face crop")
     pa.add_argument("--face-model", choices=list(_face_models()), default=None, help="face network (small: faster)")
+    pa.add_argument("--face-early-exit", type=_early_exit_arg, default="auto", metavar="auto|off|THRESHOLD",
+                    help="base face model: auto (the model file's setting), off, or a threshold in (0, 1]: the first network answers alone when it is at least this sure (faster)")
     pa.add_argument("--indent", type=int, default=2)
     pf = sub.add_parser("faces", help="one assessment per face in an image; prints JSON")
     pf.add_argument("image")
@@ -202,6 +217,8 @@ def main(argv=None) -> int:
     ps.add_argument("--fps", type=float, default=5.0, help="frames analysed per second (default 5; 0 = every frame)")
     ps.add_argument("--persons", choices=["all", "largest"], default="all")
     ps.add_argument("--face-model", choices=list(_face_models()), default="base", help="face network (small: faster)")
+    ps.add_argument("--face-early-exit", type=_early_exit_arg, default="auto", metavar="auto|off|THRESHOLD",
+                    help="base face model: auto (the model file's setting), off, or a threshold in (0, 1]: the first network answers alone when it is at least this sure (faster)")
     ps.add_argument("--progress", choices=["auto", "on", "off"], default="auto")
     ps.add_argument("--indent", type=int, default=2)
     a = p.parse_args(argv)

@@ -130,6 +130,12 @@ def test_cli_assess(face_path):
                          capture_output=True, text=True, check=True)
     d = json.loads(out.stdout)
     assert d["emotion"] in cxsense.EMOTIONS and "face" in d["modalities"]
+    quick = subprocess.run([sys.executable, "-m", "cxsense", "assess", "--face", str(face_path), "--face-early-exit",
+                            "0.1"], capture_output=True, text=True, check=True)
+    assert json.loads(quick.stdout)["modalities"]["face"]["details"]["passes"] == 1
+    bad = subprocess.run([sys.executable, "-m", "cxsense", "assess", "--face", str(face_path), "--face-early-exit",
+                          "fast"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "face_early_exit" in bad.stderr
 
 
 def test_cli_bad_input_exit_code(tmp_path):

@@ -357,7 +357,7 @@ def test_assess_takes_the_early_exit_option(face_path):
     assert fast.modalities["face"].details["passes"] == 1
     assert whole.modalities["face"].details["passes"] > 1
     assert fast.emotion == whole.emotion == "happiness"
-    with pytest.raises(cxsense.InputError, match="face_early_exit|early_exit"):
+    with pytest.raises(cxsense.InputError, match="face_early_exit"):
         cxsense.assess(face=face_path, face_early_exit="fast")
     with pytest.raises(cxsense.InputError, match="face_early_exit"):
         cxsense.assess(voice=(np.zeros(16000, np.float32), 16000), face_early_exit=0.5)

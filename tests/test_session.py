@@ -67,6 +67,10 @@ def test_one_face_with_audio(one_face_mp4):
     # the same input gives the same timeline
     again = analyze_session(one_face_mp4)
     pd.testing.assert_frame_equal(again.timeline, tl)
+    assert s.info["face_early_exit"] is None  # base v1.2.2's file leaves it off
+    quick = analyze_session(one_face_mp4, face_early_exit=0.1)  # the first network always answers alone
+    assert quick.info["face_early_exit"]["threshold"] == 0.1
+    assert (quick.timeline["face_emotion"] == "happiness").all()
 
 
 @pytest.mark.parametrize("ext", [".mkv", ".webm", ".avi"])
@@ -154,7 +158,8 @@ def test_bad_videos(tmp_path, one_face_mp4):
         _check_timeline(s.timeline)
     except cxsense.InputError as e:
         assert "video" in str(e)
-    for kw in ({"step": 0}, {"fps": -1}, {"step": float("nan")}, {"persons": "everyone"}, {"physio_window": 5}):
+    for kw in ({"step": 0}, {"fps": -1}, {"step": float("nan")}, {"persons": "everyone"}, {"physio_window": 5},
+               {"face_early_exit": 1.5}, {"face_early_exit": "fast"}):
         with pytest.raises(cxsense.InputError):
             analyze_session(one_face_mp4, **kw)
 

@@ -201,7 +201,8 @@ def _row(t, person, fused, results, voice_used) -> dict:
 
 def analyze_session(video, physio=None, *, step: float = 1.0, fps: float = 5.0, voice_window: float = 3.0,
                     physio_window: float = 60.0, physio_offset: float = 0.0, persons: str = "all",
-                    face_model: str = "base", progress: Callable[[float, float], None] | None = None) -> Session:
+                    face_model: str = "base", face_early_exit: float | str | None = "auto",
+                    progress: Callable[[float, float], None] | None = None) -> Session:
     """Turn a recorded video (and optional physiology) into a timeline of reactions.
 
     Parameters
@@ -223,6 +224,10 @@ def analyze_session(video, physio=None, *, step: float = 1.0, fps: float = 5.0, 
         One timeline per tracked face (``person`` column), or only the largest face in each frame.
     face_model : {"base", "small"}
         The face expression network (see :func:`cxsense.assess`).
+    face_early_exit : "auto", float in (0, 1] or None
+        Base's early exit (see :func:`cxsense.assess`): with a threshold, a face that the first network reads
+        with at least that probability costs one pass instead of four; ``"auto"`` follows the model file
+        (off for base v1.2.2).
     progress : callable (seconds done, seconds total), optional
 
     Returns
@@ -254,12 +259,15 @@ def analyze_session(video, physio=None, *, step: float = 1.0, fps: float = 5.0, 
 
     if face_model not in FACE_MODELS:
         raise InputError("face_model", "one of " + ", ".join(repr(m) for m in FACE_MODELS), repr(face_model))
+    from ..encoders.face.encoder import FaceEncoder
+
+    FaceEncoder._check_early_exit(face_early_exit, "face_early_exit")
     ph = None
     if physio is not None:
         ph = physio if isinstance(physio, tuple) else read_physio_csv(physio, offset=physio_offset)
     container, path = _open(video)
     t_start = _time.perf_counter()
-    face_enc = get_encoder("face", model=face_model)
+    face_enc = get_encoder("face", model=face_model, early_exit=face_early_exit)
     voice_enc = get_encoder("voice")
     physio_enc = get_encoder("physio") if ph is not None else None
     fusion = get_fusion()
@@ -414,7 +422,7 @@ def analyze_session(video, physio=None, *, step: float = 1.0, fps: float = 5.0, 
         "frames_analysed": n_sampled, "has_audio": aus is not None, "physio": ph is not None,
         "physio_steps_with_data": overlap_steps, "step_s": step, "fps_analysed": fps, "voice_window_s": voice_window,
         "physio_window_s": physio_window, "physio_offset_s": physio_offset, "persons": persons,
-        "face_model": face_model,
+        "face_model": face_model, "face_early_exit": face_enc.info()["expression"].get("early_exit"),
         "decode_errors": decode_errors, "stopped_early": trailing, "seconds": elapsed,
         "speed_x_realtime": float(duration / elapsed) if elapsed > 0 else None,
         "persons_seen": sorted({r["person"] for r in rows if r["person"] != "-"}, key=lambda s: int(s[1:])),

@@ -221,18 +221,19 @@ class FaceEncoder(Encoder):
         self._lock = threading.Lock()
 
     @staticmethod
-    def _check_early_exit(early_exit) -> float | None:
-        """The threshold asked for (None: off or "auto"); bad values are an :class:`InputError`."""
+    def _check_early_exit(early_exit, parameter: str = "early_exit") -> float | None:
+        """The threshold asked for (None: off or "auto"); bad values are an :class:`InputError` naming
+        ``parameter``."""
         from ...errors import InputError
 
         allowed = "'auto', None or a threshold in (0, 1]"
         if early_exit is None or early_exit is False or (isinstance(early_exit, str) and early_exit == "auto"):
             return None
         if isinstance(early_exit, (str, bool, np.bool_)) or not isinstance(early_exit, (int, float, np.number)):
-            raise InputError("early_exit", allowed, repr(early_exit))
+            raise InputError(parameter, allowed, repr(early_exit))
         threshold = float(early_exit)
         if not (0.0 < threshold <= 1.0):  # also rejects NaN
-            raise InputError("early_exit", allowed, repr(early_exit))
+            raise InputError(parameter, allowed, repr(early_exit))
         return threshold
 
     def _early_exit_config(self, early_exit) -> dict | None:
