@@ -329,6 +329,14 @@ def test_early_exit_threshold_trades_passes_for_agreement(face_rgb, base_with_ex
         assert np.all(p[passes == 1].max(1) >= thr)
         one_pass_share.append(np.mean(passes == 1))
     assert one_pass_share == sorted(one_pass_share, reverse=True) and one_pass_share[-1] == 0
+    # an ensemble file without flip averaging: the handover still gives the whole model's answer
+    import copy
+
+    never, off = copy.copy(base_with_exit(1.0)), copy.copy(base_with_exit(None))
+    never._tta = off._tta = False
+    _, p_never, passes = never.crops_embed(crops, return_passes=True)
+    assert set(passes) == {len(never._net.members)}
+    np.testing.assert_allclose(p_never, off.crops_embed(crops)[1], atol=1e-6)
 
 
 def test_early_exit_bad_values_and_single_networks(base_with_exit):

@@ -295,9 +295,10 @@ class FaceEncoder(Encoder):
             z = self._features(self._net, xx)
         else:  # the ensemble, with stage 1's pass reused
             k = self._exit["member"]
-            xf = torch.flip(x, dims=[3])
             parts = [z_first if i == k else self._features(m, x) for i, m in enumerate(self._net.members)]
-            z = torch.cat([torch.cat(parts, dim=1), self._features(self._net, xf)])
+            z = torch.cat(parts, dim=1)
+            if self._tta:
+                z = torch.cat([z, self._features(self._net, torch.flip(x, dims=[3]))])
         if self._tta:
             z = (z[:n] + z[n:]) / 2  # the head is linear: same as averaging logits
         logits = self._net.forward_head(z).double() / self.temperature
@@ -307,7 +308,7 @@ class FaceEncoder(Encoder):
         """Embeddings and calibrated probabilities of 48x48 uint8 crops ``(n, 48, 48)``.
 
         With ``return_passes=True`` also the number of network passes each crop took (early exit: 1 when stage 1
-        was sure enough, otherwise 1 + the whole model's).
+        was sure enough, otherwise the whole model's, stage 1's pass being one of them).
         """
         import torch
 
