@@ -271,6 +271,14 @@ def test_live_session(face_rgb):
         live.push_physio({"heart": ([1, 2], 4)}, 0.0)
     with pytest.raises(cxsense.InputError):
         LiveSession(voice_window=0)
+    for kw in ({"face_model": "tiny"}, {"face_early_exit": 0}, {"face_early_exit": "fast"}):
+        with pytest.raises(cxsense.InputError, match=list(kw)[0]):
+            LiveSession(**kw)
+    quick = LiveSession(face_early_exit=0.1)  # the first network answers alone
+    quick.push_frame(f, 0.0)
+    face = quick.assessment().modalities["face"]
+    assert face.emotion == "happiness" and face.model["expression"]["early_exit"]["threshold"] == 0.1
+    assert LiveSession(face_model="small")._face_config["model"] == "small"
     # push_audio's errors name its own parameters
     with pytest.raises(cxsense.InputError) as e:
         live.push_audio(np.zeros(1600, np.float32), 0, 11.0)

@@ -40,13 +40,25 @@ class LiveSession:
     ----------
     face_window, voice_window, physio_window : float
         Seconds of each modality that an assessment covers.
+    face_model : {"base", "small"}, default "base"
+        The face expression network (see :func:`cxsense.assess`).
+    face_early_exit : "auto", float in (0, 1] or None, default "auto"
+        Base's early exit (see :func:`cxsense.assess`): a face the first network reads with at least this
+        probability costs one pass instead of four.
     """
 
-    def __init__(self, face_window: float = 1.0, voice_window: float = 3.0, physio_window: float = 60.0):
+    def __init__(self, face_window: float = 1.0, voice_window: float = 3.0, physio_window: float = 60.0, *,
+                 face_model: str = "base", face_early_exit: float | str | None = "auto"):
+        from ..encoders.face.encoder import FACE_MODELS, FaceEncoder
+
         for name, v, lo, hi in (("face_window", face_window, 0.1, 10), ("voice_window", voice_window, 1, 10),
                                 ("physio_window", physio_window, 30, 120)):
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
                 raise InputError(name, f"seconds in [{lo}, {hi}]", repr(v))
+        if not isinstance(face_model, str) or face_model not in FACE_MODELS:
+            raise InputError("face_model", "one of " + ", ".join(repr(m) for m in FACE_MODELS), repr(face_model))
+        FaceEncoder._check_early_exit(face_early_exit, "face_early_exit")
+        self._face_config = {"model": face_model, "early_exit": face_early_exit}
         self.face_window, self.voice_window, self.physio_window = float(face_window), float(voice_window), float(physio_window)
         self._faces: deque = deque()  # (t, ModalityResult or None)
         self._audio: deque = deque()  # (t0, samples at 16 kHz)
@@ -62,7 +74,7 @@ class LiveSession:
 
         t = _check_t(t)
         img = load_image(frame, parameter="frame")
-        rs = [r for r in get_encoder("face").encode_all(img, tiled="auto") if r.quality > 0]
+        rs = [r for r in get_encoder("face", **self._face_config).encode_all(img, tiled="auto") if r.quality > 0]
         with self._lock:
             self._faces.append((t, rs[0] if rs else None))
             self._advance(t)
