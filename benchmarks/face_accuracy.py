@@ -47,20 +47,14 @@ def main(argv=None):
     p.add_argument("--early-exit", default="auto",
                    help="base's early exit: auto (what the model file says), off, or a threshold in (0, 1]")
     a = p.parse_args(argv)
-    ee = {"auto": "auto", "off": None}.get(a.early_exit, a.early_exit)
-    if isinstance(ee, str) and ee != "auto":
-        ee = float(ee)
+    from cxsense.encoders import _instances, _key, get_encoder
+    from cxsense.encoders.face.encoder import FaceEncoder, early_exit_from_text
+
+    ee = early_exit_from_text(a.early_exit)
     kw = {"face_model": a.face_model, "face_early_exit": ee}
-    from cxsense.encoders import get_encoder
-
     if a.precision != "auto":  # the encoder assess uses, with the precision asked for
-        from cxsense.encoders import _encoder_class, _instances
-        from cxsense.encoders.face.encoder import FaceEncoder
-
-        _, defaults = _encoder_class("face")
-        config = {"model": a.face_model, "early_exit": ee}
-        key = ("face", tuple(sorted((k, v) for k, v in config.items() if defaults.get(k) != v)))
-        _instances[key] = FaceEncoder(a.face_model, a.precision, early_exit=ee)
+        _instances[_key("face", {"model": a.face_model, "early_exit": ee})] = FaceEncoder(a.face_model, a.precision,
+                                                                                          early_exit=ee)
     x, y, split = load_fer(data_root(a.data), "dev")
     t0 = time.time()
     results = [cxsense.assess(face=im, detect_face=False, **kw) for im in x]

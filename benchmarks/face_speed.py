@@ -76,9 +76,9 @@ def main(argv=None):
     ap.add_argument("--data", default=None)
     ap.add_argument("--dev-crops", type=int, default=1000, help="dev crops to cycle through (0: skip that row)")
     a = ap.parse_args(argv)
-    ee = {"auto": "auto", "off": None}.get(a.early_exit)
-    if ee is None and a.early_exit != "off":
-        ee = float(a.early_exit)
+    from cxsense.encoders.face.encoder import early_exit_from_text
+
+    ee = early_exit_from_text(a.early_exit)
 
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
@@ -95,13 +95,11 @@ def main(argv=None):
     from cxsense.encoders.face.encoder import FaceEncoder
     from cxsense.inputs.image import load_image
 
-    from cxsense.encoders import _encoder_class
+    from cxsense.encoders import _key
 
     # the encoder assess uses, with the precision asked for
     enc = FaceEncoder(a.face_model, a.precision, early_exit=ee)
-    _, defaults = _encoder_class("face")
-    config = {"model": a.face_model, "early_exit": ee}
-    _instances[("face", tuple(sorted((k, v) for k, v in config.items() if defaults.get(k) != v)))] = enc
+    _instances[_key("face", {"model": a.face_model, "early_exit": ee})] = enc
     kw = {"face_model": a.face_model, "face_early_exit": ee}
     assert cxsense.assess(face=frame, **kw).modalities["face"].quality > 0
     fns = {"crop_ms": lambda: cxsense.assess(face=crop, detect_face=False, **kw),
@@ -139,8 +137,7 @@ def main(argv=None):
         res["crop_dev_one_pass_share"] = float(np.mean(np.asarray(passes) == 1))
     if enc.info()["expression"].get("early_exit"):  # the worst case: the whole model, through detection
         full = FaceEncoder(a.face_model, a.precision, early_exit=None)
-        _instances[("face", (("early_exit", None),) if a.face_model == "base" else
-                    (("early_exit", None), ("model", a.face_model)))] = full
+        _instances[_key("face", {"model": a.face_model, "early_exit": None})] = full
         res["frame_640x480_no_exit_ms"] = median_ms(lambda: cxsense.assess(face=frame, face_model=a.face_model,
                                                                             face_early_exit=None), n=100)
     img = load_image(frame)

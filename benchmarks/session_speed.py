@@ -78,8 +78,9 @@ def main(argv=None) -> int:
                     help="auto (the model file's setting), off, or a threshold; the example face is an easy one, "
                          "so with a threshold this is the best case")
     a = ap.parse_args(argv)
-    ee = {"auto": "auto", "off": None}.get(a.face_early_exit, a.face_early_exit)
-    kw = {"face_early_exit": float(ee) if isinstance(ee, str) and ee != "auto" else ee}
+    from cxsense.encoders.face.encoder import early_exit_from_text
+
+    kw = {"face_early_exit": early_exit_from_text(a.face_early_exit)}
     import av
     import torch
 

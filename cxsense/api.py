@@ -39,19 +39,13 @@ def _normalise(face, voice, physio, detect_face, options) -> dict[str, Any]:
     if face is None and voice is None and physio is None:
         raise InputError("face, voice, physio", "at least one input", "none of the three")
     inputs: dict[str, Any] = {}
-    if "face_model" in options:
-        from .encoders.face.encoder import FACE_MODELS
+    for name in ("face_model", "face_early_exit"):
+        if name in options and face is None:
+            raise InputError("options", f"{name} only together with face", f"{name} without face")
+    if face is not None:
+        from .encoders.face.encoder import check_face_options
 
-        if face is None:
-            raise InputError("options", "face_model only together with face", "face_model without face")
-        if not isinstance(options["face_model"], str) or options["face_model"] not in FACE_MODELS:
-            raise InputError("face_model", "one of " + ", ".join(repr(m) for m in FACE_MODELS), repr(options["face_model"]))
-    if "face_early_exit" in options:
-        from .encoders.face.encoder import FaceEncoder
-
-        if face is None:
-            raise InputError("options", "face_early_exit only together with face", "face_early_exit without face")
-        FaceEncoder._check_early_exit(options["face_early_exit"], "face_early_exit")
+        check_face_options(options.get("face_model", "base"), options.get("face_early_exit", "auto"))
     if face is not None:
         from .inputs.image import load_image
 

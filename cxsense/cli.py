@@ -54,12 +54,9 @@ def _read_physio_csv(path: str, sampling_rate: float | None):
 
 def _early_exit_arg(text: str):
     """``--face-early-exit``: auto, off, or a threshold (checked where it is used)."""
-    if text in ("auto", "off"):
-        return {"auto": "auto", "off": None}[text]
-    try:
-        return float(text)
-    except ValueError:
-        return text  # left to the library's InputError, which names what is allowed
+    from .encoders.face.encoder import early_exit_from_text
+
+    return early_exit_from_text(text)
 
 
 def _cmd_assess(a) -> dict:

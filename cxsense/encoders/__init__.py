@@ -29,10 +29,8 @@ _lock = threading.Lock()
 def get_encoder(modality: str, **config) -> Encoder:
     """The shared encoder instance of a modality (and configuration, e.g. ``model="small"`` for the face),
     created (and its weights checked) on first use."""
-    klass, defaults = _encoder_class(modality)
-    # settings equal to the class's defaults are dropped, so that get_encoder("face", model="base")
-    # and get_encoder("face") share one instance
-    key = (modality, tuple(sorted((k, v) for k, v in config.items() if defaults.get(k, _NO_DEFAULT) != v)))
+    klass, _ = _encoder_class(modality)
+    key = _key(modality, config)
     with _lock:
         enc = _instances.get(key)
         if enc is None:
@@ -42,6 +40,13 @@ def get_encoder(modality: str, **config) -> Encoder:
 
 
 _NO_DEFAULT = object()
+
+
+def _key(modality: str, config: dict) -> tuple:
+    """The shared-instance key of a modality and configuration. Settings equal to the class's defaults are
+    dropped, so that ``get_encoder("face", model="base")`` and ``get_encoder("face")`` share one instance."""
+    _, defaults = _encoder_class(modality)
+    return (modality, tuple(sorted((k, v) for k, v in config.items() if defaults.get(k, _NO_DEFAULT) != v)))
 
 
 @functools.lru_cache(maxsize=None)

@@ -49,15 +49,13 @@ class LiveSession:
 
     def __init__(self, face_window: float = 1.0, voice_window: float = 3.0, physio_window: float = 60.0, *,
                  face_model: str = "base", face_early_exit: float | str | None = "auto"):
-        from ..encoders.face.encoder import FACE_MODELS, FaceEncoder
+        from ..encoders.face.encoder import check_face_options
 
         for name, v, lo, hi in (("face_window", face_window, 0.1, 10), ("voice_window", voice_window, 1, 10),
                                 ("physio_window", physio_window, 30, 120)):
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
                 raise InputError(name, f"seconds in [{lo}, {hi}]", repr(v))
-        if not isinstance(face_model, str) or face_model not in FACE_MODELS:
-            raise InputError("face_model", "one of " + ", ".join(repr(m) for m in FACE_MODELS), repr(face_model))
-        FaceEncoder._check_early_exit(face_early_exit, "face_early_exit")
+        check_face_options(face_model, face_early_exit)
         self._face_config = {"model": face_model, "early_exit": face_early_exit}
         self.face_window, self.voice_window, self.physio_window = float(face_window), float(voice_window), float(physio_window)
         self._faces: deque = deque()  # (t, ModalityResult or None)

@@ -255,13 +255,9 @@ def analyze_session(video, physio=None, *, step: float = 1.0, fps: float = 5.0, 
             raise InputError(name, f"a number of seconds in [{lo}, {hi}]" if name != "fps" else "0 (all frames) to 120", repr(v))
     if persons not in ("all", "largest"):
         raise InputError("persons", "'all' or 'largest'", repr(persons))
-    from ..encoders.face.encoder import FACE_MODELS
+    from ..encoders.face.encoder import check_face_options
 
-    if face_model not in FACE_MODELS:
-        raise InputError("face_model", "one of " + ", ".join(repr(m) for m in FACE_MODELS), repr(face_model))
-    from ..encoders.face.encoder import FaceEncoder
-
-    FaceEncoder._check_early_exit(face_early_exit, "face_early_exit")
+    check_face_options(face_model, face_early_exit)
     ph = None
     if physio is not None:
         ph = physio if isinstance(physio, tuple) else read_physio_csv(physio, offset=physio_offset)

@@ -147,6 +147,27 @@ def _choose_precision(precision: str, has_int8: bool) -> str:
     return precision
 
 
+def check_face_options(face_model: str = "base", face_early_exit=None) -> None:
+    """An :class:`InputError` naming ``face_model`` or ``face_early_exit`` when either value is not allowed
+    (what ``assess``, sessions and the CLI accept)."""
+    from ...errors import InputError
+
+    if not isinstance(face_model, str) or face_model not in FACE_MODELS:
+        raise InputError("face_model", "one of " + ", ".join(repr(m) for m in FACE_MODELS), repr(face_model))
+    FaceEncoder._check_early_exit(face_early_exit, "face_early_exit")
+
+
+def early_exit_from_text(text: str):
+    """``"auto"``, ``"off"`` or a number, as typed on a command line, to the ``early_exit`` value it means
+    (other text is returned unchanged, for :func:`check_face_options` to refuse)."""
+    if text in ("auto", "off"):
+        return {"auto": "auto", "off": None}[text]
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
 class FaceEncoder(Encoder):
     """Face expression encoder (see module docstring).
 
