@@ -52,8 +52,10 @@ def test_assess_face_contract(face_path):
     assert set(a.modalities) == {"face"}
     face = a.modalities["face"]
     assert face.quality > 0.5
-    # the pre-logit vectors of base's two networks side by side (256 each)
-    assert face.embedding.shape == (512,)
+    # base answers with its early exit by default (v1.3.0): the embedding is its first network's pre-logit vector
+    # whichever path the crop took; with face_early_exit=None, both networks' vectors side by side (256 each)
+    assert face.embedding.shape == (256,)
+    assert cxsense.assess(face=str(face_path), face_early_exit=None).modalities["face"].embedding.shape == (512,)
     assert set(d["modalities"]["face"]) >= {"probabilities", "embedding", "quality", "valence", "arousal", "stress"}
     # one modality: the fused estimate is that modality's calibrated estimate
     assert dict(a.probabilities) == pytest.approx(dict(face.probabilities), abs=1e-9)

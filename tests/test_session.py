@@ -67,7 +67,7 @@ def test_one_face_with_audio(one_face_mp4):
     # the same input gives the same timeline
     again = analyze_session(one_face_mp4)
     pd.testing.assert_frame_equal(again.timeline, tl)
-    assert s.info["face_early_exit"] is None  # base v1.2.2's file leaves it off
+    assert s.info["face_early_exit"]["threshold"] == 0.65  # base v1.3.0's file turns it on
     quick = analyze_session(one_face_mp4, face_early_exit=0.1)  # the first network always answers alone
     assert quick.info["face_early_exit"]["threshold"] == 0.1
     assert (quick.timeline["face_emotion"] == "happiness").all()

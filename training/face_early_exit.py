@@ -1,7 +1,14 @@
-"""Calibrate the early exit of an ensemble face model (stage 1: one member, one pass) and write it to the file.
+"""Calibrate the adaptive inference of an ensemble face model and write it to the file: the early exit (stage 1:
+one member, one pass) and, with ``--tta-scales``, the multi-scale views of the whole model.
 
     python -m training.face_early_exit --member 0 --version 1.2.2              # calibration only, off by default
     python -m training.face_early_exit --member 0 --threshold 0.7 --version X  # and on by default
+    python -m training.face_early_exit --member 0 --threshold 0.65 --tta-scales 0.93 1.08 --version 1.3.0
+
+``--tta-scales`` sets the zoomed views (no flip) that the whole model reads beside the crop and its mirror image
+(``tta_scales`` in the file's ``config``) and refits the whole model's temperature (NLL, float32 dev logits
+averaged over those views, as ``training/export_face.py`` fits it over the flip); ``--tta-scales`` with no value
+removes them.
 
 Stage 1 is ``members[--member]`` run once, without the flip. Its temperature is fitted (NLL) on its dev logits
 in float32, as every face temperature is (the encoder's int8 path gives the same dev figures). The script
@@ -42,6 +49,8 @@ def main(argv=None) -> int:
     p.add_argument("--threshold", type=float, default=None,
                    help="default exit threshold written to the file (omit: early exit off unless a caller asks)")
     p.add_argument("--version", required=True, help="the file's new version (same weights)")
+    p.add_argument("--tta-scales", type=float, nargs="*", default=None,
+                   help="zoom factors of the whole model's extra views (refits its temperature); none: remove them")
     p.add_argument("--data", default=None)
     p.add_argument("--dry-run", action="store_true")
     a = p.parse_args(argv)
@@ -74,8 +83,21 @@ def main(argv=None) -> int:
           f"temperature {t1:.4f} (NLL on dev)")
 
     model = next(k for k, v in FACE_MODELS.items() if v == a.name)
+    t_full = cfg["temperature"]
+    if a.tta_scales is not None:
+        if not all(0.5 <= v <= 2.0 for v in a.tta_scales):
+            raise SystemExit("--tta-scales: zoom factors in [0.5, 2]")
+        f32 = FaceEncoder(model, precision="fp32", early_exit=None)
+        f32._scales, f32.temperature = tuple(a.tta_scales), 1.0
+        lf = np.log(np.concatenate([f32.crops_embed(xdv[i : i + 256])[1] for i in range(0, len(xdv), 256)]))
+        t_full = fit_temperature(lf, ydv)
+        print(f"whole model with the flip and zoomed views {list(a.tta_scales)}, float32: accuracy "
+              f"{np.mean(lf.argmax(1) == ydv):.4f}; temperature {t_full:.4f} (NLL on dev; was {cfg['temperature']:.4f} "
+              f"with views {cfg.get('tta_scales', [])})")
     enc = FaceEncoder(model, early_exit=None)
     enc._cfg = dict(enc._cfg, early_exit={"member": a.member, "temperature": t1, "threshold": None})
+    if a.tta_scales is not None:
+        enc._scales, enc.temperature = tuple(a.tta_scales), t_full
 
     def show(label, probs, passes):
         r = classification_report(probs, ydv, EMOTIONS)
@@ -94,11 +116,16 @@ def main(argv=None) -> int:
         meta = dict(f.metadata() or {})
         tensors = {k: f.get_tensor(k) for k in f.keys()}
     config = json.loads(meta["config"])
+    if a.tta_scales is not None:
+        config["tta_scales"], config["temperature"] = list(a.tta_scales), t_full
+        config["temperature_fitted"] = (f"NLL on the whole model's float32 dev logits averaged over the crop, its mirror "
+                                        f"image and zooms {list(a.tta_scales)} ({ddv})")
     config["early_exit"] = {
         "member": a.member, "temperature": t1, "threshold": a.threshold,
         "fitted": f"temperature NLL-fitted on member {a.member}'s one-pass float32 dev logits ({ddv})",
         "command": f"python -m training.face_early_exit --name {a.name} --member {a.member} --version {a.version}"
-                   + (f" --threshold {a.threshold}" if a.threshold is not None else ""),
+                   + (f" --threshold {a.threshold}" if a.threshold is not None else "")
+                   + (" --tta-scales " + " ".join(map(str, a.tta_scales)) if a.tta_scales is not None else ""),
     }
     meta["config"] = json.dumps(config)
     rewrite_registered(a.name, path, tensors, meta, a.version)

@@ -79,6 +79,17 @@ def face_align(gray: np.ndarray, det: FaceDetection, size: int = CROP, rotate: b
     return cv2.warpAffine(gray, m, (size, size), flags=interp, borderMode=cv2.BORDER_REPLICATE)
 
 
+def zoom_crops(crops: np.ndarray, scale: float) -> np.ndarray:
+    """Crops ``(n, h, w)`` uint8 zoomed by ``scale`` about their centre (bilinear, edges replicated): the
+    multi-scale views of :class:`FaceEncoder` (``tta_scales`` in a model file's config)."""
+    import cv2
+
+    h, w = crops.shape[1:]
+    m = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), 0, float(scale))
+    return np.stack([cv2.warpAffine(c, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                     for c in crops])
+
+
 def _resize_crop(gray: np.ndarray, size: int = CROP) -> np.ndarray:
     import cv2
 
@@ -232,6 +243,11 @@ class FaceEncoder(Encoder):
         self.embedding_dim = int(self._cfg["embed_dim"])
         self.temperature = float(self._cfg["temperature"])
         self._tta = bool(self._cfg.get("flip_tta", True))
+        self._scales = tuple(float(v) for v in self._cfg.get("tta_scales", ()))
+        if not all(0.5 <= v <= 2.0 for v in self._scales):
+            from ...errors import ModelError
+
+            raise ModelError(f"{self._net_info['name']}: implausible tta_scales {self._scales} in the metadata")
         self._exit = self._early_exit_config(early_exit)
         if self._exit is not None:
             self.embedding_dim = int(self._net.members[self._exit["member"]].embed_dim)
@@ -305,23 +321,39 @@ class FaceEncoder(Encoder):
             return net.forward_features(x).float()
         return net.forward_features(x)
 
-    def _full(self, x, z_first=None):
-        """Embeddings (flip-averaged where the model says so) and calibrated probabilities of the whole model;
-        ``z_first``: the features of ``members[self._exit["member"]]`` on ``x`` (unflipped), already computed."""
+    def _views(self, x, crops):
+        """The views the whole model reads, stacked: the standardised crops ``x``, their mirror images (flip
+        averaging) and the crops zoomed by each of ``tta_scales`` (multi-scale views), in that order."""
+        import torch
+
+        from .net import standardize
+
+        views = [x] + ([torch.flip(x, dims=[3])] if self._tta else [])
+        for scale in self._scales:
+            z = torch.from_numpy(zoom_crops(crops, scale).astype(np.float32) / 255.0).unsqueeze(1)
+            views.append(standardize(z))
+        return torch.cat(views), len(views)
+
+    def _full(self, x, crops, z_first=None):
+        """Embeddings (averaged over the model's views) and calibrated probabilities of the whole model for the
+        standardised crops ``x`` (``crops``: the same as uint8, for the zoomed views); ``z_first``: the features
+        of ``members[self._exit["member"]]`` on ``x`` (unflipped), already computed. The heads are linear, so
+        averaging the embedding over the views equals averaging their logits."""
         import torch
 
         n = len(x)
-        if z_first is None:
-            xx = torch.cat([x, torch.flip(x, dims=[3])]) if self._tta else x
-            z = self._features(self._net, xx)
-        else:  # the ensemble, with stage 1's pass reused
-            k = self._exit["member"]
-            parts = [z_first if i == k else self._features(m, x) for i, m in enumerate(self._net.members)]
-            z = torch.cat(parts, dim=1)
-            if self._tta:
-                z = torch.cat([z, self._features(self._net, torch.flip(x, dims=[3]))])
-        if self._tta:
-            z = (z[:n] + z[n:]) / 2  # the head is linear: same as averaging logits
+        if z_first is None and not self._scales and not self._tta:
+            z = self._features(self._net, x)
+        else:
+            xx, n_views = self._views(x, crops)
+            if z_first is None:
+                z = self._features(self._net, xx)
+            else:  # the ensemble, with stage 1's pass on the unflipped crops reused
+                k = self._exit["member"]
+                parts = [torch.cat([z_first, self._features(m, xx[n:])]) if i == k else self._features(m, xx)
+                         for i, m in enumerate(self._net.members)]
+                z = torch.cat(parts, dim=1)
+            z = z.reshape(n_views, n, -1).mean(0)
         logits = self._net.forward_head(z).double() / self.temperature
         return z, torch.softmax(logits, dim=1)
 
@@ -336,12 +368,13 @@ class FaceEncoder(Encoder):
         from .net import standardize
 
         x = torch.from_numpy(np.ascontiguousarray(crops, dtype=np.float32) / 255.0).unsqueeze(1)
+        crops = np.ascontiguousarray(crops, dtype=np.uint8)
         n_members = len(getattr(self._net, "members", [self._net]))
-        full_passes = n_members * (2 if self._tta else 1)
+        full_passes = n_members * ((2 if self._tta else 1) + len(self._scales))
         with torch.inference_mode():
             x = standardize(x)
             if self._exit is None:
-                z, p = self._full(x)
+                z, p = self._full(x, crops)
                 passes = np.full(len(crops), full_passes)
             else:
                 k = self._exit["member"]
@@ -352,7 +385,7 @@ class FaceEncoder(Encoder):
                 passes = np.where(rest, full_passes, 1)
                 if rest.any():
                     idx = torch.from_numpy(np.flatnonzero(rest))
-                    _, p_full = self._full(x[idx], z_first=z[idx])
+                    _, p_full = self._full(x[idx], crops[rest], z_first=z[idx])
                     p[idx] = p_full
         z, p = z.numpy().astype(np.float32), p.numpy()
         return (z, p, passes) if return_passes else (z, p)
