@@ -5,8 +5,9 @@ Pipeline (each a small named stage):
 1. :class:`~cxsense.encoders.face.detect.FaceDetector` finds faces (BlazeFace full range, OpenCV DNN).
 2. :func:`face_align` crops a square framed like the
    FER-2013 training crops (the framing was measured by running the detector on FER-2013 dev crops).
-3. :class:`~cxsense.encoders.face.net.FaceNet` maps the standardised crop (and its mirror image) to an
-   embedding; its head gives logits; a temperature fitted on the dev split calibrates them.
+3. :class:`~cxsense.encoders.face.net.FaceNet` maps the standardised crop (and, for the whole model, its mirror
+   image and zoomed views) to an embedding; its head gives logits; a temperature fitted on the dev split
+   calibrates them. Base's early exit lets its first network answer alone when it is sure enough.
 4. Valence and arousal come from the probabilities through the circumplex
    (:func:`cxsense.emotions.circumplex_va`); stress through :func:`cxsense.emotions.stress_from_va`.
 
@@ -187,9 +188,9 @@ class FaceEncoder(Encoder):
     Parameters
     ----------
     model : {"base", "small"}, default "base"
-        The expression network: ``"base"`` (two 3.5 M-parameter networks with flip averaging, the most
-        accurate) or ``"small"`` (one of them run once, about 3.7 times faster per crop in int8; see
-        models/face/MODEL_CARD.md for both figures).
+        The expression network: ``"base"`` (two 3.5 M-parameter networks, the most accurate; its whole model
+        averages both over the crop, its mirror image and the zoomed views ``tta_scales`` of its file) or
+        ``"small"`` (one of them run once; see models/face/MODEL_CARD.md for both figures).
     precision : {"auto", "int8", "bf16", "fp32"}, default "auto"
         ``"auto"`` runs the network in int8 where PyTorch's x86 quantized engine is present (x86 CPUs; the
         model file ships its activation scales): on the development machine base ran a crop 1.7 times faster
@@ -201,9 +202,10 @@ class FaceEncoder(Encoder):
     early_exit : "auto", float in (0, 1], or None, default "auto"
         Adaptive compute for an ensemble model (docs/face.md, "Early exit"): one member reads the crop once
         (stage 1, calibrated with its own temperature); when its top probability reaches the threshold the
-        answer is that member's, otherwise the whole ensemble runs with flip averaging (reusing stage 1's
-        pass). Easy faces then cost one pass instead of four. ``"auto"`` uses the threshold the model file
-        ships (``early_exit`` in its metadata; none means off), ``None`` turns it off, a float sets it. With
+        answer is that member's, otherwise the whole ensemble runs over all its views (reusing stage 1's
+        pass). Easy faces then cost one pass instead of eight. ``"auto"`` uses the threshold the model file
+        ships (``early_exit`` in its metadata; none means off; base v1.3.0 ships 0.65), ``None`` turns it off,
+        a float sets it. With
         early exit on, the embedding is stage 1's (``embedding_dim`` of one member) for every crop, so that it
         does not depend on which path a crop took; ``details["passes"]`` says how many passes ran. A model
         that is a single network ignores it.
