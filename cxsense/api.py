@@ -159,15 +159,21 @@ def assess_faces(face, **options) -> list[Assessment]:
     ----------
     face : str, os.PathLike, bytes or np.ndarray
         As for :func:`assess`.
+    **options
+        ``face_model`` and ``face_early_exit``, as for :func:`assess`; no other option.
     """
     _check_options(options)
-    if options:
-        raise InputError("options", "no options for assess_faces", ", ".join(map(repr, options)))
+    extra = sorted(set(options) - {"face_model", "face_early_exit"})
+    if extra:
+        raise InputError("options", "face_model or face_early_exit for assess_faces", ", ".join(map(repr, extra)))
+    from .encoders.face.encoder import check_face_options
     from .inputs.image import load_image
 
+    face_model, early_exit = options.get("face_model", "base"), options.get("face_early_exit", "auto")
+    check_face_options(face_model, early_exit)
     image = load_image(face, parameter="face")
     out = []
-    for r in get_encoder("face").encode_all(image):
+    for r in get_encoder("face", model=face_model, early_exit=early_exit).encode_all(image):
         if r.quality > 0:
             out.append(_assessment({"face": r}))
     return out

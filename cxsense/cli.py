@@ -69,17 +69,24 @@ def _cmd_assess(a) -> dict:
         options["sampling_rate"] = rate
     if not (a.face or a.voice or a.physio):
         raise InputError("--face/--voice/--physio", "at least one input", "none")
+    options.update(_face_options(a))
+    return assess(face=a.face, voice=a.voice, physio=physio, detect_face=not a.no_detect_face, **options).to_dict()
+
+
+def _face_options(a) -> dict:
+    """``--face-model`` and ``--face-early-exit`` as ``assess`` options (only those given)."""
+    options = {}
     if a.face_model is not None:
         options["face_model"] = a.face_model
     if a.face_early_exit != "auto":
         options["face_early_exit"] = a.face_early_exit
-    return assess(face=a.face, voice=a.voice, physio=physio, detect_face=not a.no_detect_face, **options).to_dict()
+    return options
 
 
 def _cmd_faces(a) -> list:
     from .api import assess_faces
 
-    return [x.to_dict() for x in assess_faces(a.image)]
+    return [x.to_dict() for x in assess_faces(a.image, **_face_options(a))]
 
 
 def _cmd_models(a) -> dict:
@@ -191,6 +198,9 @@ def main(argv=None) -> int:
     pa.add_argument("--indent", type=int, default=2)
     pf = sub.add_parser("faces", help="one assessment per face in an image; prints JSON")
     pf.add_argument("image")
+    pf.add_argument("--face-model", choices=list(_face_models()), default=None, help="face network (small: faster)")
+    pf.add_argument("--face-early-exit", type=_early_exit_arg, default="auto", metavar="auto|off|THRESHOLD",
+                    help="base face model: as for assess")
     pf.add_argument("--indent", type=int, default=2)
     pm = sub.add_parser("models", help="list the shipped models")
     pm.add_argument("--verify", action="store_true", help="check every file's SHA-256")

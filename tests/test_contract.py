@@ -138,6 +138,10 @@ def test_cli_assess(face_path):
     bad = subprocess.run([sys.executable, "-m", "cxsense", "assess", "--face", str(face_path), "--face-early-exit",
                           "fast"], capture_output=True, text=True)
     assert bad.returncode == 2 and "face_early_exit" in bad.stderr
+    faces = subprocess.run([sys.executable, "-m", "cxsense", "faces", str(face_path), "--face-model", "small"],
+                           capture_output=True, text=True, check=True)
+    [one] = json.loads(faces.stdout)
+    assert one["modalities"]["face"]["model"]["expression"]["name"] == "face-expression-small"
 
 
 def test_cli_bad_input_exit_code(tmp_path):

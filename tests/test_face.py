@@ -99,6 +99,16 @@ def test_group_scene_gives_one_result_per_face(face_rgb):
     assert boxes[0][2] >= boxes[1][2]  # largest first
     centres = sorted(b[0] + b[2] / 2 for b in boxes)
     assert centres[0] < 300 and centres[1] > 590
+    # the face options of assess, and nothing else
+    small = cxsense.assess_faces(frame, face_model="small")
+    assert [a.modalities["face"].model["expression"]["name"] for a in small] == ["face-expression-small"] * 2
+    assert [a.modalities["face"].details["box"] for a in small] == boxes
+    whole = cxsense.assess_faces(frame, face_early_exit=None)
+    assert all(a.modalities["face"].details["passes"] == 8 for a in whole)
+    with pytest.raises(cxsense.InputError, match="face_model"):
+        cxsense.assess_faces(frame, face_model="tiny")
+    with pytest.raises(cxsense.InputError, match="options"):
+        cxsense.assess_faces(frame, detect_face=False)
 
 
 def test_mirror_image_gives_the_same_estimate(enc, face_rgb):
