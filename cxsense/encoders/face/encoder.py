@@ -334,7 +334,7 @@ class FaceEncoder(Encoder):
         for scale in self._scales:
             z = torch.from_numpy(zoom_crops(crops, scale).astype(np.float32) / 255.0).unsqueeze(1)
             views.append(standardize(z))
-        return torch.cat(views), len(views)
+        return (torch.cat(views) if len(views) > 1 else x), len(views)
 
     def _full(self, x, crops, z_first=None):
         """Embeddings (averaged over the model's views) and calibrated probabilities of the whole model for the
@@ -344,18 +344,15 @@ class FaceEncoder(Encoder):
         import torch
 
         n = len(x)
-        if z_first is None and not self._scales and not self._tta:
-            z = self._features(self._net, x)
-        else:
-            xx, n_views = self._views(x, crops)
-            if z_first is None:
-                z = self._features(self._net, xx)
-            else:  # the ensemble, with stage 1's pass on the unflipped crops reused
-                k = self._exit["member"]
-                parts = [torch.cat([z_first, self._features(m, xx[n:])]) if i == k else self._features(m, xx)
-                         for i, m in enumerate(self._net.members)]
-                z = torch.cat(parts, dim=1)
-            z = z.reshape(n_views, n, -1).mean(0)
+        xx, n_views = self._views(x, crops)
+        if z_first is None:
+            z = self._features(self._net, xx)
+        else:  # the ensemble, with stage 1's pass on the unflipped crops reused
+            k = self._exit["member"]
+            parts = [torch.cat([z_first, self._features(m, xx[n:])]) if i == k else self._features(m, xx)
+                     for i, m in enumerate(self._net.members)]
+            z = torch.cat(parts, dim=1)
+        z = z.reshape(n_views, n, -1).mean(0)
         logits = self._net.forward_head(z).double() / self.temperature
         return z, torch.softmax(logits, dim=1)
 
