@@ -318,18 +318,21 @@ def test_early_exit_answers_easy_faces_after_one_pass(face_path, base_with_exit)
     always = base_with_exit(0.1)  # below 1/7: stage 1 always answers
     r_off, r_never, r_always = off.encode(img), never.encode(img), always.encode(img)
     n_members, n_views = len(off._net.members), 2 + len(off._scales)  # the crop, its mirror image, the zooms
-    assert r_off.details["passes"] == r_never.details["passes"] == n_views * n_members
+    # base ships a separate, narrower stage-1 network: a crop that goes on costs its pass too
+    assert r_off.details["passes"] == n_views * n_members
+    assert r_never.details["passes"] == n_views * n_members + 1
     assert r_always.details["passes"] == 1
     # the whole model's answer does not change when stage 1 hands over
     np.testing.assert_allclose(r_never.probability_vector(), r_off.probability_vector(), atol=1e-6)
-    # the embedding is stage 1's whichever path the crop took, and one member wide
-    assert r_never.embedding.shape == r_always.embedding.shape == (off._net.members[0].embed_dim,)
+    # the embedding is stage 1's whichever path the crop took, and one network wide
+    assert r_never.embedding.shape == r_always.embedding.shape == (never._stage1.embed_dim,)
     assert r_off.embedding.shape == (off.embedding_dim,) and off.embedding_dim > never.embedding_dim
     np.testing.assert_allclose(r_never.embedding, r_always.embedding, atol=1e-6)
     assert r_always.emotion == r_off.emotion == "happiness"
     assert not np.allclose(r_always.probability_vector(), r_off.probability_vector())
     info = always.info()["expression"]["early_exit"]
-    assert info["threshold"] == 0.1 and info["member"] == 0 and info["temperature"] > 0
+    assert info["threshold"] == 0.1 and info["network"] == "stage1" and info["temperature"] > 0
+    assert info["widths"] == [32, 64, 128, 256] and "member" not in info
     assert "early_exit" not in off.info()["expression"]
     # base v1.3.0 ships the exit on at 0.65: "auto" (what assess uses) means that
     auto = base_with_exit("auto")
@@ -346,7 +349,7 @@ def test_early_exit_threshold_trades_passes_for_agreement(face_rgb, base_with_ex
     for thr in (0.1, 0.9, 1.0):
         enc = base_with_exit(thr)
         _, p, passes = enc.crops_embed(crops, return_passes=True)
-        assert set(np.unique(passes)) <= {1, (2 + len(enc._scales)) * len(enc._net.members)}
+        assert set(np.unique(passes)) <= {1, (2 + len(enc._scales)) * len(enc._net.members) + 1}
         assert np.all(np.isfinite(p)) and np.allclose(p.sum(1), 1)
         # crops that went on get exactly the whole model's answer; the batch equals crop-by-crop calls
         np.testing.assert_allclose(p[passes > 1], full[passes > 1], atol=1e-6)
@@ -362,13 +365,72 @@ def test_early_exit_threshold_trades_passes_for_agreement(face_rgb, base_with_ex
     never, off = copy.copy(base_with_exit(1.0)), copy.copy(base_with_exit(None))
     never._tta = off._tta = False
     _, p_never, passes = never.crops_embed(crops, return_passes=True)
-    assert set(passes) == {len(never._net.members) * (1 + len(never._scales))}
+    assert set(passes) == {len(never._net.members) * (1 + len(never._scales)) + 1}
     np.testing.assert_allclose(p_never, off.crops_embed(crops)[1], atol=1e-6)
-    # and one with neither the flip nor the zoomed views: one pass per member
+    # and one with neither the flip nor the zoomed views: one pass per member, plus stage 1's
     never._scales = off._scales = ()
     _, p_never, passes = never.crops_embed(crops, return_passes=True)
-    assert set(passes) == {len(never._net.members)}
+    assert set(passes) == {len(never._net.members) + 1}
     np.testing.assert_allclose(p_never, off.crops_embed(crops)[1], atol=1e-6)
+
+
+def _member_exit(enc, threshold):
+    """A copy of ``enc`` whose early exit reads member 0 (v1.3.0's kind, its pass reused by the whole model)."""
+    import copy
+
+    enc = copy.copy(enc)
+    enc._cfg = dict(enc._cfg, early_exit={"member": 0, "temperature": 0.99, "threshold": None})
+    enc._exit = enc._early_exit_config(threshold)
+    enc.embedding_dim = enc._net.members[0].embed_dim
+    return enc
+
+
+def test_early_exit_on_a_member_reuses_its_pass(face_rgb, base_with_exit):
+    """Files whose stage 1 is one of the ensemble's members (base v1.2.2-v1.3.0): the whole model reuses
+    stage 1's pass, so a crop that goes on costs no extra pass, and its answer is still the whole model's."""
+    import torch
+
+    from cxsense.encoders.face.net import standardize
+
+    gray = cv2.cvtColor(face_rgb, cv2.COLOR_RGB2GRAY)
+    crops = np.stack([cv2.resize(gray[60:60 + s, 160:160 + s], (48, 48)) for s in (110, 140, 170, 230)])
+    off = base_with_exit(None)
+    never, always = _member_exit(off, 1.0), _member_exit(off, 0.1)
+    assert never.info()["expression"]["early_exit"]["member"] == 0
+    n_full = len(off._net.members) * (2 + len(off._scales))
+    z_never, p_never, passes = never.crops_embed(crops, return_passes=True)
+    assert set(passes) == {n_full}
+    np.testing.assert_allclose(p_never, off.crops_embed(crops)[1], atol=1e-6)
+    z_always, p_always, passes = always.crops_embed(crops, return_passes=True)
+    assert set(passes) == {1}
+    with torch.inference_mode():
+        x = standardize(torch.from_numpy(crops).float().div(255).unsqueeze(1))
+        z0 = off._net.members[0].forward_features(x)
+        want = torch.softmax(off._net.members[0].forward_head(z0).double() / 0.99, dim=1).numpy()
+    np.testing.assert_allclose(p_always, want, atol=1e-6)
+    np.testing.assert_allclose(z_always, z0.numpy(), atol=1e-6)
+    np.testing.assert_allclose(z_never, z_always, atol=1e-6)
+
+
+def test_model_file_errors_in_the_face_config(monkeypatch):
+    """Implausible views or an early exit that names a missing stage-1 network are a ModelError."""
+    from cxsense.encoders.face import encoder as face_encoder
+
+    real = face_encoder._load_facenet
+
+    def patched(**change):
+        def load(name="face-expression"):
+            net, cfg, info = real(name)
+            return net, dict(cfg, **change), info
+        return load
+
+    monkeypatch.setattr(face_encoder, "_load_facenet", patched(tta_scales=[0.1, 1.08]))
+    with pytest.raises(cxsense.ModelError, match="tta_scales"):
+        face_encoder.FaceEncoder("base")
+    monkeypatch.setattr(face_encoder, "_load_facenet", patched(stage1=None))
+    with pytest.raises(cxsense.ModelError, match="stage-1 network"):
+        face_encoder.FaceEncoder("base")
+    assert face_encoder.FaceEncoder("base", early_exit=None).embedding_dim == 512  # exit off: no stage 1 needed
 
 
 def test_multi_scale_views_are_the_mean_of_their_logits(face_rgb, base_with_exit):
@@ -425,3 +487,25 @@ def test_assess_takes_the_early_exit_option(face_path):
         cxsense.assess(face=face_path, face_early_exit="fast")
     with pytest.raises(cxsense.InputError, match="face_early_exit"):
         cxsense.assess(voice=(np.zeros(16000, np.float32), 16000), face_early_exit=0.5)
+
+
+def test_int8_kernel_plan_gives_the_module_outputs(base_with_exit):
+    """The int8 networks run their kernels directly (Int8FaceNet.compile_plan): the same outputs, bit for bit, as
+    the module chain; a network with a layer the plan does not know keeps the module path."""
+    import copy
+
+    import torch
+    from torch import nn
+
+    if not _int8_here():
+        pytest.skip("no x86 int8 engine here")
+    enc = base_with_exit(None)
+    x = torch.from_numpy(np.random.default_rng(0).normal(size=(3, 1, 48, 48)).astype(np.float32))
+    with torch.inference_mode():
+        for net in [enc._stage1, *enc._net.members]:
+            assert net._plan is not None
+            assert torch.equal(net.forward_features(x), net._modules_forward(x))
+        odd = copy.deepcopy(enc._stage1)
+        odd.pre_logits = nn.Sequential(*odd.pre_logits, nn.Dropout(0.0))
+        assert odd.compile_plan() is False and odd._plan is None
+        np.testing.assert_allclose(odd.forward_features(x).numpy(), enc._stage1.forward_features(x).numpy())

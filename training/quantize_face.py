@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(2)
     from safetensors import safe_open
 
-    from cxsense.encoders.face.encoder import _load_facenet
+    from cxsense.encoders.face.encoder import _load_facenet, _load_stage1
     from cxsense.registry import model_entry, model_path
 
     path = Path(model_path(a.name))
@@ -53,6 +53,7 @@ def main(argv=None) -> int:
         meta = dict(f.metadata() or {})
         tensors = {k: f.get_tensor(k) for k in f.keys()}
     net, cfg, _ = _load_facenet(a.name)
+    stage1 = _load_stage1(a.name, cfg)  # a separate stage-1 network gets its scales too (prefix stage1.)
     root = data_root(a.data)
     xtr, _, dtr = load_fer(root, "train")
     pick = np.sort(np.random.default_rng(a.seed).choice(len(xtr), a.calibration, replace=False))
@@ -72,6 +73,12 @@ def main(argv=None) -> int:
     print(f"{a.name} {entry.get('version')} ({path.name}); calibration: {a.calibration} crops of {dtr}, seed {a.seed}")
     print(f"dev ({ddv}), flip {'on' if tta else 'off'}: float32 {acc_f:.4f}, int8 {acc_q:.4f}, "
           f"same emotion on {agree:.4f}; {len(qparams)} activation scales; rebuilt from scales: identical")
+    if stage1 is not None:
+        q1, qp1 = quantize_int8(stage1, calibration=cal)
+        l1f, l1q = _logits(stage1, x, False), _logits(q1, x, False)
+        print(f"stage-1 network, one pass: float32 {(l1f.argmax(1) == y).float().mean().item():.4f}, "
+              f"int8 {(l1q.argmax(1) == y).float().mean().item():.4f}")
+        qparams = dict(qparams, **{f"stage1.{k}": v for k, v in qp1.items()})
     if a.dry_run:
         return 0
     meta["int8"] = json.dumps({

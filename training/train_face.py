@@ -145,7 +145,8 @@ def main(argv=None):
             from cxsense.encoders.face.net import build_from_config
 
             teacher = build_from_config(cfg)  # one network or an ensemble (its logits averaged)
-            teacher.load_state_dict({k: v.float() for k, v in load_file(a.teacher).items()})
+            teacher.load_state_dict({k: v.float() for k, v in load_file(a.teacher).items()
+                                     if not k.startswith("stage1.")})  # a separate stage-1 network is no teacher
             teacher = teacher.to(dev).to(memory_format=torch.channels_last)
             t0 = time.time()
             with torch.inference_mode():

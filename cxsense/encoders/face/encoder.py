@@ -120,7 +120,7 @@ def _load_facenet(name: str = "face-expression"):
     path = model_path(name)
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata() or {}
-        state = {k: f.get_tensor(k) for k in f.keys()}
+        state = {k: f.get_tensor(k) for k in f.keys() if not k.startswith("stage1.")}  # see _load_stage1
     entry = model_entry(name)
     if meta.get("format_version") != "1":
         from ...errors import ModelError
@@ -139,6 +139,35 @@ def _load_facenet(name: str = "face-expression"):
 
             raise ModelError(f"{path}: unreadable int8 scales in the metadata ({e})") from e
     return net, cfg, info
+
+
+def _load_stage1(name: str, cfg: dict):
+    """The separate stage-1 network of an ensemble file (``stage1`` in its config, tensors ``stage1.*``), folded
+    and in float32; None when the file's early exit reads one of the members instead."""
+    spec = cfg.get("stage1")
+    if spec is None:
+        return None
+    from safetensors import safe_open
+
+    from ...errors import ModelError
+    from .net import FaceNet, fold_batchnorm
+
+    path = model_path(name)
+    try:
+        net = FaceNet(widths=tuple(int(w) for w in spec["widths"]), embed_dim=int(spec["embed_dim"]),
+                      n_classes=len(EMOTIONS))
+        with safe_open(str(path), framework="pt") as f:
+            state = {k[len("stage1."):]: f.get_tensor(k).float() for k in f.keys() if k.startswith("stage1.")}
+        net.load_state_dict(state)
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise ModelError(f"{path}: unreadable stage-1 network ({e})") from e
+    return fold_batchnorm(net.eval())
+
+
+def _split_qparams(qparams: dict) -> tuple[dict, dict]:
+    """A file's int8 scales split into the ensemble's and the separate stage-1 network's (prefix ``stage1.``)."""
+    stage1 = {k[len("stage1."):]: v for k, v in qparams.items() if k.startswith("stage1.")}
+    return {k: v for k, v in qparams.items() if not k.startswith("stage1.")}, stage1
 
 
 def _choose_precision(precision: str, has_int8: bool) -> str:
@@ -225,20 +254,28 @@ class FaceEncoder(Encoder):
             raise InputError("precision", "'auto', 'int8', 'bf16' or 'fp32'", repr(precision))
         self._check_early_exit(early_exit)
         self._net, self._cfg, self._net_info = _load_facenet(FACE_MODELS[model])
+        self._stage1 = _load_stage1(FACE_MODELS[model], self._cfg)  # None: stage 1 is one of the members
         self.model = model
         chosen = _choose_precision(precision, "int8_qparams" in self._cfg)
         self._bf16 = chosen == "bf16"
         if chosen == "int8":
             from .net import quantize_int8
 
+            q_net, q_stage1 = _split_qparams(self._cfg["int8_qparams"])
             try:
-                self._net, _ = quantize_int8(self._net, qparams=self._cfg["int8_qparams"])
+                self._net, _ = quantize_int8(self._net, qparams=q_net)
+                if self._stage1 is not None:
+                    self._stage1, _ = quantize_int8(self._stage1, qparams=q_stage1)
             except ValueError as e:
                 from ...errors import ModelError
 
                 raise ModelError(f"{self._net_info['name']}: {e}") from e
+            for net in getattr(self._net, "members", [self._net]) + [self._stage1]:
+                if net is not None:
+                    net.compile_plan()  # direct kernel calls, same outputs (Int8FaceNet.compile_plan)
         if self._bf16:  # weights stored in bf16 once (autocast would cast them at every call); head stays fp32
-            for member in getattr(self._net, "members", [self._net]):
+            nets = getattr(self._net, "members", [self._net]) + ([self._stage1] if self._stage1 is not None else [])
+            for member in nets:
                 member.features.to(dtype=torch.bfloat16, memory_format=torch.channels_last)
                 member.pre_logits.to(dtype=torch.bfloat16)
         self._net_info["precision"] = chosen
@@ -252,7 +289,7 @@ class FaceEncoder(Encoder):
             raise ModelError(f"{self._net_info['name']}: implausible tta_scales {self._scales} in the metadata")
         self._exit = self._early_exit_config(early_exit)
         if self._exit is not None:
-            self.embedding_dim = int(self._net.members[self._exit["member"]].embed_dim)
+            self.embedding_dim = int(self._stage_net().embed_dim)
         det_path = model_path("face-detector")
         det_entry = model_entry("face-detector")
         self._detector = FaceDetector(det_path)
@@ -275,8 +312,17 @@ class FaceEncoder(Encoder):
             raise InputError(parameter, allowed, repr(early_exit))
         return threshold
 
+    def _stage_net(self):
+        """The network that reads every crop first when the early exit is on: the file's separate stage-1
+        network, or ``members[member]`` of the ensemble."""
+        if self._exit.get("member") is None:
+            return self._stage1
+        return self._net.members[self._exit["member"]]
+
     def _early_exit_config(self, early_exit) -> dict | None:
-        """``{"member", "temperature", "threshold"}`` of the early exit, or None when it is off."""
+        """``{"member", "temperature", "threshold"}`` of the early exit (``"network": "stage1"`` and
+        ``"widths"`` instead of ``"member"`` when the file carries a separate stage-1 network), or None when it
+        is off."""
         from ...errors import InputError, ModelError
 
         threshold = self._check_early_exit(early_exit)
@@ -292,15 +338,23 @@ class FaceEncoder(Encoder):
             raise InputError("early_exit", "'auto' or None for a model file without an early-exit calibration "
                              f"({self._net_info['name']} {self._net_info['version']})", repr(early_exit))
         try:
-            member, temperature = int(spec["member"]), float(spec["temperature"])
+            separate = spec.get("network") == "stage1"
+            if separate and self._stage1 is None:
+                raise ValueError("early_exit reads a stage-1 network that the file does not carry")
+            member = None if separate else int(spec["member"])
+            temperature = float(spec["temperature"])
             default = None if spec.get("threshold") is None else float(spec["threshold"])
-            if not (0 <= member < len(members) and temperature > 0 and (default is None or 0 < default <= 1)):
+            if not ((separate or 0 <= member < len(members)) and temperature > 0
+                    and (default is None or 0 < default <= 1)):
                 raise ValueError(spec)
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise ModelError(f"{self._net_info['name']}: unreadable early_exit metadata ({e!r})") from e
         threshold = default if threshold is None else threshold
         if threshold is None:
             return None  # "auto", and the file ships the calibration with the exit off by default
+        if separate:
+            return {"network": "stage1", "widths": [int(w) for w in self._cfg["stage1"]["widths"]],
+                    "temperature": temperature, "threshold": threshold}
         return {"member": member, "temperature": temperature, "threshold": threshold}
 
     def info(self) -> dict:
@@ -348,7 +402,7 @@ class FaceEncoder(Encoder):
         if z_first is None:
             z = self._features(self._net, xx)
         else:  # the ensemble, with stage 1's pass on the unflipped crops reused
-            k = self._exit["member"]
+            k = self._exit["member"]  # z_first is only given when stage 1 is one of the members
             parts = [torch.cat([z_first, self._features(m, xx[n:])]) if i == k else self._features(m, xx)
                      for i, m in enumerate(self._net.members)]
             z = torch.cat(parts, dim=1)
@@ -376,15 +430,15 @@ class FaceEncoder(Encoder):
                 z, p = self._full(x, crops)
                 passes = np.full(len(crops), full_passes)
             else:
-                k = self._exit["member"]
-                member = self._net.members[k]
-                z = self._features(member, x)
-                p = torch.softmax(member.forward_head(z).double() / self._exit["temperature"], dim=1)
+                stage = self._stage_net()
+                reuse = self._exit.get("member") is not None  # stage 1's pass is one of the whole model's
+                z = self._features(stage, x)
+                p = torch.softmax(stage.forward_head(z).double() / self._exit["temperature"], dim=1)
                 rest = (p.max(dim=1).values < self._exit["threshold"]).numpy()
-                passes = np.where(rest, full_passes, 1)
+                passes = np.where(rest, full_passes + (0 if reuse else 1), 1)
                 if rest.any():
                     idx = torch.from_numpy(np.flatnonzero(rest))
-                    _, p_full = self._full(x[idx], crops[rest], z_first=z[idx])
+                    _, p_full = self._full(x[idx], crops[rest], z_first=z[idx] if reuse else None)
                     p[idx] = p_full
         z, p = z.numpy().astype(np.float32), p.numpy()
         return (z, p, passes) if return_passes else (z, p)
