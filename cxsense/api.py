@@ -20,8 +20,8 @@ _OPTIONS = {
     "baseline": "physio: a resting recording of the same person, in any form physio accepts",
     "nan_policy": "physio: 'raise' (default: NaN samples are an InputError) or 'interpolate' (gaps up to 2 s)",
     "face_model": "face: 'base' (default, the most accurate) or 'small' (one network, always one pass: faster on hard faces)",
-    "face_early_exit": "face, base model: 'auto' (default: what the model file says, 0.65 for base v1.3.0), None (off) or a "
-                       "threshold in (0, 1]: one member answers alone when it is at least this sure",
+    "face_early_exit": "face, base model: 'auto' (default: what the model file says, 0.65 for base v1.4.0), None (off) or a "
+                       "threshold in (0, 1]: the stage-1 network answers alone when it is at least this sure",
 }
 
 
@@ -119,9 +119,9 @@ def assess(face=None, voice=None, physio=None, *, detect_face: bool = True, **op
         ``sampling_rate`` (Hz, for a DataFrame ``physio``), ``baseline`` (a resting physio recording of the
         same person), ``nan_policy`` (``"raise"`` or ``"interpolate"`` short NaN gaps in physio),
         ``face_model`` (``"base"``, default, or ``"small"``: one network, always one pass, 2.3 points less accurate on dev),
-        ``face_early_exit`` (``"auto"``, default, ``None`` or a threshold in (0, 1]: base's first network answers
+        ``face_early_exit`` (``"auto"``, default, ``None`` or a threshold in (0, 1]: base's stage-1 network answers
         alone when its top probability reaches the threshold, else the whole model runs; ``"auto"`` is 0.65 for
-        base v1.3.0, ``None`` sends every face through the whole model; see
+        base v1.4.0, ``None`` sends every face through the whole model; see
         :class:`~cxsense.encoders.face.encoder.FaceEncoder`).
 
     Returns

@@ -194,7 +194,7 @@ def main(argv=None) -> int:
     pa.add_argument("--no-detect-face", action="store_true", help="take the whole image as one face crop")
     pa.add_argument("--face-model", choices=list(_face_models()), default=None, help="face network (small: faster)")
     pa.add_argument("--face-early-exit", type=_early_exit_arg, default="auto", metavar="auto|off|THRESHOLD",
-                    help="base face model: auto (the model file's setting), off, or a threshold in (0, 1]: the first network answers alone when it is at least this sure (faster)")
+                    help="base face model: auto (the model file's setting), off, or a threshold in (0, 1]: the stage-1 network answers alone when it is at least this sure (faster)")
     pa.add_argument("--indent", type=int, default=2)
     pf = sub.add_parser("faces", help="one assessment per face in an image; prints JSON")
     pf.add_argument("image")
@@ -225,7 +225,7 @@ def main(argv=None) -> int:
     ps.add_argument("--persons", choices=["all", "largest"], default="all")
     ps.add_argument("--face-model", choices=list(_face_models()), default="base", help="face network (small: faster)")
     ps.add_argument("--face-early-exit", type=_early_exit_arg, default="auto", metavar="auto|off|THRESHOLD",
-                    help="base face model: auto (the model file's setting), off, or a threshold in (0, 1]: the first network answers alone when it is at least this sure (faster)")
+                    help="base face model: auto (the model file's setting), off, or a threshold in (0, 1]: the stage-1 network answers alone when it is at least this sure (faster)")
     ps.add_argument("--progress", choices=["auto", "on", "off"], default="auto")
     ps.add_argument("--indent", type=int, default=2)
     a = p.parse_args(argv)

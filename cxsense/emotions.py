@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["EMOTIONS", "CIRCUMPLEX", "circumplex_va", "stress_from_va"]
+__all__ = ["EMOTIONS", "CIRCUMPLEX", "circumplex_va", "clip_scalar", "stress_from_va"]
 
 EMOTIONS: tuple[str, ...] = ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral")
 
@@ -36,7 +36,13 @@ def circumplex_va(probabilities: np.ndarray) -> tuple[float, float]:
     (valence, arousal) : floats in [-1, 1]
     """
     va = np.asarray(probabilities, dtype=np.float64) @ _VA
-    return float(np.clip(va[0], -1, 1)), float(np.clip(va[1], -1, 1))
+    return clip_scalar(float(va[0]), -1.0, 1.0), clip_scalar(float(va[1]), -1.0, 1.0)
+
+
+def clip_scalar(v: float, lo: float, hi: float) -> float:
+    """``float(np.clip(v, lo, hi))`` for one float, NaN kept, without NumPy's per-call cost (it runs on every
+    assessment)."""
+    return lo if v < lo else hi if v > hi else v
 
 
 def stress_from_va(valence: float, arousal: float) -> float:

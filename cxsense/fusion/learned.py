@@ -24,7 +24,7 @@ from typing import Mapping
 
 import numpy as np
 
-from ..emotions import EMOTIONS, circumplex_va, stress_from_va
+from ..emotions import EMOTIONS, circumplex_va, clip_scalar, stress_from_va
 from ..encoders.base import ModalityResult
 from ..errors import InputError, ModelError, NoSignalError
 from .features import CATEGORICAL_BLOCKS, QUALITY_COLUMNS, feature_row, gated_design
@@ -190,9 +190,9 @@ class LearnedFusion:
         total = cat_q + w_ph
         return FusedEstimate(
             probabilities=p,
-            valence=float(np.clip(valence, -1, 1)),
-            arousal=float(np.clip(arousal, -1, 1)),
-            stress=float(np.clip(stress, 0, 1)),
+            valence=clip_scalar(float(valence), -1.0, 1.0),
+            arousal=clip_scalar(float(arousal), -1.0, 1.0),
+            stress=clip_scalar(float(stress), 0.0, 1.0),
             confidence=float(p.max()),
             info={"method": self.method, "model": self.meta,
                   "categorical_inputs": sorted(k for k, r in usable.items() if r.probabilities is not None),

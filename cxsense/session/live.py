@@ -43,8 +43,8 @@ class LiveSession:
     face_model : {"base", "small"}, default "base"
         The face expression network (see :func:`cxsense.assess`).
     face_early_exit : "auto", float in (0, 1] or None, default "auto"
-        Base's early exit (see :func:`cxsense.assess`): a face the first network reads with at least this
-        probability costs one pass instead of eight (``"auto"``: 0.65 for base v1.3.0; ``None``: off).
+        Base's early exit (see :func:`cxsense.assess`): a face the stage-1 network reads with at least this
+        probability costs one small pass instead of eight (``"auto"``: 0.65 for base v1.4.0; ``None``: off).
     """
 
     def __init__(self, face_window: float = 1.0, voice_window: float = 3.0, physio_window: float = 60.0, *,

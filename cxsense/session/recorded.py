@@ -225,9 +225,9 @@ def analyze_session(video, physio=None, *, step: float = 1.0, fps: float = 5.0, 
     face_model : {"base", "small"}
         The face expression network (see :func:`cxsense.assess`).
     face_early_exit : "auto", float in (0, 1] or None
-        Base's early exit (see :func:`cxsense.assess`): with a threshold, a face that the first network reads
-        with at least that probability costs one pass instead of eight; ``"auto"`` follows the model file
-        (0.65 for base v1.3.0), ``None`` turns it off.
+        Base's early exit (see :func:`cxsense.assess`): with a threshold, a face that the stage-1 network reads
+        with at least that probability costs one small pass instead of eight; ``"auto"`` follows the model
+        file (0.65 for base v1.4.0), ``None`` turns it off.
     progress : callable (seconds done, seconds total), optional
 
     Returns
