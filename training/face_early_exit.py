@@ -178,6 +178,11 @@ def main(argv=None) -> int:
             "member": a.member, "temperature": t1, "threshold": a.threshold,
             "fitted": f"temperature NLL-fitted on member {a.member}'s one-pass float32 dev logits ({ddv})",
             "command": command}
+        if "int8" in meta:  # a stage-1 network removed: its scales go with it
+            int8 = json.loads(meta["int8"])
+            int8["qparams"] = {k: v for k, v in int8["qparams"].items() if not k.startswith("stage1.")}
+            int8.pop("stage1_calibration", None)
+            meta["int8"] = json.dumps(int8)
     meta["config"] = json.dumps(config)
     rewrite_registered(a.name, path, tensors, meta, a.version)
     return 0
