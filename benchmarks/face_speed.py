@@ -5,8 +5,7 @@
 
 - crop: ``assess(face=crop48, detect_face=False)`` on a 48x48 grey crop (the shipped example's face);
 - crop over dev crops: the same call cycling through ``--dev-crops`` FER-2013 dev crops (seeded sample in random
-  order; skipped
-  when the data is not there). With early exit the time depends on the face: this row is the one to read, with
+  order; skipped when the data is not there). With early exit the time depends on the face: this row is the one to read, with
   the share of crops answered after one pass, the mean and the 90th percentile beside the median;
 - frame: ``assess(face=frame)`` on a 640x480 RGB frame with one face (the shipped example, scaled to
   200x200 and placed in the frame), end to end (detection, alignment, expression, Assessment);

@@ -232,14 +232,17 @@ class Int8FaceNet(nn.Module):
 
         Same kernels, same arguments and the same outputs (checked bit for bit on a probe batch) as the module
         chain, without the per-module Python dispatch: on the development machine a 48x48 crop's pass took 14 %
-        less time (docs/face.md, "Speed"). Call it after conversion (:func:`quantize_int8` with ``qparams``; the
+        less time (docs/face.md, "Early exit and multi-scale views"). Call it after conversion (:func:`quantize_int8` with ``qparams``; the
         encoder does); a network of other layers keeps the module path. Returns whether the plan is in use. The
         plan reads this network's kernels as they are now: a copy shares it, so call this again after changing one.
         """
         import torch.nn.functional as F
 
         self._plan = None
-        conv_relu, linear_relu = torch.ops.quantized.conv2d_relu.new, torch.ops.quantized.linear_relu.default
+        try:  # the overloads that take packed weights; a build without them keeps the module path
+            conv_relu, linear_relu = torch.ops.quantized.conv2d_relu.new, torch.ops.quantized.linear_relu.default
+        except (AttributeError, RuntimeError):
+            return False
         first = self.first[0]
         if not (isinstance(first, nn.Conv2d) and isinstance(self.first[1], nn.ReLU) and len(self.first) == 2
                 and hasattr(self.quant, "zero_point") and first.padding_mode == "zeros"):
