@@ -3,10 +3,12 @@
 Protocol (issue 4): 60-s windows, 30-s hop, majority label; split by subject.
 
 1. LOSO over the 25 train subjects, the shipped recipe (no baseline: scikit-learn's
-   HistGradientBoosting, depth-2 trees, missing features routed as learned, ``--window-model hgb``; with baseline: gradient-boosted depth-2 trees; Platt
+   HistGradientBoosting, depth-2 trees, missing features routed as learned, ``--window-model hgb``, plus the
+   shape network of ``training/train_physio_shape.py`` on the window's centred series, the two scores
+   combined with the shipped file's spreads; with baseline: gradient-boosted depth-2 trees; Platt
    calibration fit on the other subjects' out-of-fold scores): without a baseline on
-   all windows; with and without the per-person resting baseline on the windows after the
-   baseline period.
+   all windows (trees alone, shape network alone, both); with and without the per-person resting baseline
+   on the windows after the baseline period.
 2. The anchor: the same features + a random forest (100 trees, balanced), LOSO, with and without
    each subject's own z-normalisation (the issue quotes 0.634 and 0.711).
 3. Dev subjects S04, S09, S14 through the shipped model (``PhysioEncoder.encode``), window by
@@ -15,7 +17,9 @@ Protocol (issue 4): 60-s windows, 30-s hop, majority label; split by subject.
 Balanced accuracy uses the decision threshold stored with the model (the training prevalence,
 0.333: the Bayes rule for balanced accuracy under a calibrated probability); BA at 0.5 is printed too.
 
-    OMP_NUM_THREADS=1 python -m benchmarks.physio_stress [--no-anchor]
+    OMP_NUM_THREADS=1 python -m benchmarks.physio_stress [--no-anchor] [--no-shape-loso]
+
+The shape network's LOSO trains 25 networks (about 13 min on 2 cores).
 """
 
 from __future__ import annotations
@@ -64,6 +68,8 @@ def main():
     ap.add_argument("--no-anchor", action="store_true", help="skip the random-forest anchor (slow on a busy machine)")
     ap.add_argument("--no-baseline-loso", action="store_true",
                     help="skip the with-baseline LOSO (slow; its model is unchanged since v1.0.0)")
+    ap.add_argument("--no-shape-loso", action="store_true",
+                    help="skip the shape network's LOSO (25 network fits); the no-baseline rows are then the trees' alone")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--window-model", choices=("hgb", "ens", "gb"), default=WINDOW_MODEL,
                     help="recipe of the no-baseline model in LOSO (default: the shipped one)")
@@ -83,9 +89,28 @@ def main():
     print(f"machine: {machine()}")
     yt, st = y[tr], s[tr]
     print(f"no-baseline recipe: {a.window_model}; baseline recipe: gb")
-    p = loso_calibrated(loso_scores(X[tr], yt, st, a.seed, kind=a.window_model), yt, st)
+    zt = loso_scores(X[tr], yt, st, a.seed, kind=a.window_model)
+    p = loso_calibrated(zt, yt, st)
+    if not a.no_shape_loso:
+        from cxsense.encoders.physio.encoder import SHAPE_MODEL_NAME
+        from cxsense.encoders.physio.shape_model import ShapeModel
+        from cxsense.registry import model_path
+        from training.train_physio_shape import aligned, build_sequences, grouped_shape_scores
+
+        out["loso_window_trees_alone"] = evaluate(p, yt, prev, st)
+        print(line("LOSO, no baseline, trees alone", out["loso_window_trees_alone"]))
+        sh = ShapeModel(model_path(SHAPE_MODEL_NAME))
+        seqs = build_sequences()
+        train_subs = sorted(u for u, v in sp.items() if v == "train")
+        zs = aligned(grouped_shape_scores(seqs, train_subs, len(train_subs), a.seed, log=lambda m: None),
+                     st, d["start_s"][tr])
+        out["loso_window_shape_alone"] = evaluate(loso_calibrated(zs, yt, st), yt, prev, st)
+        print(line("LOSO, no baseline, shape network alone", out["loso_window_shape_alone"]))
+        print(f"ensemble: trees / {sh.tree_scale:.4f} + shape / {sh.shape_scale:.4f} (the shipped file's spreads)")
+        p = loso_calibrated(zt / sh.tree_scale + zs / sh.shape_scale, yt, st)
     out["loso_window"] = evaluate(p, yt, prev, st)
-    print(line("LOSO, no baseline, all windows", out["loso_window"]))
+    print(line("LOSO, no baseline, all windows" + ("" if a.no_shape_loso else " (shipped: trees + shape)"),
+               out["loso_window"]))
     m = after[tr]
     out["loso_window_after_baseline"] = evaluate(p[m], yt[m], prev, st[m])
     print(line("LOSO, no baseline, windows after the baseline period", out["loso_window_after_baseline"]))

@@ -290,3 +290,103 @@ def test_window_ensemble_export_reproduces_sklearn(additive):
                     "calibration": {"a": 1.0, "b": 0.0}})
     z = np.array([tm.predict(dict(zip("abcd", row)))[1] for row in X[:50]])
     assert np.allclose(z, m.decision_function(X[:50]), atol=1e-9)
+
+
+# ----------------------------------------------------------------------------- shape series and network
+
+def test_shape_sequences_centred_and_offset_free(wrist):
+    from cxsense.encoders.physio.pipeline import shape
+    from cxsense.encoders.physio.sequences import SHAPE_CHANNELS
+
+    x = load_physio(wrist)
+    q = shape(x, extract(x))
+    assert q.shape == (len(SHAPE_CHANNELS), 240) and q.dtype == np.float32 and np.all(np.isfinite(q))
+    assert np.allclose(q[:-1].mean(1), 0, atol=1e-4)          # centred on the window's own means
+    assert set(np.unique(q[-1])) <= {0.0, 1.0} and q[-1].mean() > 0.9
+    assert q[0].std() > 0 and q[3].std() > 0                  # EDA and HR move
+    # a warmer wrist (a person's offset) gives the same series
+    warm = dict(wrist, temp=(wrist["temp"][0] + 1.5, 4))
+    xw = load_physio(warm)
+    assert np.allclose(shape(xw, extract(xw)), q, atol=1e-5)
+
+
+def test_shape_sequences_missing_channels_are_zero():
+    from cxsense.encoders.physio.pipeline import shape
+    from cxsense.encoders.physio.sequences import SHAPE_CHANNELS
+
+    eda = nk.eda_simulate(duration=45, sampling_rate=4, scr_number=2, noise=0.0, random_state=3) + 1.0
+    x = load_physio({"eda": (eda, 4), "temp": (np.zeros(180), 4)})   # flat temperature fails its check
+    q = shape(x, extract(x))
+    assert q.shape == (len(SHAPE_CHANNELS), 180)
+    assert q[0].std() > 0 and not np.any(q[1:])
+
+
+def _tiny_shape_file(tmp_path, **cfg_over):
+    """A randomly initialised shape network (batch-norm statistics made non-trivial), folded and saved."""
+    import json
+
+    torch = pytest.importorskip("torch")
+    import sys
+    from pathlib import Path
+
+    repo = str(Path(__file__).resolve().parents[1])
+    if repo not in sys.path:
+        sys.path.insert(0, repo)
+    from safetensors.numpy import save_file
+
+    from training.train_physio_shape import _net, folded_tensors
+
+    torch.manual_seed(0)
+    net = _net(6, w=4)
+    with torch.no_grad():
+        for bn in (net.bn1, net.bn2, net.bn3):
+            bn.running_mean.uniform_(-0.5, 0.5), bn.running_var.uniform_(0.5, 2.0)
+            bn.weight.uniform_(0.5, 1.5), bn.bias.uniform_(-0.2, 0.2)
+    net.eval()
+    sc = np.array([0.1, 0.05, 0.8, 5.0, 0.5, 1.0])
+    cfg = {"format": "cxsense-physio-shape", "version": "1.0.0", "fs": 4.0,
+           "channels": ["eda", "temp", "activity", "hr", "ppg_amp", "hr_valid"], "channel_scale": sc.tolist(),
+           "ensemble": {"tree_scale": 2.0, "shape_scale": 0.5, "a": 1.0, "b": -0.5}}
+    cfg.update(cfg_over)
+    path = tmp_path / "shape.safetensors"
+    save_file(folded_tensors((net, sc)), str(path), metadata={"config": json.dumps(cfg)})
+    return path, net, sc
+
+
+def test_shape_model_numpy_matches_torch(tmp_path):
+    import torch
+
+    from cxsense.encoders.physio.shape_model import ShapeModel
+
+    path, net, sc = _tiny_shape_file(tmp_path)
+    m = ShapeModel(path)
+    rng = np.random.default_rng(1)
+    for T in (240, 123, 40):
+        q = rng.normal(size=(6, T)) * sc[:, None]
+        with torch.no_grad():
+            want = net(torch.from_numpy((q / sc[:, None])[None].astype(np.float32))).item()
+        assert abs(m.raw(q) - want) < 1e-4
+    p, z = m.combine(1.0, 0.25)
+    assert z == pytest.approx(1.0 / 2.0 + 0.25 / 0.5) and p == pytest.approx(1 / (1 + np.exp(-(z - 0.5))))
+    assert m.raw(np.zeros((6, 3))) == m.raw(np.zeros((6, 8)))  # very short input is padded, not an error
+
+
+@pytest.mark.parametrize("over", [{"format": "other"}, {"version": "2.0.0"}, {"fs": 8.0},
+                                  {"channels": ["eda", "temp"]}, {"channel_scale": [1.0, 1.0]},
+                                  {"ensemble": {"tree_scale": 0.0, "shape_scale": 1.0, "a": 1.0, "b": 0.0}}])
+def test_shape_model_rejects_bad_files(tmp_path, over):
+    from cxsense.encoders.physio.shape_model import ShapeModel
+    from cxsense.errors import ModelError
+
+    path, _, _ = _tiny_shape_file(tmp_path, **over)
+    with pytest.raises(ModelError):
+        ShapeModel(path)
+
+
+def test_encoder_window_combines_trees_and_shape(encoder, wrist):
+    x = load_physio(wrist)
+    r = encoder.encode(x)
+    sc = r.details["scores"]
+    p, z = encoder._shape.combine(sc["trees"], sc["shape"])
+    assert abs(p - r.stress) < 1e-4 and r.details["score"] == pytest.approx(z, abs=1e-4)
+    assert encoder.info()["shape_model"]["name"] == "physio-shape"

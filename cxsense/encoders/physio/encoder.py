@@ -1,8 +1,10 @@
 """The physiology encoder: one window of wearable or lab signals -> stress, arousal, embedding, quality.
 
 Pipeline: :func:`cxsense.encoders.physio.pipeline.extract` (per-channel quality checks and
-NeuroKit2-based features) -> a calibrated gradient-boosted tree model trained on Stress-Predict
-(wrist PPG, EDA, temperature, motion; see ``models/physio/MODEL_CARD.md``).
+NeuroKit2-based features) -> a gradient-boosted tree model on the features (levels) and, without a
+baseline, a small 1-D CNN on the window's centred 4-Hz series (:func:`~cxsense.encoders.physio.pipeline.shape`:
+movement within the window, free of a person's offsets), their scores combined and calibrated; both
+trained on Stress-Predict (wrist PPG, EDA, temperature, motion; see ``models/physio/MODEL_CARD.md``).
 
 Outputs
 -------
@@ -28,11 +30,12 @@ from typing import Any
 import numpy as np
 
 from ..base import Encoder, ModalityResult
-from .pipeline import GROUPS, extract
+from .pipeline import GROUPS, extract, shape
 
 __all__ = ["PhysioEncoder"]
 
 MODEL_NAME = "physio-stress"
+SHAPE_MODEL_NAME = "physio-shape"
 _EXTRA = ("rsp_rate", "rsp_cv")
 _EXTRA_NORM = {"rsp_rate": (15.0, 5.0), "rsp_cv": (0.25, 0.15)}
 _QUALITY_GROUPS = ("heart", "eda", "temp", "acc", "rsp")
@@ -85,6 +88,12 @@ class PhysioEncoder(Encoder):
         entry = model_entry(MODEL_NAME)
         self._info = {"name": MODEL_NAME, "version": self._model.version, "sha256": entry["sha256"],
                       "file": entry["file"], "licence": entry.get("licence")}
+        from .shape_model import ShapeModel
+
+        self._shape = ShapeModel(model_path(SHAPE_MODEL_NAME))
+        sentry = model_entry(SHAPE_MODEL_NAME)
+        self._info["shape_model"] = {"name": SHAPE_MODEL_NAME, "version": self._shape.version,
+                                     "sha256": sentry["sha256"], "file": sentry["file"]}
         self._lock = threading.Lock()
 
     def info(self) -> dict:
@@ -188,7 +197,11 @@ class PhysioEncoder(Encoder):
             else:
                 details["baseline"]["note"] = "the baseline has no usable features in common; window model used"
         if not use_base:
-            stress, z = m.window.predict(ex.features)
+            # no baseline: the trees (levels) and the shape network (within-window movement), combined
+            _, zt = m.window.predict(ex.features)
+            zs = self._shape.raw(shape(x, ex))
+            stress, z = self._shape.combine(zt, zs)
+            details["scores"] = {"trees": round(float(zt), 5), "shape": round(float(zs), 5)}
 
         quality = sum(m.group_weights.get(g, 0.0) * q for g, q in usable.items())
         quality *= math.sqrt(min(1.0, ex.duration / float(m.meta.get("window_s", 60))))

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import features as F
 
-__all__ = ["GROUPS", "Extraction", "extract"]
+__all__ = ["GROUPS", "Extraction", "extract", "shape"]
 
 #: The model's feature groups and the features in each, in model order.
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -32,6 +32,8 @@ class Extraction:
     extra: dict[str, dict] = field(default_factory=dict)
     group_quality: dict[str, float] = field(default_factory=dict)
     duration: float = 0.0
+    #: beat times (s) of the channel that fed the heart features; kept for :func:`shape`, never reported
+    beats: np.ndarray | None = field(default=None, repr=False)
 
 
 def _finite(d: dict) -> dict:
@@ -87,6 +89,7 @@ def extract(x) -> Extraction:
             out.features.update(_finite(f))
             out.group_quality["heart"] = r["quality"]
             out.extra["heart_source"] = {"channel": src}
+            out.beats = beats
 
     if "eda" in ch:
         c = ch["eda"]
@@ -114,3 +117,12 @@ def extract(x) -> Extraction:
             out.channels[name]["reasons"] = out.channels[name]["reasons"] + [
                 f"{c.n_filled} NaN samples filled by interpolation"]
     return out
+
+
+def shape(x, ex: Extraction) -> np.ndarray:
+    """The window's centred 4-Hz series (:func:`.sequences.shape_sequences`) from the channels that
+    passed their checks in ``ex``."""
+    from .sequences import shape_sequences
+
+    usable = {name: r.get("quality", 0.0) > 0 for name, r in ex.channels.items()}
+    return shape_sequences(x, usable, ex.beats)

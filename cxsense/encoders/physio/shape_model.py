@@ -1,0 +1,110 @@
+"""The shape network: a small 1-D CNN over a window's centred 4-Hz series, evaluated with NumPy.
+
+Three convolutions (batch norms folded in at export), ReLU, max pooling by 2 after the first two,
+then the mean and the maximum over time of the last layer, then one linear unit: a stress logit
+that sees how the signals move within the window, never their levels (see :mod:`.sequences`).
+Written by ``training/train_physio_shape.py``; read here without PyTorch.
+
+File (safetensors): tensors ``conv{1,2,3}.weight`` ``[out, in, k]``, ``conv{1,2,3}.bias``, ``head.weight``
+``[1, 2 * out3]``, ``head.bias``; metadata ``config`` (JSON)::
+
+    {"format": "cxsense-physio-shape", "version": ..., "channels": [...], "fs": 4.0,
+     "channel_scale": [...], "ensemble": {"tree_scale", "shape_scale", "a", "b"}, ...}
+
+The no-baseline stress probability is ``sigmoid(a * (tree / tree_scale + shape / shape_scale) + b)``:
+the tree model's and this network's raw scores, each divided by its spread on out-of-fold data,
+summed with equal weight, then Platt-calibrated on out-of-fold data.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import ModelError
+from .sequences import SHAPE_CHANNELS, SHAPE_FS
+
+__all__ = ["ShapeModel", "FORMAT", "MIN_STEPS"]
+
+FORMAT = "cxsense-physio-shape"
+SUPPORTED_MAJOR = 1
+#: Fewest time steps the network accepts (after two poolings by 2 at least one step remains).
+MIN_STEPS = 8
+
+
+def _conv_relu(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """'Same' 1-D convolution (odd kernel) + bias + ReLU; x [C, T], w [O, C, K] -> [O, T]."""
+    k = w.shape[2]
+    xp = np.pad(x, ((0, 0), (k // 2, k // 2)))
+    cols = np.lib.stride_tricks.sliding_window_view(xp, k, axis=1)  # [C, T, K]
+    y = np.einsum("ctk,ock->ot", cols, w, optimize=True) + b[:, None]
+    return np.maximum(y, 0.0, out=y)
+
+
+def _pool2(x: np.ndarray) -> np.ndarray:
+    t = (x.shape[1] // 2) * 2
+    return x[:, :t].reshape(x.shape[0], -1, 2).max(2)
+
+
+class ShapeModel:
+    """The shipped shape network and the ensemble's calibration."""
+
+    def __init__(self, path: Path):
+        try:
+            from safetensors import safe_open
+
+            with safe_open(str(path), framework="numpy") as f:
+                meta = dict(f.metadata() or {})
+                t = {k: f.get_tensor(k).astype(np.float64) for k in f.keys()}
+            cfg = json.loads(meta["config"])
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ModelError(f"cannot read the physio shape model {path}: {e}") from e
+        if cfg.get("format") != FORMAT:
+            raise ModelError(f"{path} is not a {FORMAT} file (format {cfg.get('format')!r})")
+        if int(str(cfg.get("version", "0")).split(".")[0]) != SUPPORTED_MAJOR:
+            raise ModelError(f"physio shape model {path} has version {cfg.get('version')}; this cxsense reads "
+                             f"version {SUPPORTED_MAJOR}.x")
+        if list(cfg.get("channels", [])) != list(SHAPE_CHANNELS) or float(cfg.get("fs", 0)) != SHAPE_FS:
+            raise ModelError(f"physio shape model {path} reads channels {cfg.get('channels')} at {cfg.get('fs')} Hz; "
+                             f"this cxsense computes {list(SHAPE_CHANNELS)} at {SHAPE_FS} Hz")
+        try:
+            self.layers = [(t[f"conv{i}.weight"], t[f"conv{i}.bias"]) for i in (1, 2, 3)]
+            self.head_w = t["head.weight"].reshape(-1)
+            self.head_b = float(t["head.bias"].reshape(-1)[0])
+            self.scale = np.asarray(cfg["channel_scale"], dtype=np.float64)
+            e = cfg["ensemble"]
+            self.tree_scale, self.shape_scale = float(e["tree_scale"]), float(e["shape_scale"])
+            self.a, self.b = float(e["a"]), float(e["b"])
+        except (KeyError, TypeError, ValueError, IndexError) as e:
+            raise ModelError(f"physio shape model {path} is incomplete: {e}") from e
+        cin = len(SHAPE_CHANNELS)
+        shapes_ok = (self.layers[0][0].shape[1] == cin and len(self.scale) == cin
+                     and self.layers[1][0].shape[1] == self.layers[0][0].shape[0]
+                     and self.layers[2][0].shape[1] == self.layers[1][0].shape[0]
+                     and len(self.head_w) == 2 * self.layers[2][0].shape[0]
+                     and all(w.shape[2] % 2 == 1 and len(b) == w.shape[0] for w, b in self.layers))
+        if not shapes_ok or not (self.tree_scale > 0 and self.shape_scale > 0) or not np.all(self.scale > 0):
+            raise ModelError(f"physio shape model {path}: inconsistent tensor shapes or scales")
+        self.config = cfg
+        self.version = str(cfg["version"])
+
+    def raw(self, seq: np.ndarray) -> float:
+        """The network's stress logit for one window's series ``[len(SHAPE_CHANNELS), T]``."""
+        x = np.asarray(seq, dtype=np.float64) / self.scale[:, None]
+        if x.shape[1] < MIN_STEPS:
+            x = np.pad(x, ((0, 0), (0, MIN_STEPS - x.shape[1])))
+        (w1, b1), (w2, b2), (w3, b3) = self.layers
+        h = _pool2(_conv_relu(x, w1, b1))
+        h = _pool2(_conv_relu(h, w2, b2))
+        h = _conv_relu(h, w3, b3)
+        z = np.concatenate([h.mean(1), h.max(1)])
+        return float(z @ self.head_w + self.head_b)
+
+    def combine(self, tree_raw: float, shape_raw: float) -> tuple[float, float]:
+        """(calibrated stress probability, ensemble score) from the two raw scores."""
+        z = tree_raw / self.tree_scale + shape_raw / self.shape_scale
+        p = 1.0 / (1.0 + math.exp(-min(max(self.a * z + self.b, -50.0), 50.0)))
+        return float(min(max(p, 0.0), 1.0)), float(z)
