@@ -390,3 +390,20 @@ def test_encoder_window_combines_trees_and_shape(encoder, wrist):
     p, z = encoder._shape.combine(sc["trees"], sc["shape"])
     assert abs(p - r.stress) < 1e-4 and r.details["score"] == pytest.approx(z, abs=1e-4)
     assert encoder.info()["shape_model"]["name"] == "physio-shape"
+
+
+@pytest.mark.parametrize("fs", [15, 16])
+def test_ppg_at_the_lowest_rates(fs):
+    """Elgendi's 0.5-8 Hz band does not fit under 16 Hz (NeuroKit2 raises there); the band is narrowed."""
+    ppg = nk.ppg_simulate(duration=60, sampling_rate=fs, heart_rate=72, random_state=2)
+    ex = extract(load_physio({"ppg": (ppg, fs)}))
+    assert ex.channels["ppg"]["quality"] > 0 and abs(ex.extra["ppg"]["hr"] - 72) <= 4
+    assert "butterworth" in ex.channels["ppg"]["method"]
+
+
+@pytest.mark.parametrize("fs", [2, 5])
+def test_rsp_at_the_lowest_rates(fs):
+    """khodadad2018's 0.05-3 Hz band needs more than 6 Hz; below it the band is narrowed."""
+    rsp = nk.rsp_simulate(duration=60, sampling_rate=fs, respiratory_rate=14, random_state=1)
+    ex = extract(load_physio({"rsp": (rsp, fs)}))
+    assert ex.channels["rsp"]["quality"] > 0 and abs(ex.extra["rsp"]["rate_per_min"] - 14) <= 2

@@ -115,9 +115,17 @@ def heart_beats(x: np.ndarray, fs: float, source: str) -> tuple[np.ndarray, str]
         method = "nk.ecg_clean(neurokit)+nk.ecg_findpeaks(neurokit)"
         # a polarity-inverted lead gives peaks on the S wave; the detector works on |slope| so beats stay beats
     else:
-        clean = nk.ppg_clean(x, sampling_rate=int(round(fs)), method="elgendi")
-        peaks = nk.ppg_findpeaks(clean, sampling_rate=int(round(fs)), method="elgendi")["PPG_Peaks"]
-        method = "nk.ppg_clean(elgendi)+nk.ppg_findpeaks(elgendi)"
+        sr = int(round(fs))
+        if sr > 16:
+            clean = nk.ppg_clean(x, sampling_rate=sr, method="elgendi")
+            method = "nk.ppg_clean(elgendi)+nk.ppg_findpeaks(elgendi)"
+        else:
+            # Elgendi's 0.5-8 Hz band needs more than 16 Hz; below it the band stops under Nyquist
+            # (nk.ppg_clean raises a scipy ValueError there)
+            hi = round(0.45 * fs, 2)
+            clean = nk.signal_filter(x, sampling_rate=sr, lowcut=0.5, highcut=hi, order=2, method="butterworth")
+            method = f"nk.signal_filter(butterworth 0.5-{hi:g} Hz)+nk.ppg_findpeaks(elgendi)"
+        peaks = nk.ppg_findpeaks(clean, sampling_rate=sr, method="elgendi")["PPG_Peaks"]
     peaks = np.asarray(peaks, dtype=np.float64)
     return peaks / round(fs), method
 
@@ -312,7 +320,15 @@ def rsp_features(x: np.ndarray, fs: float) -> tuple[dict, dict, ChannelReport]:
     why = _flat_or_clipped(x, name="rsp", min_ptp=1e-9)
     if why is not None:
         return {}, {}, _report(0.0, [why], "")
-    clean = nk.rsp_clean(x, sampling_rate=fs, method="khodadad2018")
+    if fs > 6.0:
+        clean = nk.rsp_clean(x, sampling_rate=fs, method="khodadad2018")
+        method = "nk.rsp_clean(khodadad2018)+nk.rsp_findpeaks(khodadad2018)"
+    else:
+        # khodadad2018's 0.05-3 Hz band needs more than 6 Hz (nk.rsp_clean raises a scipy ValueError
+        # below it); the same filter with its upper edge under Nyquist keeps breathing (< 1 Hz)
+        hi = round(0.45 * fs, 2)
+        clean = nk.signal_filter(x, sampling_rate=fs, lowcut=0.05, highcut=hi, order=2, method="butterworth")
+        method = f"nk.signal_filter(butterworth 0.05-{hi:g} Hz)+nk.rsp_findpeaks(khodadad2018)"
     info = nk.rsp_findpeaks(clean, sampling_rate=fs, method="khodadad2018")
     peaks = np.asarray(info["RSP_Peaks"], dtype=np.float64) / fs
     if len(peaks) < 3:
@@ -323,7 +339,7 @@ def rsp_features(x: np.ndarray, fs: float) -> tuple[dict, dict, ChannelReport]:
         return {}, {"rate": rate}, _report(0.0, [f"implausible breathing rate {rate:.1f}/min"], "")
     feats = {"rsp_rate": rate, "rsp_cv": float(np.std(bb) / np.mean(bb))}
     extra = {"n_breaths": int(len(peaks)), "rate_per_min": rate}
-    return feats, extra, _report(1.0, [], "nk.rsp_clean(khodadad2018)+nk.rsp_findpeaks(khodadad2018)")
+    return feats, extra, _report(1.0, [], method)
 
 
 # --------------------------------------------------------------------------- temperature
