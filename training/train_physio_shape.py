@@ -41,6 +41,7 @@ CHANNEL_DROP = 0.15
 LR = 3e-3
 WEIGHT_DECAY = 1e-2
 BATCH = 128
+TORCH_THREADS = 2
 
 
 def build_sequences(root: Path | None = None, hop_s: int = TRAIN_HOP_S, verbose: bool = True) -> dict:
@@ -103,6 +104,7 @@ def fit(seq: np.ndarray, y: np.ndarray, seed: int, epochs: int = EPOCHS):
     """Train one network; returns ``(net, channel_scale)``."""
     import torch
 
+    torch.set_num_threads(TORCH_THREADS)  # part of the recipe: results depend (slightly) on the thread count
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     sc = channel_scale(seq)
@@ -195,9 +197,6 @@ def main():
     ap.add_argument("--loso", action="store_true", help="also leave-one-subject-out figures (25 more fits)")
     ap.add_argument("--calib-folds", type=int, default=5)
     a = ap.parse_args()
-    import torch
-
-    torch.set_num_threads(2)
     from cxsense.encoders.physio.encoder import PhysioEncoder
     from training.train_physio import evaluate, grouped_scores, loso_calibrated, loso_scores, platt, sigmoid
 

@@ -40,7 +40,8 @@ def _conv_relu(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
     k = w.shape[2]
     xp = np.pad(x, ((0, 0), (k // 2, k // 2)))
     cols = np.lib.stride_tricks.sliding_window_view(xp, k, axis=1)  # [C, T, K]
-    y = np.einsum("ctk,ock->ot", cols, w, optimize=True) + b[:, None]
+    y = w.reshape(w.shape[0], -1) @ cols.transpose(0, 2, 1).reshape(-1, cols.shape[1])  # [O, C*K] @ [C*K, T]
+    y += b[:, None]
     return np.maximum(y, 0.0, out=y)
 
 
