@@ -226,6 +226,9 @@ def test_encoder_baseline_changes_model(encoder, wrist):
     base = load_physio({"ppg": (ppg, 64), "eda": (eda, 4)})
     r = encoder.encode(load_physio(wrist), baseline=base)
     assert r.details["model_used"] == "baseline" and 0 <= r.stress <= 1
+    sc = r.details["scores"]                       # the baseline trees with the same shape network
+    assert abs(encoder._shape.combine(sc["trees"], sc["shape"], "baseline")[0] - r.stress) < 1e-4
+    assert sc["shape"] == encoder.encode(load_physio(wrist)).details["scores"]["shape"]
     assert r.details["baseline"]["baseline_windows"] == 3
 
 
@@ -346,7 +349,8 @@ def _tiny_shape_file(tmp_path, **cfg_over):
     sc = np.array([0.1, 0.05, 0.8, 5.0, 0.5, 1.0])
     cfg = {"format": "cxsense-physio-shape", "version": "1.0.0", "fs": 4.0,
            "channels": ["eda", "temp", "activity", "hr", "ppg_amp", "hr_valid"], "channel_scale": sc.tolist(),
-           "ensemble": {"tree_scale": 2.0, "shape_scale": 0.5, "a": 1.0, "b": -0.5}}
+           "ensemble": {"tree_scale": 2.0, "shape_scale": 0.5, "a": 1.0, "b": -0.5},
+           "ensemble_baseline": {"tree_scale": 4.0, "shape_scale": 1.0, "a": 2.0, "b": 0.0}}
     cfg.update(cfg_over)
     path = tmp_path / "shape.safetensors"
     save_file(folded_tensors((net, sc)), str(path), metadata={"config": json.dumps(cfg)})
@@ -368,12 +372,15 @@ def test_shape_model_numpy_matches_torch(tmp_path):
         assert abs(m.raw(q) - want) < 1e-4
     p, z = m.combine(1.0, 0.25)
     assert z == pytest.approx(1.0 / 2.0 + 0.25 / 0.5) and p == pytest.approx(1 / (1 + np.exp(-(z - 0.5))))
+    p, z = m.combine(1.0, 0.25, "baseline")
+    assert z == pytest.approx(1.0 / 4.0 + 0.25 / 1.0) and p == pytest.approx(1 / (1 + np.exp(-2 * z)))
     assert m.raw(np.zeros((6, 3))) == m.raw(np.zeros((6, 8)))  # very short input is padded, not an error
 
 
 @pytest.mark.parametrize("over", [{"format": "other"}, {"version": "2.0.0"}, {"fs": 8.0},
                                   {"channels": ["eda", "temp"]}, {"channel_scale": [1.0, 1.0]},
-                                  {"ensemble": {"tree_scale": 0.0, "shape_scale": 1.0, "a": 1.0, "b": 0.0}}])
+                                  {"ensemble": {"tree_scale": 0.0, "shape_scale": 1.0, "a": 1.0, "b": 0.0}},
+                                  {"ensemble_baseline": {"tree_scale": 1.0}}])
 def test_shape_model_rejects_bad_files(tmp_path, over):
     from cxsense.encoders.physio.shape_model import ShapeModel
     from cxsense.errors import ModelError

@@ -2,9 +2,10 @@
 
 The tree model (``training/train_physio.py``) reads levels, and levels differ between people. The shape
 network reads each window's 4-Hz series centred on their own means (:mod:`cxsense.encoders.physio.sequences`),
-so a person's offsets cancel. At run time the no-baseline stress probability is the two raw scores, each
-divided by its out-of-fold spread, summed, then Platt-calibrated on out-of-fold scores
-(:mod:`cxsense.encoders.physio.shape_model`).
+so a person's offsets cancel. At run time the stress probability is the tree model's raw score (the window
+model, or the baseline model when a resting baseline is given) and the network's, each divided by its
+out-of-fold spread, summed, then Platt-calibrated on out-of-fold scores (one calibration for each tree model;
+:mod:`cxsense.encoders.physio.shape_model`).
 
 Data: Stress-Predict, the 25 ``train`` subjects; dev = S04, S09, S14 (check only). The network trains on
 60-s windows with a 10-s hop (three times the 30-s-hop set, overlapping) and is scored on the protocol's
@@ -32,7 +33,7 @@ import numpy as np
 from training.datasets import REPO, data_root
 from training.physio_data import CACHE, load_features, subjects, windows
 
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 OUT = REPO / "models" / "physio" / "physio_shape_v1.safetensors"
 TRAIN_HOP_S = 10
 EPOCHS = 12
@@ -198,7 +199,8 @@ def main():
     ap.add_argument("--calib-folds", type=int, default=5)
     a = ap.parse_args()
     from cxsense.encoders.physio.encoder import PhysioEncoder
-    from training.train_physio import evaluate, grouped_scores, loso_calibrated, loso_scores, platt, sigmoid
+    from training.train_physio import (baseline_features, baseline_masks, evaluate, grouped_scores, loso_calibrated,
+                                       loso_scores, platt, sigmoid, with_delta)
 
     t0 = time.time()
     log = lambda m: print(f"[{time.time() - t0:6.0f} s] {m}", flush=True)
@@ -221,10 +223,20 @@ def main():
     ze = zt / tree_scale + zs / shape_scale
     pa, pb = platt(ze, y[tr])
     log(f"OOF spreads: trees {tree_scale:.4f}, shape {shape_scale:.4f}; ensemble Platt a={pa:.4f} b={pb:.4f}")
+    # the with-baseline trees (features + differences from the resting mean) with the same shape scores
+    is_base, after = baseline_masks(f)
+    XD = with_delta(X, baseline_features(X, s, is_base))
+    zb = grouped_scores(XD[tr], y[tr], s[tr], a.seed, a.calib_folds, "gb")
+    base_scale = float(np.std(zb))
+    zeb = zb / base_scale + zs / shape_scale
+    pa_b, pb_b = platt(zeb, y[tr])
+    log(f"with baseline: OOF spread {base_scale:.4f}; ensemble Platt a={pa_b:.4f} b={pb_b:.4f}")
     report = {"oof_trees": evaluate(sigmoid(np.array(platt(zt, y[tr]))[0] * zt + platt(zt, y[tr])[1]), y[tr], prev),
               "oof_shape": evaluate(sigmoid(platt(zs, y[tr])[0] * zs + platt(zs, y[tr])[1]), y[tr], prev),
               "oof_ensemble": evaluate(sigmoid(pa * ze + pb), y[tr], prev)}
-    for k in ("oof_trees", "oof_shape", "oof_ensemble"):
+    ma = after[tr]
+    report["oof_baseline_ensemble_after_baseline_period"] = evaluate(sigmoid(pa_b * zeb[ma] + pb_b), y[tr][ma], prev)
+    for k in ("oof_trees", "oof_shape", "oof_ensemble", "oof_baseline_ensemble_after_baseline_period"):
         log(f"{k} ({a.calib_folds} subject-grouped folds, train): BA {report[k]['balanced_accuracy']:.4f} "
             f"AUC {report[k]['auc']:.4f}")
 
@@ -236,6 +248,11 @@ def main():
             report[name] = evaluate(loso_calibrated(z, y[tr], s[tr]), y[tr], prev, s[tr])
             log(f"{name} (LOSO, 25 train subjects): BA {report[name]['balanced_accuracy']:.4f} "
                 f"AUC {report[name]['auc']:.4f} ECE {report[name]['ece']:.4f}")
+        zl_b = loso_scores(XD[tr], y[tr], s[tr], a.seed, None, "gb")
+        for name, z in (("loso_baseline_trees", zl_b), ("loso_baseline_ensemble", zl_b / base_scale + zl_s / shape_scale)):
+            report[name] = evaluate(loso_calibrated(z, y[tr], s[tr])[ma], y[tr][ma], prev, s[tr][ma])
+            log(f"{name} (LOSO, windows after the baseline period): BA {report[name]['balanced_accuracy']:.4f} "
+                f"AUC {report[name]['auc']:.4f} ECE {report[name]['ece']:.4f}")
 
     m = fit(d["seq"][np.isin(d["subject"], train_subs)], d["y"][np.isin(d["subject"], train_subs)], a.seed)
     cfg = {
@@ -245,6 +262,9 @@ def main():
         "ensemble": {"tree_scale": tree_scale, "shape_scale": shape_scale, "a": pa, "b": pb,
                      "tree_model": "physio-stress window model",
                      "rule": "p = sigmoid(a * (tree / tree_scale + shape / shape_scale) + b)"},
+        "ensemble_baseline": {"tree_scale": base_scale, "shape_scale": shape_scale, "a": pa_b, "b": pb_b,
+                              "tree_model": "physio-stress baseline model",
+                              "rule": "p = sigmoid(a * (tree / tree_scale + shape / shape_scale) + b)"},
         "architecture": "Conv(6->32,k7)-BN-ReLU-MaxPool2, Conv(32->64,k5)-BN-ReLU-MaxPool2, Conv(64->64,k5)-BN-ReLU, "
                         "mean+max over time, linear (batch norms folded)",
         "training": {"data": "Stress-Predict (Iqbal et al. 2022), 25 train subjects, wrist E4, MIT licence",

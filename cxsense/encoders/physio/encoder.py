@@ -1,8 +1,8 @@
 """The physiology encoder: one window of wearable or lab signals -> stress, arousal, embedding, quality.
 
 Pipeline: :func:`cxsense.encoders.physio.pipeline.extract` (per-channel quality checks and
-NeuroKit2-based features) -> a gradient-boosted tree model on the features (levels) and, without a
-baseline, a small 1-D CNN on the window's centred 4-Hz series (:func:`~cxsense.encoders.physio.pipeline.shape`:
+NeuroKit2-based features) -> a gradient-boosted tree model on the features (levels; with a baseline, also
+their differences from it) and a small 1-D CNN on the window's centred 4-Hz series (:func:`~cxsense.encoders.physio.pipeline.shape`:
 movement within the window, free of a person's offsets), their scores combined and calibrated; both
 trained on Stress-Predict (wrist PPG, EDA, temperature, motion; see ``models/physio/MODEL_CARD.md``).
 
@@ -192,7 +192,10 @@ class PhysioEncoder(Encoder):
                 for f in m.feature_names:
                     if f in bfeats and f in ex.features:
                         feats[f"delta_{f}"] = ex.features[f] - bfeats[f]
-                stress, z = m.baseline.predict(feats)
+                _, zt = m.baseline.predict(feats)
+                zs = self._shape.raw(shape(x, ex))
+                stress, z = self._shape.combine(zt, zs, "baseline")
+                details["scores"] = {"trees": round(float(zt), 5), "shape": round(float(zs), 5)}
                 details["baseline"]["features_compared"] = len(shared)
             else:
                 details["baseline"]["note"] = "the baseline has no usable features in common; window model used"

@@ -9,11 +9,13 @@ File (safetensors): tensors ``conv{1,2,3}.weight`` ``[out, in, k]``, ``conv{1,2,
 ``[1, 2 * out3]``, ``head.bias``; metadata ``config`` (JSON)::
 
     {"format": "cxsense-physio-shape", "version": ..., "channels": [...], "fs": 4.0,
-     "channel_scale": [...], "ensemble": {"tree_scale", "shape_scale", "a", "b"}, ...}
+     "channel_scale": [...], "ensemble": {"tree_scale", "shape_scale", "a", "b"},
+     "ensemble_baseline": {...same keys...}, ...}
 
-The no-baseline stress probability is ``sigmoid(a * (tree / tree_scale + shape / shape_scale) + b)``:
-the tree model's and this network's raw scores, each divided by its spread on out-of-fold data,
-summed with equal weight, then Platt-calibrated on out-of-fold data.
+The stress probability is ``sigmoid(a * (tree / tree_scale + shape / shape_scale) + b)``: the tree
+model's and this network's raw scores, each divided by its spread on out-of-fold data, summed with
+equal weight, then Platt-calibrated on out-of-fold data; ``ensemble`` goes with the no-baseline tree
+model, ``ensemble_baseline`` with the baseline tree model.
 """
 
 from __future__ import annotations
@@ -76,9 +78,11 @@ class ShapeModel:
             self.head_w = t["head.weight"].reshape(-1)
             self.head_b = float(t["head.bias"].reshape(-1)[0])
             self.scale = np.asarray(cfg["channel_scale"], dtype=np.float64)
-            e = cfg["ensemble"]
-            self.tree_scale, self.shape_scale = float(e["tree_scale"]), float(e["shape_scale"])
-            self.a, self.b = float(e["a"]), float(e["b"])
+            self.ensembles = {}
+            for key, name in (("ensemble", "window"), ("ensemble_baseline", "baseline")):
+                e = cfg[key]
+                self.ensembles[name] = (float(e["tree_scale"]), float(e["shape_scale"]), float(e["a"]), float(e["b"]))
+            self.tree_scale, self.shape_scale, self.a, self.b = self.ensembles["window"]
         except (KeyError, TypeError, ValueError, IndexError) as e:
             raise ModelError(f"physio shape model {path} is incomplete: {e}") from e
         cin = len(SHAPE_CHANNELS)
@@ -87,7 +91,8 @@ class ShapeModel:
                      and self.layers[2][0].shape[1] == self.layers[1][0].shape[0]
                      and len(self.head_w) == 2 * self.layers[2][0].shape[0]
                      and all(w.shape[2] % 2 == 1 and len(b) == w.shape[0] for w, b in self.layers))
-        if not shapes_ok or not (self.tree_scale > 0 and self.shape_scale > 0) or not np.all(self.scale > 0):
+        scales_ok = all(t > 0 and sh > 0 for t, sh, _, _ in self.ensembles.values())
+        if not shapes_ok or not scales_ok or not np.all(self.scale > 0):
             raise ModelError(f"physio shape model {path}: inconsistent tensor shapes or scales")
         self.config = cfg
         self.version = str(cfg["version"])
@@ -104,8 +109,10 @@ class ShapeModel:
         z = np.concatenate([h.mean(1), h.max(1)])
         return float(z @ self.head_w + self.head_b)
 
-    def combine(self, tree_raw: float, shape_raw: float) -> tuple[float, float]:
-        """(calibrated stress probability, ensemble score) from the two raw scores."""
-        z = tree_raw / self.tree_scale + shape_raw / self.shape_scale
-        p = 1.0 / (1.0 + math.exp(-min(max(self.a * z + self.b, -50.0), 50.0)))
+    def combine(self, tree_raw: float, shape_raw: float, tree_model: str = "window") -> tuple[float, float]:
+        """(calibrated stress probability, ensemble score) from the two raw scores; ``tree_model`` is the tree
+        model that gave ``tree_raw``: ``"window"`` (no baseline) or ``"baseline"``."""
+        ts, ss, a, b = self.ensembles[tree_model]
+        z = tree_raw / ts + shape_raw / ss
+        p = 1.0 / (1.0 + math.exp(-min(max(a * z + b, -50.0), 50.0)))
         return float(min(max(p, 0.0), 1.0)), float(z)
