@@ -399,6 +399,7 @@ def test_encoder_window_combines_trees_and_shape(encoder, wrist):
     assert encoder.info()["shape_model"]["name"] == "physio-shape"
 
 
+@pytest.mark.filterwarnings("ignore:Duplicate x values")  # nk.ppg_simulate's own, at these rates
 @pytest.mark.parametrize("fs", [15, 16])
 def test_ppg_at_the_lowest_rates(fs):
     """Elgendi's 0.5-8 Hz band does not fit under 16 Hz (NeuroKit2 raises there); the band is narrowed."""
