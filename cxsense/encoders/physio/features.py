@@ -88,6 +88,16 @@ def _to_rate(x: np.ndarray, fs: float, target: float) -> tuple[np.ndarray, float
 
 # --------------------------------------------------------------------------- heart
 
+def _narrowed_band(x: np.ndarray, fs: float, low: float) -> tuple[np.ndarray, str]:
+    """NeuroKit2's order-2 Butterworth band-pass from ``low`` with its top at 0.45 x the rate: the cleaning
+    for rates too low for a method's own band (whose top would lie above Nyquist)."""
+    import neurokit2 as nk
+
+    hi = round(0.45 * fs, 2)
+    clean = nk.signal_filter(x, sampling_rate=fs, lowcut=low, highcut=hi, order=2, method="butterworth")
+    return clean, f"nk.signal_filter(butterworth {low:g}-{hi:g} Hz)"
+
+
 def heart_beats(x: np.ndarray, fs: float, source: str) -> tuple[np.ndarray, str]:
     """Beat times in seconds from an ECG or a PPG.
 
@@ -119,12 +129,9 @@ def heart_beats(x: np.ndarray, fs: float, source: str) -> tuple[np.ndarray, str]
         if sr > 16:
             clean = nk.ppg_clean(x, sampling_rate=sr, method="elgendi")
             method = "nk.ppg_clean(elgendi)+nk.ppg_findpeaks(elgendi)"
-        else:
-            # Elgendi's 0.5-8 Hz band needs more than 16 Hz; below it the band stops under Nyquist
-            # (nk.ppg_clean raises a scipy ValueError there)
-            hi = round(0.45 * fs, 2)
-            clean = nk.signal_filter(x, sampling_rate=sr, lowcut=0.5, highcut=hi, order=2, method="butterworth")
-            method = f"nk.signal_filter(butterworth 0.5-{hi:g} Hz)+nk.ppg_findpeaks(elgendi)"
+        else:  # Elgendi's 0.5-8 Hz band needs more than 16 Hz (nk.ppg_clean raises a scipy ValueError below)
+            clean, band = _narrowed_band(x, sr, 0.5)
+            method = f"{band}+nk.ppg_findpeaks(elgendi)"
         peaks = nk.ppg_findpeaks(clean, sampling_rate=sr, method="elgendi")["PPG_Peaks"]
     peaks = np.asarray(peaks, dtype=np.float64)
     return peaks / round(fs), method
@@ -323,12 +330,9 @@ def rsp_features(x: np.ndarray, fs: float) -> tuple[dict, dict, ChannelReport]:
     if fs > 6.0:
         clean = nk.rsp_clean(x, sampling_rate=fs, method="khodadad2018")
         method = "nk.rsp_clean(khodadad2018)+nk.rsp_findpeaks(khodadad2018)"
-    else:
-        # khodadad2018's 0.05-3 Hz band needs more than 6 Hz (nk.rsp_clean raises a scipy ValueError
-        # below it); the same filter with its upper edge under Nyquist keeps breathing (< 1 Hz)
-        hi = round(0.45 * fs, 2)
-        clean = nk.signal_filter(x, sampling_rate=fs, lowcut=0.05, highcut=hi, order=2, method="butterworth")
-        method = f"nk.signal_filter(butterworth 0.05-{hi:g} Hz)+nk.rsp_findpeaks(khodadad2018)"
+    else:  # khodadad2018's 0.05-3 Hz band needs more than 6 Hz (nk.rsp_clean raises a scipy ValueError below)
+        clean, band = _narrowed_band(x, fs, 0.05)
+        method = f"{band}+nk.rsp_findpeaks(khodadad2018)"
     info = nk.rsp_findpeaks(clean, sampling_rate=fs, method="khodadad2018")
     peaks = np.asarray(info["RSP_Peaks"], dtype=np.float64) / fs
     if len(peaks) < 3:
