@@ -231,8 +231,13 @@ def main():
     zeb = zb / base_scale + zs / shape_scale
     pa_b, pb_b = platt(zeb, y[tr])
     log(f"with baseline: OOF spread {base_scale:.4f}; ensemble Platt a={pa_b:.4f} b={pb_b:.4f}")
-    report = {"oof_trees": evaluate(sigmoid(np.array(platt(zt, y[tr]))[0] * zt + platt(zt, y[tr])[1]), y[tr], prev),
-              "oof_shape": evaluate(sigmoid(platt(zs, y[tr])[0] * zs + platt(zs, y[tr])[1]), y[tr], prev),
+
+    def calibrated(z):
+        ca, cb = platt(z, y[tr])
+        return sigmoid(ca * z + cb)
+
+    report = {"oof_trees": evaluate(calibrated(zt), y[tr], prev),
+              "oof_shape": evaluate(calibrated(zs), y[tr], prev),
               "oof_ensemble": evaluate(sigmoid(pa * ze + pb), y[tr], prev)}
     ma = after[tr]
     report["oof_baseline_ensemble_after_baseline_period"] = evaluate(sigmoid(pa_b * zeb[ma] + pb_b), y[tr][ma], prev)
