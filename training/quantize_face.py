@@ -5,8 +5,10 @@
 
 Reads the shipped safetensors file as the encoder does (float weights, batch norms folded), observes
 activation ranges on ``--calibration`` seeded training crops (FER-2013 train split, never dev), checks that
-the scales alone rebuild the same int8 network, prints dev accuracy in float32 and in int8 (the same flip
-averaging and temperature as the encoder), then rewrites the file with the same tensors and an ``int8``
+the scales alone rebuild the same int8 network, prints dev accuracy in float32 and in int8 (the network with
+flip averaging only: the encoder's extra views and early exit of v1.3.0+ are not applied here, so these are
+a check of the quantization, not the shipped figures; ``benchmarks/face_precision.py`` measures the whole
+encoder in each precision), then rewrites the file with the same tensors and an ``int8``
 metadata entry, and updates models/registry.json. ``--dry-run`` prints and writes nothing.
 """
 
@@ -71,7 +73,8 @@ def main(argv=None) -> int:
     acc_q = (lq.argmax(1) == y).float().mean().item()
     agree = (lf.argmax(1) == lq.argmax(1)).float().mean().item()
     print(f"{a.name} {entry.get('version')} ({path.name}); calibration: {a.calibration} crops of {dtr}, seed {a.seed}")
-    print(f"dev ({ddv}), flip {'on' if tta else 'off'}: float32 {acc_f:.4f}, int8 {acc_q:.4f}, "
+    print(f"dev ({ddv}), the network with flip {'on' if tta else 'off'} (no extra views, no early exit: "
+          f"a quantization check, not the encoder's figure): float32 {acc_f:.4f}, int8 {acc_q:.4f}, "
           f"same emotion on {agree:.4f}; {len(qparams)} activation scales; rebuilt from scales: identical")
     if stage1 is not None:
         q1, qp1 = quantize_int8(stage1, calibration=cal)
