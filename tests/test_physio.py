@@ -324,20 +324,27 @@ def test_shape_sequences_missing_channels_are_zero():
     assert q[0].std() > 0 and not np.any(q[1:])
 
 
+def _shape_training():
+    """``(torch, training.train_physio_shape)``; skips without torch (the repository root goes on sys.path)."""
+    import importlib
+    import sys
+    from pathlib import Path
+
+    torch = pytest.importorskip("torch")
+    repo = str(Path(__file__).resolve().parents[1])
+    if repo not in sys.path:
+        sys.path.insert(0, repo)
+    return torch, importlib.import_module("training.train_physio_shape")
+
+
 def _tiny_shape_file(tmp_path, **cfg_over):
     """A randomly initialised shape network (batch-norm statistics made non-trivial), folded and saved."""
     import json
 
-    torch = pytest.importorskip("torch")
-    import sys
-    from pathlib import Path
-
-    repo = str(Path(__file__).resolve().parents[1])
-    if repo not in sys.path:
-        sys.path.insert(0, repo)
     from safetensors.numpy import save_file
 
-    from training.train_physio_shape import _net, folded_tensors
+    torch, tps = _shape_training()
+    _net, folded_tensors = tps._net, tps.folded_tensors
 
     torch.manual_seed(0)
     net = _net(6, w=4)
@@ -355,6 +362,25 @@ def _tiny_shape_file(tmp_path, **cfg_over):
     path = tmp_path / "shape.safetensors"
     save_file(folded_tensors((net, sc)), str(path), metadata={"config": json.dumps(cfg)})
     return path, net, sc
+
+
+def test_shape_training_aux_head_leaves_the_network_as_it_was():
+    """The screens' auxiliary head is created last: with the same seed the exported layers start identical, and
+    the scores are the stress logit alone."""
+    torch, tps = _shape_training()
+    _net, scores = tps._net, tps.scores
+    torch.manual_seed(3)
+    plain = _net(6, w=4)
+    torch.manual_seed(3)
+    aux = _net(6, w=4, aux_classes=5)
+    for k, v in plain.state_dict().items():
+        assert torch.equal(v, aux.state_dict()[k]), k
+    assert set(aux.state_dict()) - set(plain.state_dict()) == {"aux.weight", "aux.bias"}
+    aux.eval(), plain.eval()
+    x = np.random.default_rng(0).normal(size=(3, 6, 40))
+    z, a = aux(torch.from_numpy(x.astype(np.float32)))
+    assert z.shape == (3,) and a.shape == (3, 5)
+    np.testing.assert_allclose(scores((aux, np.ones(6)), x), scores((plain, np.ones(6)), x), atol=1e-6)
 
 
 def test_shape_model_numpy_matches_torch(tmp_path):

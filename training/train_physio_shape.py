@@ -70,7 +70,9 @@ def build_sequences(root: Path | None = None, hop_s: int = TRAIN_HOP_S, verbose:
     return out
 
 
-def _net(cin: int, w: int = WIDTH):
+def _net(cin: int, w: int = WIDTH, aux_classes: int = 0):
+    """The network; with ``aux_classes`` it also has an auxiliary head (training screens only, never exported)
+    and ``forward`` returns ``(stress logit, auxiliary logits)``."""
     import torch.nn as nn
 
     class ShapeNet(nn.Module):
@@ -82,6 +84,8 @@ def _net(cin: int, w: int = WIDTH):
             self.pool = nn.MaxPool1d(2)
             self.drop = nn.Dropout(0.3)
             self.head = nn.Linear(4 * w, 1)
+            if aux_classes:  # created last, so the default network's initialisation is unchanged
+                self.aux = nn.Linear(4 * w, aux_classes)
 
         def forward(self, x):
             import torch
@@ -89,7 +93,9 @@ def _net(cin: int, w: int = WIDTH):
             h = self.pool(self.bn1(self.conv1(x)).relu())
             h = self.pool(self.bn2(self.conv2(h)).relu())
             h = self.bn3(self.conv3(h)).relu()
-            return self.head(self.drop(torch.cat([h.mean(-1), h.amax(-1)], 1))).squeeze(1)
+            e = self.drop(torch.cat([h.mean(-1), h.amax(-1)], 1))
+            z = self.head(e).squeeze(1)
+            return (z, self.aux(e)) if aux_classes else z
 
     return ShapeNet()
 
@@ -101,8 +107,10 @@ def channel_scale(seq: np.ndarray) -> np.ndarray:
     return np.where(sc > 1e-6, sc, 1.0)
 
 
-def fit(seq: np.ndarray, y: np.ndarray, seed: int, epochs: int = EPOCHS):
-    """Train one network; returns ``(net, channel_scale)``."""
+def fit(seq: np.ndarray, y: np.ndarray, seed: int, epochs: int = EPOCHS, width: int = WIDTH,
+        aux: np.ndarray | None = None, aux_weight: float = 0.0):
+    """Train one network; returns ``(net, channel_scale)``. ``aux`` (integer classes per window) adds an
+    auxiliary class-balanced cross-entropy with weight ``aux_weight`` (``training/screen_physio_shape.py``)."""
     import torch
 
     torch.set_num_threads(TORCH_THREADS)  # part of the recipe: results depend (slightly) on the thread count
@@ -110,7 +118,8 @@ def fit(seq: np.ndarray, y: np.ndarray, seed: int, epochs: int = EPOCHS):
     rng = np.random.default_rng(seed)
     sc = channel_scale(seq)
     x = (seq / sc[None, :, None]).astype(np.float32)
-    net = _net(x.shape[1])
+    n_aux = int(aux.max()) + 1 if aux is not None else 0
+    net = _net(x.shape[1], width, n_aux)
     opt = torch.optim.AdamW(net.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
     n = len(y)
     steps = epochs * (n // BATCH)
@@ -118,6 +127,9 @@ def fit(seq: np.ndarray, y: np.ndarray, seed: int, epochs: int = EPOCHS):
     pw = torch.tensor((y == 0).sum() / max(1, (y == 1).sum()), dtype=torch.float32)
     lossf = torch.nn.BCEWithLogitsLoss(pos_weight=pw)
     yt = torch.tensor(y, dtype=torch.float32)
+    if n_aux:
+        cw = torch.tensor(len(aux) / (n_aux * np.maximum(np.bincount(aux, minlength=n_aux), 1)), dtype=torch.float32)
+        loss_aux, at = torch.nn.CrossEntropyLoss(weight=cw), torch.tensor(aux)
     net.train()
     hr = 3  # index of "hr"; "hr_valid" (last) is dropped with it
     for _ in range(epochs):
@@ -129,7 +141,11 @@ def fit(seq: np.ndarray, y: np.ndarray, seed: int, epochs: int = EPOCHS):
             xb[:, :-1] *= keep[:, :, None]
             xb[:, -1] *= keep[:, hr:hr + 1]
             opt.zero_grad()
-            loss = lossf(net(torch.from_numpy(xb)), yt[b])
+            if n_aux:
+                zb, ab = net(torch.from_numpy(xb))
+                loss = lossf(zb, yt[b]) + aux_weight * loss_aux(ab, at[b])
+            else:
+                loss = lossf(net(torch.from_numpy(xb)), yt[b])
             loss.backward()
             opt.step()
             sched.step()
@@ -142,7 +158,8 @@ def scores(model, seq: np.ndarray) -> np.ndarray:
 
     net, sc = model
     with torch.inference_mode():
-        return net(torch.from_numpy((seq / sc[None, :, None]).astype(np.float32))).numpy().astype(np.float64)
+        z = net(torch.from_numpy((seq / sc[None, :, None]).astype(np.float32)))
+    return (z[0] if isinstance(z, tuple) else z).numpy().astype(np.float64)
 
 
 def folded_tensors(model) -> dict:
@@ -165,10 +182,11 @@ def _protocol(d: dict) -> np.ndarray:
     return d["start_s"] % 30 == 0
 
 
-def grouped_shape_scores(d: dict, subs_in: list[str], folds: int, seed: int, log=print) -> dict:
+def grouped_shape_scores(d: dict, subs_in: list[str], folds: int, seed: int, log=print,
+                         aux: np.ndarray | None = None, **fit_kw) -> dict:
     """Out-of-fold network scores on the 30-s windows of ``subs_in`` (the folds of train_physio.grouped_scores:
-    sorted subject ids, round robin; ``folds=len(subs_in)`` is leave-one-subject-out).
-    Returns ``{(subject, start_s): score}``."""
+    sorted subject ids, round robin; ``folds=len(subs_in)`` is leave-one-subject-out). ``aux`` (one class per
+    series window) and ``fit_kw`` go to :func:`fit`. Returns ``{(subject, start_s): score}``."""
     subs = sorted(subs_in)
     fold_of = {u: i % folds for i, u in enumerate(subs)}
     s = d["subject"]
@@ -179,7 +197,7 @@ def grouped_shape_scores(d: dict, subs_in: list[str], folds: int, seed: int, log
     for k in range(folds):
         trn = inside & (f != k)
         te = inside & (f == k) & _protocol(d)
-        m = fit(d["seq"][trn], d["y"][trn], seed)
+        m = fit(d["seq"][trn], d["y"][trn], seed, aux=None if aux is None else aux[trn], **fit_kw)
         for u, st, z in zip(s[te], d["start_s"][te], scores(m, d["seq"][te])):
             out[(str(u), int(st))] = float(z)
         log(f"shape fold {k + 1}/{folds} ({time.time() - t0:.0f} s)")
