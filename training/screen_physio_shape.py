@@ -15,7 +15,7 @@ Variants (the shipped recipe is ``seed0``: width 32, 12 epochs):
                              task, Stroop, interview, hyperventilation; Stress-Predict's ``phase_1hz``) with
                              weight 0.5 or 1.0; the head is dropped after training
 
-    OMP_NUM_THREADS=1 python -m training.screen_physio_shape [--variants seed0,seed1,...]   # all: about 30 min
+    OMP_NUM_THREADS=1 python -m training.screen_physio_shape [--variants seed0,seed1,...]   # all: about 20 min
 """
 
 from __future__ import annotations
