@@ -489,16 +489,18 @@ class FaceEncoder(Encoder):
     # -- the interface -------------------------------------------------------------------------
     def encode(self, image: Image, *, detect_face: bool = True) -> ModalityResult:
         """Assess the largest face (``detect_face=True``) or the whole image as one crop."""
+        from .cue_hook import with_cues  # facial cues from the face mesh (docs/cues.md)
+
         gray = image.gray
         if not detect_face:
-            return self._result(_resize_crop(gray), None, gray.shape)
+            return with_cues(self._result(_resize_crop(gray), None, gray.shape), image.rgb, None)
         dets = self.detect(image)
         if not dets:
             return ModalityResult.no_signal("face", self.embedding_dim, "no face detected",
                                             details={"image_size": [int(gray.shape[1]), int(gray.shape[0])], "faces": 0},
                                             model=self.info())
         r = self._result(face_align(gray, dets[0], rotate=ROTATE_UPRIGHT), dets[0], gray.shape)
-        return r
+        return with_cues(r, image.rgb, dets[0])
 
     def encode_all(self, image: Image, tiled: bool | str = True) -> list[ModalityResult]:
         """One result per detected face, largest first (empty list when there is none).
@@ -506,6 +508,8 @@ class FaceEncoder(Encoder):
         ``tiled``: as for :meth:`detect`; ``True`` (default) also looks for small faces in tiles (group
         scenes), ``"auto"`` only when the whole-image pass finds none (what video sessions use).
         """
+        from .cue_hook import with_cues
+
         gray = image.gray
-        return [self._result(face_align(gray, d, rotate=ROTATE_UPRIGHT), d, gray.shape)
+        return [with_cues(self._result(face_align(gray, d, rotate=ROTATE_UPRIGHT), d, gray.shape), image.rgb, d)
                 for d in self.detect(image, tiled=tiled)]
