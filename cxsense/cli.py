@@ -107,30 +107,38 @@ def _cmd_models(a) -> dict:
 
 
 def _cmd_audit(a) -> int:
-    """``cxsense audit verify PATH``: prints the result as JSON; 0 if the chain is intact, 5 if broken."""
+    """``cxsense audit verify PATH [--head H] [--store DIR] [--key-file F]``: prints the result as JSON; 0 if
+    the log is intact (and agrees with the store), 5 if not."""
     from .governance.audit import AuditLog
+    from .governance.tie import read_key_file, store_report
 
     if not os.path.isfile(a.path):
         print(f"cxsense: error: the 'PATH' parameter must be an existing audit log file. Got {a.path!r} instead.",
               file=sys.stderr)
         return 2
     try:
+        key = read_key_file(a.key_file) if a.key_file else None
         log = AuditLog(a.path)
-        broken = log.verify(head=a.head)
+        broken = log.verify(head=a.head, key=key)
         with open(a.path, "rb") as f:
             n = sum(1 for _ in f)
+        store = store_report(a.store, log, key) if a.store else None
     except (CxsenseError, OSError) as e:
         print(f"cxsense: error: {e}", file=sys.stderr)
         return 2
-    out = {"path": a.path, "entries": n, "intact": broken is None}
+    out = {"path": a.path, "entries": n, "intact": broken is None, "keyed": key is not None}
     if broken is not None:
         out["broken"] = {"line": broken.line, "reason": broken.reason, "text": broken.text[:500]}
+    if store is not None:
+        out["store"] = dict(store, path=a.store)
+        out["intact"] = out["intact"] and store["problem"] is None
     json.dump(out, sys.stdout, indent=a.indent or None)
     sys.stdout.write("\n")
     if broken is not None:
         print(f"cxsense: audit log broken at line {broken.line}: {broken.reason}", file=sys.stderr)
-        return 5
-    return 0
+    if store is not None and store["problem"] is not None:
+        print(f"cxsense: the store in {a.store} does not agree with the log: {store['problem']}", file=sys.stderr)
+    return 0 if out["intact"] else 5
 
 
 class _Progress:
@@ -209,7 +217,11 @@ def main(argv=None) -> int:
     pus = pu.add_subparsers(dest="audit_command", required=True)
     pv = pus.add_parser("verify", help="check an audit log's hash chain; exit 0 if intact, 5 if broken")
     pv.add_argument("path")
-    pv.add_argument("--head", default=None, help="the SHA-256 of the last entry kept elsewhere (AuditLog.head())")
+    pv.add_argument("--head", default=None, help="an anchor kept elsewhere (AuditLog.head()): it must be in the chain")
+    pv.add_argument("--store", default=None, metavar="DIR",
+                    help="a ResultStore folder: its last audit entry, generation and record count must agree with the log")
+    pv.add_argument("--key-file", default=None, metavar="FILE",
+                    help="the key (32 bytes or 64 hex digits): checks the lines' HMACs and the store's state and digest")
     pv.add_argument("--indent", type=int, default=2)
     ps = sub.add_parser("session", help="a recorded video (and physiology) to a timeline CSV, events and an HTML report")
     ps.add_argument("video", help="video file (mp4, mkv, webm, avi, mov, ...); its audio track is the voice")
