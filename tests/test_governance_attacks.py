@@ -256,6 +256,12 @@ def test_a_log_starts_with_a_genesis_entry_and_an_empty_file_is_broken(tmp_path)
     assert broken is not None and broken.line == 1 and "genesis" in broken.reason
     with pytest.raises(IntegrityError, match="genesis"):
         log.append("processed", count=1)  # the chain is not restarted silently
+    (tmp_path / "t").mkdir()
+    torn = _log(tmp_path / "t", n=2)
+    with open(torn.path, "ab") as f:
+        f.write(b'{"action":"sto')  # a write cut short
+    with pytest.raises(IntegrityError, match="incomplete"):
+        torn.append("processed", count=1)
     (tmp_path / "x").mkdir()
     lines = _log(tmp_path / "x").path.read_bytes().splitlines(keepends=True)
     (tmp_path / "x" / "audit.jsonl").write_bytes(b"".join(lines[1:]))  # the genesis line cut off

@@ -175,7 +175,8 @@ class AuditLog:
         Raises
         ------
         IntegrityError
-            The log is empty or lacks its genesis entry (truncated): the chain is not restarted silently.
+            The log is empty or lacks its genesis entry (truncated): the chain is not restarted silently; or
+            it ends in an incomplete line.
         """
         return self._append(action, time, fields)
 
@@ -196,6 +197,10 @@ class AuditLog:
                 _fcntl.flock(f.fileno(), _fcntl.LOCK_EX)
             try:
                 self._check_first(f)
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    raise IntegrityError(f"the audit log {self.path} ends in an incomplete line (a write cut short?); "
+                                         "nothing is appended to it until that line is removed")
                 last, seq, offset = self._tail(f)
                 entry["seq"] = seq
                 entry["prev"] = _sha(last)

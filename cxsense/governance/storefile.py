@@ -150,8 +150,10 @@ class StoreFile:
                 raise InvalidTag()
             return self._aead.decrypt(blob[:12], blob[12:], aad.encode())
         except InvalidTag:
-            raise IntegrityError(f"{aad.split('|')[1] if '|' in aad else aad} of the result store failed "
-                                 "authentication: its ciphertext or its ids/times were altered") from None
+            what = {"info": "a record's ids and times", "blob": "a record's payload", "policy": "the sealed policy"}
+            part = next((what[p] for p in aad.split("|") if p in what), "a part")
+            raise IntegrityError(f"{part} in the result store failed authentication: its ciphertext, its ids or its "
+                                 "times were altered") from None
 
     @staticmethod
     def _info_aad(rid: str, session: str, person: str, expires: float, blob: bytes) -> str:
@@ -163,8 +165,7 @@ class StoreFile:
         if problem is not None:
             raise IntegrityError(f"a record of the result store was altered: {problem}")
         rid, session, person, expires, info, blob = row
-        d = json.loads(self._open(self._info_aad(rid, session, person, expires, blob), info))
-        return d
+        return json.loads(self._open(self._info_aad(rid, session, person, expires, blob), info))
 
     # ------------------------------------------------------------ state
     def _meta(self, name: str):
@@ -284,7 +285,7 @@ class StoreFile:
         with self._lock:
             self._db.close()
 
-    def __enter__(self) -> ResultStore:
+    def __enter__(self) -> StoreFile:
         return self
 
     def __exit__(self, *exc) -> None:

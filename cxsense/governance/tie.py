@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from .audit import AuditLog
-from .errors import StoreError
+from .errors import IntegrityError, StoreError
 from .sealing import Keys, State, rows_problem
 
 __all__ = ["tie_problem", "store_report", "read_key_file"]
@@ -48,6 +48,13 @@ def _find(log: AuditLog, head: str, offset):
 
 def tie_problem(log: AuditLog, state: State) -> str | None:
     """Why ``log`` does not agree with the store ``state``, or None (also None for a store never tied to a log)."""
+    try:
+        return _tie_problem(log, state)
+    except IntegrityError as e:  # an incomplete last line
+        return str(e)
+
+
+def _tie_problem(log: AuditLog, state: State) -> str | None:
     a = state.audit
     if a is None:
         return None
@@ -110,9 +117,13 @@ def store_report(folder, log: AuditLog, key: bytes | None = None) -> dict:
             conn.execute("BEGIN")
             meta = dict(conn.execute("SELECT name, value FROM meta").fetchall())
             keys = None if key is None else Keys(key)
-            state = State.from_bytes(meta.get("state", b"")) if keys is None else \
-                State.load(keys, meta.get("state"), meta.get("state_mac"))
             rows = conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+            try:
+                state = State.from_bytes(meta.get("state", b"")) if keys is None else \
+                    State.load(keys, meta.get("state"), meta.get("state_mac"))
+            except IntegrityError as e:
+                return {"store": None, "generation": None, "count": None, "rows": rows, "authenticated": False,
+                        "audit_seq": None, "problem": str(e)}
             problem = rows_problem(conn, keys, state, meta.get("policy")) or tie_problem(log, state)
     except sqlite3.DatabaseError as e:
         raise StoreError(f"{db} is not a readable result store ({e})") from None
