@@ -119,14 +119,15 @@ def _cmd_audit(a) -> int:
     try:
         key = read_key_file(a.key_file) if a.key_file else None
         log = AuditLog(a.path)
-        broken = log.verify(head=a.head, key=key)
+        broken = log.verify(head=a.head, key=key if log.keyed else None)  # the key also serves the store
         with open(a.path, "rb") as f:
             n = sum(1 for _ in f)
         store = store_report(a.store, log, key) if a.store else None
     except (CxsenseError, OSError) as e:
         print(f"cxsense: error: {e}", file=sys.stderr)
         return 2
-    out = {"path": a.path, "entries": n, "intact": broken is None, "keyed": key is not None}
+    out = {"path": a.path, "entries": n, "intact": broken is None, "keyed": log.keyed,
+           "macs_checked": key is not None and log.keyed}
     if broken is not None:
         out["broken"] = {"line": broken.line, "reason": broken.reason, "text": broken.text[:500]}
     if store is not None:

@@ -347,7 +347,24 @@ def test_cli_checks_the_log_against_the_store(tmp_path, key, capsys):
     _sql(folder, "DELETE FROM records WHERE rowid = 1")  # and a row deleted by hand
     (tmp_path / "k").write_text(key.hex())
     assert main(["audit", "verify", str(path), "--store", str(folder), "--key-file", str(tmp_path / "k")]) == 5
-    assert "2 records, its state says 3" in json.loads(capsys.readouterr().out)["store"]["problem"]
+    out = json.loads(capsys.readouterr().out)
+    assert "broken" not in out and "2 records, its state says 3" in out["store"]["problem"]
+
+
+def test_a_store_writes_to_a_keyed_log_and_the_cli_checks_its_macs(tmp_path, key, capsys):
+    from cxsense.cli import main
+
+    folder, path = tmp_path / "s", tmp_path / "audit.jsonl"
+    with ResultStore(folder, key, _policy(), audit=AuditLog(path, key=key)) as store:
+        store.delete(store.put({"a": 1}, session_id="s1"))
+    (tmp_path / "k").write_bytes(key)
+    assert main(["audit", "verify", str(path), "--store", str(folder), "--key-file", str(tmp_path / "k")]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["macs_checked"] and out["store"]["authenticated"] and out["store"]["generation"] == 3
+    with open(path, "ab") as f:
+        f.write(_forged_line(path, mac="ab" * 32))
+    assert main(["audit", "verify", str(path), "--key-file", str(tmp_path / "k")]) == 5
+    assert main(["audit", "verify", str(path)]) == 0  # without the key the forgery is well formed
 
 
 # ------------------------------------------------------------------ the policy

@@ -271,6 +271,16 @@ class AuditLog:
             except (ValueError, KeyError, TypeError, AttributeError):
                 return None
 
+    @property
+    def keyed(self) -> bool:
+        """Whether the log was made with a key (its genesis entry carries an HMAC)."""
+        with open(self.path, "rb") as f:
+            try:
+                first = json.loads(f.readline(1 << 16))
+                return isinstance(first, dict) and first.get("action") == "genesis" and "mac" in first
+            except ValueError:
+                return False
+
     def verify(self, head: str | None = None, *, key: bytes | None = None) -> BrokenEntry | None:
         """Check the chain; return the first broken entry, or None if the log is intact.
 
