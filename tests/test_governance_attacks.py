@@ -207,9 +207,13 @@ def test_four_processes_creating_one_store_at_once_all_succeed(tmp_path, key):
         procs = [ctx.Process(target=_create, args=(folder, key, barrier, results)) for _ in range(4)]
         for p in procs:
             p.start()
-        got = [results.get(timeout=60) for _ in procs]
-        for p in procs:
-            p.join(10)
+        try:
+            got = [results.get(timeout=60) for _ in procs]
+        finally:
+            for p in procs:
+                p.join(10)
+                if p.is_alive():  # bounded: never leave a child behind
+                    p.terminate()
         assert got == ["ok"] * 4, got
         with ResultStore(folder, key, _policy()) as store:
             assert len(store) == 0
