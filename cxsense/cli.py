@@ -4,11 +4,11 @@
     cxsense faces IMG                                             # one assessment per face, as JSON
     cxsense session VIDEO [--physio FILE.csv] --out TIMELINE.csv [--report REPORT.html]   # a timeline
     cxsense models [--verify]                                     # the shipped models and their checksums
-    cxsense audit verify PATH                                     # check an audit log's hash chain
+    cxsense audit verify PATH [--head H] [--store DIR] [--key-file F]   # an audit log's chain (and its store)
 
 Exit codes, one meaning each: 0 success; 1 an internal error (a bug: please report it, with the traceback);
-2 bad input or usage; 3 no usable signal; 4 a model file missing or corrupt; 5 an audit log whose chain is
-broken; 6 a feature this installation does not provide (NotAvailableError); 7 a use that the usage policy
+2 bad input or usage (a wrong key included); 3 no usable signal; 4 a model file missing or corrupt; 5 an audit
+log or result store that was altered (a broken chain, a failed integrity check); 6 a feature this installation does not provide (NotAvailableError); 7 a use that the usage policy
 refuses (PolicyError).
 """
 
@@ -21,9 +21,11 @@ import sys
 
 from . import __version__
 from .errors import CxsenseError, InputError, ModelError, NoSignalError, NotAvailableError, PolicyError
+from .governance.errors import IntegrityError, WrongKeyError
 
 #: exception class -> (exit code, prefix of the message on stderr), most specific first
-EXIT_CODES = ((InputError, 2, "error"), (NoSignalError, 3, "no signal"), (ModelError, 4, "model error"),
+EXIT_CODES = ((InputError, 2, "error"), (WrongKeyError, 2, "error"), (NoSignalError, 3, "no signal"),
+              (ModelError, 4, "model error"), (IntegrityError, 5, "integrity check failed"),
               (NotAvailableError, 6, "not available"), (PolicyError, 7, "refused by the usage policy"))
 
 
@@ -109,27 +111,36 @@ def _cmd_models(a) -> dict:
 
 
 def _cmd_audit(a) -> int:
-    """``cxsense audit verify PATH``: prints the result as JSON; 0 if the chain is intact, 5 if broken."""
+    """``cxsense audit verify PATH [--head H] [--store DIR] [--key-file F]``: prints the result as JSON; 0 if
+    the log is intact (and agrees with the store), 5 if not."""
     from .governance.audit import AuditLog
+    from .governance.tie import read_key_file, store_report
 
     if not os.path.isfile(a.path):
         raise InputError("PATH", "an existing audit log file", repr(a.path))
     try:
+        key = read_key_file(a.key_file) if a.key_file else None
         log = AuditLog(a.path)
-        broken = log.verify(head=a.head)
+        broken = log.verify(head=a.head, key=key if log.keyed else None)  # the key also serves the store
         with open(a.path, "rb") as f:
             n = sum(1 for _ in f)
+        store = store_report(a.store, log, key) if a.store else None
     except OSError as e:
         raise InputError("PATH", "a readable audit log file", f"{a.path!r} ({type(e).__name__})") from None
-    out = {"path": a.path, "entries": n, "intact": broken is None}
+    out = {"path": a.path, "entries": n, "intact": broken is None, "keyed": log.keyed,
+           "macs_checked": key is not None and log.keyed}
     if broken is not None:
         out["broken"] = {"line": broken.line, "reason": broken.reason, "text": broken.text[:500]}
+    if store is not None:
+        out["store"] = dict(store, path=a.store)
+        out["intact"] = out["intact"] and store["problem"] is None
     json.dump(out, sys.stdout, indent=a.indent or None)
     sys.stdout.write("\n")
     if broken is not None:
         print(f"cxsense: audit log broken at line {broken.line}: {broken.reason}", file=sys.stderr)
-        return 5
-    return 0
+    if store is not None and store["problem"] is not None:
+        print(f"cxsense: the store in {a.store} does not agree with the log: {store['problem']}", file=sys.stderr)
+    return 0 if out["intact"] else 5
 
 
 class _Progress:
@@ -204,7 +215,7 @@ def _face_args(p, default=None) -> None:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cxsense", description="Estimate expressed emotion from face, voice and body "
                                 "signals, locally.", epilog="Exit codes: 0 ok, 1 internal error, 2 bad input, 3 no "
-                                "usable signal, 4 model file missing or corrupt, 5 audit log broken, 6 not "
+                                "usable signal, 4 model file missing or corrupt, 5 audit log or store altered, 6 not "
                                 "available, 7 refused by the usage policy.")
     p.add_argument("--version", action="version", version=f"cxsense {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
@@ -229,7 +240,11 @@ def _parser() -> argparse.ArgumentParser:
     pus = pu.add_subparsers(dest="audit_command", required=True)
     pv = pus.add_parser("verify", help="check an audit log's hash chain; exit 0 if intact, 5 if broken")
     pv.add_argument("path")
-    pv.add_argument("--head", default=None, help="the SHA-256 of the last entry kept elsewhere (AuditLog.head())")
+    pv.add_argument("--head", default=None, help="an anchor kept elsewhere (AuditLog.head()): it must be in the chain")
+    pv.add_argument("--store", default=None, metavar="DIR",
+                    help="a ResultStore folder: its last audit entry, generation and record count must agree with the log")
+    pv.add_argument("--key-file", default=None, metavar="FILE",
+                    help="the key (32 bytes or 64 hex digits): checks the lines' HMACs and the store's state and digest")
     ps = sub.add_parser("session", help="a recorded video (and physiology) to a timeline CSV, events and an HTML report")
     ps.add_argument("video", help="video file (mp4, mkv, webm, avi, mov, ...); its audio track is the voice")
     ps.add_argument("--physio", help="CSV with a 'time' column (s) and one column per channel")
