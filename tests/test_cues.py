@@ -148,5 +148,7 @@ def test_assessment_carries_read_only_cues_and_none_without_a_face(face_path, rn
     # detect_face=False on something that is no face: the mesh sees none, so no cues
     stripes = np.zeros((96, 96, 3), np.uint8)
     stripes[:, ::8] = 255
-    r = get_encoder("face").encode(load_image(stripes), detect_face=False)
+    from cxsense.options import FaceOptions
+
+    r = get_encoder("face").encode(load_image(stripes), FaceOptions(detect=False))
     assert r.cues is None
