@@ -1,7 +1,7 @@
 """Facial cues from the face mesh (docs/cues.md): ranges fitted on FER-2013 train, floors checked on dev.
 
     OMP_NUM_THREADS=1 python -m benchmarks.face_cues [--data DIR] [--fit] [--per-class 1500] [--faces 100]
-                                                      [--skip-speed] [--skip-presence]
+                                                      [--skip-speed] [--skip-presence] [--speed-only]
 
 FER-2013 crops (48x48 grey) are upscaled to 192x192 (bicubic), padded by 96 pixels on each side (border
 replicated) to a 384x384 RGB frame, and go through the detector (``FaceDetector.detect``), the mesh
@@ -150,12 +150,18 @@ def main(argv=None):
     p.add_argument("--faces", type=int, default=100, help="dev faces for the roll and mirror checks")
     p.add_argument("--skip-speed", action="store_true")
     p.add_argument("--skip-presence", action="store_true")
+    p.add_argument("--speed-only", action="store_true", help="only the speed check (no data needed)")
     a = p.parse_args(argv)
     import cv2
 
     cv2.setNumThreads(1)
     print("machine:", machine())
     pipe = Pipeline()
+    if a.speed_only:
+        from benchmarks.face_cues_checks import speed_check
+
+        speed_check(pipe)
+        return
     if a.fit:
         x, y, desc = load_fer(data_root(a.data), "train")
         fit(pipe, x, y, desc, a.per_class)

@@ -39,16 +39,17 @@ def shared_mesh() -> FaceMesh:
         return _mesh
 
 
-def cues_for(rgb: np.ndarray, det: FaceDetection | None, iris: str = IRIS_MODE) -> dict[str, float] | None:
+def cues_for(rgb: np.ndarray, det: FaceDetection | None, iris: str | None = None) -> dict[str, float] | None:
     """Facial cues of one face, or None when the mesh does not see a face there.
 
     Parameters
     ----------
     rgb : np.ndarray [shape=(H, W, 3)], uint8, RGB order.
     det : FaceDetection in pixels of ``rgb``, or None to take the whole image as one face crop.
-    iris : {"fast", "network"}, how the iris centres are found (see :data:`IRIS_MODE`).
+    iris : {"fast", "network"} or None, how the eyes are read (None: :data:`IRIS_MODE`).
     """
     fm = shared_mesh()
+    iris = IRIS_MODE if iris is None else iris
     network = iris == "network"
     mesh = fm.run(rgb, det, iris=network) if det is not None else fm.run_whole(rgb, iris=network)
     if mesh is None:
