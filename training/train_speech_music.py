@@ -161,10 +161,10 @@ def fit(X, y, args, seed: int = 0):
     return mean, std, clf
 
 
-def weights_json(mean, std, clf, threshold: float) -> dict:
+def weights_json(mean, std, clf, threshold: float, trained_on: str = "") -> dict:
     from cxsense.encoders.voice.speech import FEATURE_NAMES, SOUND_CLASSES
 
-    return {"version": VERSION, "classes": list(SOUND_CLASSES), "features": list(FEATURE_NAMES),
+    return {"version": VERSION, "trained_on": trained_on, "classes": list(SOUND_CLASSES), "features": list(FEATURE_NAMES),
             "mean": mean.tolist(), "std": std.tolist(), "threshold": round(float(threshold), 4),
             "layers": [[w.tolist(), b.tolist()] for w, b in zip(clf.coefs_, clf.intercepts_)]}
 
@@ -220,12 +220,15 @@ def main(argv=None) -> int:
     thr = min(0.5, args.threshold_share * float(p_dev.min()))
     log(f"dev actors 19-20: {len(p_dev)} takes, p(speech) min {p_dev.min():.4f}, p1 {np.percentile(p_dev, 1):.4f}, "
         f"median {np.median(p_dev):.4f} -> threshold {thr:.4f}")
+    trained_on = ("RAVDESS train actors 01-18 (speech, also over music and noise); synthetic music (additive and "
+                  "FluidR3 GM renders, training settings); synthetic noise and babble"
+                  + ("; wesnoth-1.16-music training tracks" if args.wesnoth else ""))
     if args.save:
-        Path(args.save).write_text(json.dumps(weights_json(mean, std, clf, thr), separators=(",", ":")) + "\n")
+        Path(args.save).write_text(json.dumps(weights_json(mean, std, clf, thr, trained_on), separators=(",", ":")) + "\n")
     if args.export:
         from training.registry_tools import register
 
-        EXPORT.write_text(json.dumps(weights_json(mean, std, clf, thr), separators=(",", ":")) + "\n")
+        EXPORT.write_text(json.dumps(weights_json(mean, std, clf, thr, trained_on), separators=(",", ":")) + "\n")
         e = register("speech-music", EXPORT, version=VERSION, card="voice/SPEECH_MUSIC_CARD.md",
                      licence=("CC BY-NC-SA 4.0 (trained on RAVDESS speech, CC BY-NC-SA 4.0, with synthetic music and "
                               "noise; SoundFont renders with FluidR3 GM, MIT)"

@@ -219,6 +219,8 @@ class SoundClassifier:
         except (KeyError, TypeError, ValueError) as e:
             raise ModelError(f"the speech/music model is malformed: {e}") from e
         self._version = weights.get("version")
+        #: What the classifier was trained on (a sentence from the training script).
+        self.trained_on = str(weights.get("trained_on", ""))
 
     def info(self) -> dict:
         """Name, version, SHA-256 and speech threshold."""
