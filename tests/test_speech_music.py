@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cxsense.inputs.audio import load_audio
+
 SR = 16000
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -60,13 +62,11 @@ def encoder():
 
 
 def _espeak(name):
-    from cxsense.inputs.audio import load_audio
-
     return load_audio(DATA / name)
 
 
 def test_music_without_speech_gets_no_voice_estimate(encoder):
-    r = encoder.encode((music(6.0), SR))
+    r = encoder.encode(load_audio((music(6.0), SR)))
     assert "sound" in r.details, "the VAD alone rejected the music: the test would not exercise the decision"
     assert r.quality == 0 and r.probabilities is None and not np.any(r.embedding)
     assert r.details["reason"] == "music without speech"
@@ -79,14 +79,14 @@ def test_music_without_speech_gets_no_voice_estimate(encoder):
 @pytest.mark.parametrize("clip", ["espeak_en_m.ogg", "espeak_en_f.ogg"])
 def test_speech_is_read_alone_and_over_light_music(encoder, clip):
     speech = _espeak(clip).samples.astype(np.float64)
-    r = encoder.encode((speech.astype(np.float32), SR))
+    r = encoder.encode(load_audio((speech.astype(np.float32), SR)))
     assert r.quality > 0 and r.details["sound"]["decision"] == "speech", r.details
     # the same speech over the soundtrack 15 dB below it (power of active speech against the music's)
     bed = music(len(speech) / SR + 0.1, seed=3).astype(np.float64)[: len(speech)]
     act = speech[np.abs(speech) > 0.02]
     bed *= np.sqrt(np.mean(act ** 2) / np.mean(bed ** 2)) * 10 ** (-15 / 20)
     mixed = (speech + bed) / max(1.0, np.max(np.abs(speech + bed)))
-    rm = encoder.encode((mixed.astype(np.float32), SR))
+    rm = encoder.encode(load_audio((mixed.astype(np.float32), SR)))
     assert rm.quality > 0 and rm.details["sound"]["decision"] == "speech", rm.details["sound"]
 
 
@@ -100,7 +100,7 @@ def test_knocks_are_not_speech(encoder):
         i = int(t * SR)
         y[i:i + m] += 0.5 * np.sin(2 * np.pi * rng.uniform(60, 110) * tt) * np.exp(-tt / 0.04) \
             + 0.05 * rng.standard_normal(m) * np.exp(-tt / 0.01)
-    r = encoder.encode((y.astype(np.float32), SR))
+    r = encoder.encode(load_audio((y.astype(np.float32), SR)))
     assert "sound" in r.details and r.details["sound"]["decision"] != "speech"
     assert r.quality == 0 and r.details["reason"].endswith("without speech")
 
@@ -125,7 +125,7 @@ def test_session_with_a_music_track_has_no_voice_rows(tmp_path, encoder):
     from cxsense.session.testing import write_video
 
     audio = music(4.0, seed=5)
-    r = encoder.encode((audio[SR:4 * SR], SR))
+    r = encoder.encode(load_audio((audio[SR:4 * SR], SR)))
     assert r.details.get("sound", {}).get("decision") == "music"
     p = tmp_path / "title.mp4"
     frames = lambda i: np.full((120, 160, 3), (20 + 5 * i) % 255, np.uint8)  # noqa: E731
