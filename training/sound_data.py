@@ -61,7 +61,8 @@ def make_noise(kind: str, duration: float, rng: np.random.Generator, babble_pool
         def step():
             m = int(0.15 * SR)
             f = rng.uniform(50, 120)
-            return (np.sin(2 * np.pi * f * np.arange(m) / SR) + 0.3 * _bp(rng.standard_normal(m), 200, 2000)) * np.exp(-np.arange(m) / (0.03 * SR))
+            thump = np.sin(2 * np.pi * f * np.arange(m) / SR) + 0.3 * _bp(rng.standard_normal(m), 200, 2000)
+            return thump * np.exp(-np.arange(m) / (0.03 * SR))
         y = _bursts(n, rng, 1.0 / period, step)
     elif kind == "clatter":  # dishes, cutlery: short resonant pings
         def ping():

@@ -192,7 +192,8 @@ def main(argv=None) -> int:
         logf.flush()
 
     log(f"== {time.strftime('%Y-%m-%d %H:%M:%S')} {vars(args)}")
-    names = ["speech", "speech_music", "speech_noise", "music_add", "music_sf", "noise"] + (["music_wes", "speech_wes"] if args.wesnoth else [])
+    names = ["speech", "speech_music", "speech_noise", "music_add", "music_sf", "noise"]
+    names += ["music_wes", "speech_wes"] if args.wesnoth else []
     sets = {n: build(n, out / f"{n}.npz", args, log) for n in names}
     X = np.concatenate([sets[n]["X"] for n in names])
     y = np.concatenate([sets[n]["y"] for n in names]).astype(int)
