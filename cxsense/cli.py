@@ -5,6 +5,7 @@
     cxsense models [--verify]                                     # the shipped models and their checksums
     cxsense audit verify PATH                                     # check an audit log's hash chain
     cxsense session VIDEO [--physio FILE.csv] --out TIMELINE.csv [--report REPORT.html]   # a timeline
+    cxsense serve [--host 127.0.0.1] [--port 8000] [--token TOKEN] ...   # a local HTTP and WebSocket service
 
 Exit codes: 0 success, 2 bad input or usage, 3 no usable signal, 4 a model file missing or corrupt,
 5 an audit log whose chain is broken.
@@ -182,6 +183,33 @@ def _cmd_session(a) -> dict:
     return out
 
 
+def _cmd_serve(a) -> int:
+    """``cxsense serve``: checks everything first (host and token, policy, rules, store), then serves until stopped."""
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+
+        from .serve import ServeConfig, run
+        from .serve.config import read_store_key
+    except ImportError as e:
+        print(f"cxsense: error: the service needs its extra: pip install 'cxsense[serve]' ({e})", file=sys.stderr)
+        return 2
+    try:
+        cfg = ServeConfig(host=a.host, port=a.port, token=a.token or os.environ.get("CXSENSE_TOKEN") or None,
+                          max_body_mb=a.max_body_mb, rules=a.rules, policy=a.policy, workers=a.workers,
+                          store=a.store, store_key=read_store_key(a.store_key_file) if a.store else None,
+                          rate_limit=a.rate_limit, max_jobs=a.max_jobs, allow_origins=tuple(a.allow_origin),
+                          allowed_hosts=tuple(a.allowed_host), forwarded_allow_ips=a.forwarded_allow_ips)
+        cfg.check().resolve()
+    except CxsenseError as e:
+        print(f"cxsense: refusing to start: {e}", file=sys.stderr)
+        return 2
+    for w in cfg.warnings:
+        print(f"cxsense: warning: {w}", file=sys.stderr)
+    run(cfg, log_level=a.log_level)
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="cxsense", description="Estimate expressed emotion from face, voice and body signals, locally.")
     p.add_argument("--version", action="version", version=f"cxsense {__version__}")
@@ -228,9 +256,27 @@ def main(argv=None) -> int:
                     help="base face model: auto (the model file's setting), off, or a threshold in (0, 1]: the stage-1 network answers alone when it is at least this sure (faster)")
     ps.add_argument("--progress", choices=["auto", "on", "off"], default="auto")
     ps.add_argument("--indent", type=int, default=2)
+    pr = sub.add_parser("serve", help="a local HTTP and WebSocket service (needs cxsense[serve]); see docs/serve.md")
+    pr.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; others need a token)")
+    pr.add_argument("--port", type=int, default=8000)
+    pr.add_argument("--token", default=None, help="required as 'Authorization: Bearer TOKEN' (default: $CXSENSE_TOKEN)")
+    pr.add_argument("--max-body-mb", type=float, default=50.0, help="largest request body or WebSocket message, MiB")
+    pr.add_argument("--rules", help="RULES.json: reactions evaluated on live assessments")
+    pr.add_argument("--policy", help="POLICY.json: the usage policy (checked at start; its notice is shown)")
+    pr.add_argument("--workers", type=int, default=2, help="threads that run assessments (default 2)")
+    pr.add_argument("--store", help="folder of an encrypted result store (needs --policy and a key)")
+    pr.add_argument("--store-key-file", help="the store's key: 32 bytes or 64 hex digits (default: $CXSENSE_STORE_KEY)")
+    pr.add_argument("--rate-limit", type=float, default=20.0, help="requests a second per client (burst twice that; 0: off)")
+    pr.add_argument("--max-jobs", type=int, default=8, help="session jobs waiting or running at most")
+    pr.add_argument("--allow-origin", action="append", default=[], help="a web origin allowed to call (CORS); repeatable")
+    pr.add_argument("--allowed-host", action="append", default=[], help="an extra Host name accepted (behind a proxy)")
+    pr.add_argument("--forwarded-allow-ips", default=None, help="proxy addresses whose X-Forwarded-For is trusted")
+    pr.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     a = p.parse_args(argv)
     if a.command == "audit":
         return _cmd_audit(a)
+    if a.command == "serve":
+        return _cmd_serve(a)
     try:
         out = {"assess": _cmd_assess, "faces": _cmd_faces, "models": _cmd_models,
                "session": _cmd_session}[a.command](a)
