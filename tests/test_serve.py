@@ -364,3 +364,21 @@ def test_demo_page_in_headless_chromium(server, face_rgb, tmp_path):
     finally:
         chrome.terminate()
         chrome.wait(15)
+
+
+def test_results_are_kept_only_in_a_configured_store(tmp_path, face_bytes):
+    from cxsense.governance import ResultStore, UsagePolicy
+
+    policy = UsagePolicy(purpose="test a kiosk", context="user_research", contact="Lab X", retention=7)
+    key = ResultStore.new_key()
+    app = create_app(allowed_hosts=("testserver",), policy=policy, store=str(tmp_path / "results"), store_key=key)
+    with TestClient(app) as c:
+        r = c.post("/v1/assess", files={"face": ("a.jpg", face_bytes)})
+        rid = r.headers["X-Cxsense-Record"]
+        assert "Lab X" in c.get("/").text  # the demo shows this policy's notice
+    with ResultStore(tmp_path / "results", key, policy) as store:
+        kept = store.get(rid)
+    assert kept["emotion"] == r.json()["emotion"] and "embedding" not in kept["modalities"]["face"]
+    with pytest.raises(cxsense.InputError) as e:
+        create_app(policy=policy, store=str(tmp_path / "other"), store_key=b"short")
+    assert e.value.parameter == "--store-key-file"

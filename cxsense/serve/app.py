@@ -54,11 +54,23 @@ def _renamed(e: InputError, parameter: str) -> InputError:
     return InputError(parameter, e.allowed, e.given)
 
 
+def _physio_csv(path, rate, parameter: str):
+    """The CLI's physio CSV reader, with its errors named after the form field (and a non-numeric ``time``
+    column an InputError, not a ValueError from pandas)."""
+    from ..cli import _read_physio_csv
+
+    try:
+        return _read_physio_csv(str(path), rate)
+    except InputError as e:
+        raise _renamed(e, parameter) if e.parameter == "--physio" else e from None
+    except (ValueError, TypeError) as e:
+        raise InputError(parameter, "a CSV of numbers: a 'time' column in seconds and one column per channel",
+                         f"a file that is not ({type(e).__name__})") from None
+
+
 def _assess_sync(up: Upload):
     """What ``cxsense.assess`` gets for this form (on a compute thread)."""
     import cxsense
-
-    from ..cli import _read_physio_csv
 
     f = up.files
     kw = _face_options(up)
@@ -67,14 +79,11 @@ def _assess_sync(up: Upload):
         kw["nan_policy"] = up.fields["nan_policy"]
     physio = None
     if "physio" in f:
-        physio, rate = _read_physio_csv(str(f["physio"]), rate)
+        physio, rate = _physio_csv(f["physio"], rate, "physio")
     if rate is not None:
         kw["sampling_rate"] = rate
     if "physio_baseline" in f:
-        try:
-            base, brate = _read_physio_csv(str(f["physio_baseline"]), None if physio is None else rate)
-        except InputError as e:
-            raise _renamed(e, "physio_baseline") from None
+        base, brate = _physio_csv(f["physio_baseline"], None if physio is None else rate, "physio_baseline")
         if physio is not None and abs(brate - rate) > 1e-6 * rate:
             raise InputError("physio_baseline", "a CSV at the same rate as physio", f"{brate:g} Hz against {rate:g} Hz")
         kw["physio_baseline" if "physio_baseline" in inspect.signature(cxsense.assess).parameters else "baseline"] = base

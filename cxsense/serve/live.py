@@ -15,8 +15,9 @@ Server -> client::
 
 An ``assess`` with nothing usable in the windows is answered by an error with status 422 (NoSignalError).
 Messages are handled in order, one at a time, on the compute threads; when frames arrive faster than they
-are assessed, a frame still waiting is replaced by the newer one (``frames_dropped`` in ``/v1/status``), so
-latency stays bounded; audio, physiology and assess messages are never dropped. Query options:
+are assessed, a frame still waiting is replaced by the newer one (``frames_dropped`` in ``/v1/status``), and
+assess messages waiting one behind the other are answered together (each gets its own answer, from one
+assessment), so latency stays bounded; audio and physiology are never dropped. Query options:
 ``face_model``, ``face_early_exit``, ``face_window``, ``voice_window``, ``physio_window``, ``embeddings``.
 
 Auth: ``Authorization: Bearer TOKEN``, or (browsers cannot set headers) the subprotocols
@@ -221,11 +222,19 @@ class _Connection:
         else:
             a = await run(self.session.assessment, admit=False)
             t = self.session.time if math.isfinite(self.session.time) else None
+            repeat = 1  # assess messages waiting right behind this one see the same evidence: one answer each
+            while self.inbox and self.inbox[0]["type"] == "assess":
+                self.inbox.popleft()
+                repeat += 1
             if a is None:
-                await self.send_error(ApiError(422, "NoSignalError", "no usable signal in the current windows"),
-                                      t=t)
+                err = ApiError(422, "NoSignalError", "no usable signal in the current windows")
+                for _ in range(repeat):
+                    await self.send_error(err, t=t)
             else:
-                await self.send({"type": "assessment", "t": t, **assessment_json(a, self.embeddings)})
+                text = json.dumps({"type": "assessment", "t": t, **assessment_json(a, self.embeddings)}, allow_nan=False)
+                for _ in range(repeat):
+                    async with self.send_lock:
+                        await self.ws.send_text(text)
                 if self.svc.store is not None:
                     await run(self.svc.store_put, a, f"live-{self.id}", admit=False)
             if self.rules is not None and t is not None:
