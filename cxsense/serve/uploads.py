@@ -32,6 +32,15 @@ class Upload:
     files: dict = field(default_factory=dict)
 
 
+def _multipart():
+    """python-multipart's parser module (``python_multipart`` from 0.0.13, ``multipart`` before)."""
+    try:
+        from python_multipart import multipart
+    except ImportError:  # python-multipart < 0.0.13
+        from multipart import multipart
+    return multipart
+
+
 def _bad(parameter: str, message: str, status: int = 400, error: str = "InputError") -> ApiError:
     return ApiError(status, error, message, parameter)
 
@@ -60,14 +69,17 @@ class _Parts:
 
     def on_header_value(self, data, start, end):
         self._hvalue += data[start:end]
+        if len(self._hvalue) > 4096:
+            raise _bad("body", "part headers of at most 4096 bytes")
 
     def on_header_end(self):
-        self.headers[self._hname.lower()] = self._hvalue
+        self.headers[self._hname.lower()[:256]] = self._hvalue
         self._hname, self._hvalue = b"", b""
+        if len(self.headers) > 8:
+            raise _bad("body", "at most 8 headers in a part")
 
     def on_headers_finished(self):
-        from python_multipart.multipart import parse_options_header
-
+        parse_options_header = _multipart().parse_options_header
         _, opts = parse_options_header(self.headers.get(b"content-disposition", b""))
         name = opts.get(b"name", b"").decode("utf-8", "replace")
         filename = opts.get(b"filename")
@@ -119,17 +131,20 @@ async def read_multipart(request, folder: Path, *, files: tuple, fields: tuple, 
         400 for a body that is not multipart, an unknown or repeated field, too many parts, or a malformed
         body; 413 past ``limit``.
     """
-    from python_multipart.multipart import MultipartParser, parse_options_header
+    import inspect
 
-    ctype, params = parse_options_header(request.headers.get("content-type", ""))
+    mp = _multipart()
+    ctype, params = mp.parse_options_header(request.headers.get("content-type", ""))
     if ctype != b"multipart/form-data" or not params.get(b"boundary"):
         raise _bad("Content-Type", "a multipart/form-data body (form fields and files)")
     up = Upload(folder)
     parts = _Parts(folder, files, fields, up)
     callbacks = {k: getattr(parts, k) for k in ("on_part_begin", "on_part_data", "on_part_end", "on_header_field",
                                                  "on_header_value", "on_header_end", "on_headers_finished")}
-    parser = MultipartParser(params[b"boundary"], callbacks, max_size=limit, max_header_count=8,
-                             max_header_size=4096)
+    bounds = {"max_header_count": 8, "max_header_size": 4096}  # python-multipart >= 0.0.21 checks these itself
+    known = inspect.signature(mp.MultipartParser).parameters
+    parser = mp.MultipartParser(params[b"boundary"], callbacks, max_size=limit,
+                                **{k: v for k, v in bounds.items() if k in known})
     seen = 0
     try:
         async for chunk in request.stream():
