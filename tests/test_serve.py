@@ -76,14 +76,14 @@ def test_health_and_assess_give_the_library_numbers(client, face_path, face_byte
     assert [f["probabilities"] for f in faces] == [x.to_dict()["probabilities"] for x in cxsense.assess_faces(face_path)]
 
 
-def test_assess_physio_csv_matches_the_cli_reader(client, tmp_path):
-    from cxsense.cli import _read_physio_csv
+def test_assess_physio_csv_as_the_cli_reads_it(client, tmp_path, capsys):
+    from cxsense.cli import main
 
-    csv = _physio_csv(tmp_path / "p.csv")
+    csv = _physio_csv(tmp_path / "p.csv", seconds=70)
     r = client.post("/v1/assess", files={"physio": ("p.csv", csv.read_bytes(), "text/csv")})
-    df, rate = _read_physio_csv(str(csv), None)
-    ref = cxsense.assess(physio=df, sampling_rate=rate).to_dict()
-    assert r.status_code == 200 and r.json()["stress"] == ref["stress"] and r.json()["emotion"] == "neutral"
+    assert main(["assess", "--physio", str(csv), "--indent", "0"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    assert r.status_code == 200 and r.json() == cli and cli["notes"]  # the last 60 s of 70, as the CLI says
 
 
 @pytest.mark.parametrize("files, data, status, parameter", [
@@ -236,7 +236,7 @@ def test_start_refusals(tmp_path, capsys, monkeypatch):
     assert "token" in capsys.readouterr().err
     policy = tmp_path / "POLICY.json"
     policy.write_text(json.dumps({"purpose": "rate staff", "context": "workplace", "contact": "HR", "retention_days": 30}))
-    assert main(["serve", "--policy", str(policy)]) == 2
+    assert main(["serve", "--policy", str(policy)]) == 7  # refused by the usage policy
     assert "Art. 5(1)(f)" in capsys.readouterr().err
     (tmp_path / "RULES.json").write_text('[{"name": "x", "when": {"measure": "angr", "above": 1}}]')
     assert main(["serve", "--rules", str(tmp_path / "RULES.json")]) == 2

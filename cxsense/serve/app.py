@@ -5,7 +5,6 @@ so FastAPI is needed only then."""
 from __future__ import annotations
 
 import contextlib
-import inspect
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,7 +21,8 @@ from .uploads import Upload, form_bool, form_choice, form_early_exit, form_float
 __all__ = ["create_app"]
 
 ASSESS_FILES = ("face", "voice", "physio", "physio_baseline", "face_baseline", "voice_baseline")
-ASSESS_FIELDS = ("detect_face", "face_model", "face_early_exit", "sampling_rate", "nan_policy", "embeddings")
+ASSESS_FIELDS = ("detect_face", "face_model", "face_early_exit", "sampling_rate", "physio_window", "nan_policy",
+                 "embeddings")
 SESSION_FIELDS = ("step", "fps", "physio_offset", "persons", "face_model", "face_early_exit")
 
 
@@ -54,45 +54,45 @@ def _renamed(e: InputError, parameter: str) -> InputError:
     return InputError(parameter, e.allowed, e.given)
 
 
-def _physio_csv(path, rate, parameter: str):
-    """The CLI's physio CSV reader, with its errors named after the form field (and a non-numeric ``time``
-    column an InputError, not a ValueError from pandas)."""
-    from ..cli import _read_physio_csv
+def _physio_csv(path, rate, window, parameter: str, notes: list):
+    """The CLI's physio CSV reading (its last ``window`` seconds), with errors named after the form field."""
+    from ..cli import _physio_for_assess
 
     try:
-        return _read_physio_csv(str(path), rate)
+        return _physio_for_assess(str(path), rate, window, notes)
     except InputError as e:
         raise _renamed(e, parameter) if e.parameter == "--physio" else e from None
-    except (ValueError, TypeError) as e:
-        raise InputError(parameter, "a CSV of numbers: a 'time' column in seconds and one column per channel",
-                         f"a file that is not ({type(e).__name__})") from None
 
 
 def _assess_sync(up: Upload):
-    """What ``cxsense.assess`` gets for this form (on a compute thread)."""
+    """``(Assessment, notes)`` for this form, as ``cxsense assess`` computes it (on a compute thread)."""
     import cxsense
+
+    from ..inputs.physio_csv import read_physio_csv
 
     f = up.files
     kw = _face_options(up)
     rate = form_float(up, "sampling_rate", 1e-6, 1e6)
+    window = form_float(up, "physio_window", 1.0, 3600.0) or 60.0
     if "nan_policy" in up.fields:
         kw["nan_policy"] = up.fields["nan_policy"]
-    physio = None
+    physio, notes = None, []
     if "physio" in f:
-        physio, rate = _physio_csv(f["physio"], rate, "physio")
+        physio, rate = _physio_csv(f["physio"], rate, window, "physio", notes)
     if rate is not None:
         kw["sampling_rate"] = rate
     if "physio_baseline" in f:
-        base, brate = _physio_csv(f["physio_baseline"], None if physio is None else rate, "physio_baseline")
-        if physio is not None and abs(brate - rate) > 1e-6 * rate:
-            raise InputError("physio_baseline", "a CSV at the same rate as physio", f"{brate:g} Hz against {rate:g} Hz")
-        kw["physio_baseline" if "physio_baseline" in inspect.signature(cxsense.assess).parameters else "baseline"] = base
+        base = read_physio_csv(str(f["physio_baseline"]), sampling_rate=None if physio is None else rate,
+                               parameter="physio_baseline")
+        if physio is not None and abs(base.rate - rate) > 1e-6 * rate:
+            raise InputError("physio_baseline", "a CSV at the same rate as physio", f"{base.rate:g} Hz against {rate:g} Hz")
+        kw["physio_baseline"] = base.frame
     for name in ("face_baseline", "voice_baseline"):
         if name in f:
             kw[name] = str(f[name])
-    return cxsense.assess(face=str(f["face"]) if "face" in f else None,
-                          voice=str(f["voice"]) if "voice" in f else None, physio=physio,
-                          detect_face=form_bool(up, "detect_face", True), **kw)
+    a = cxsense.assess(face=str(f["face"]) if "face" in f else None, voice=str(f["voice"]) if "voice" in f else None,
+                       physio=physio, detect_face=form_bool(up, "detect_face", True), **kw)
+    return a, notes
 
 
 def _faces_sync(up: Upload):
@@ -207,7 +207,7 @@ def create_app(config: ServeConfig | None = None, **settings):
                 embeddings = form_bool(up, "embeddings", False)
                 if not set(up.files) & {"face", "voice", "physio"}:
                     raise InputError("face, voice, physio", "at least one of the files face, voice, physio", "none")
-                a = await s.run(_assess_sync, up)
+                a, notes = await s.run(_assess_sync, up)
             except Exception as e:  # noqa: BLE001 - mapped to its JSON error, private paths removed
                 raise from_exception(e, scrub=str(d)) from None
         s.stats["assess"] += 1
@@ -215,7 +215,10 @@ def create_app(config: ServeConfig | None = None, **settings):
         if s.store is not None:
             rid = await s.run(s.store_put, a, "http-assess", admit=False)
             headers["X-Cxsense-Record"] = rid
-        return JSONResponse(assessment_json(a, embeddings), headers=headers)
+        out = assessment_json(a, embeddings)
+        if notes:  # as the CLI: what was done to a physio CSV (columns skipped, the window assessed)
+            out["notes"] = notes
+        return JSONResponse(out, headers=headers)
 
     @app.post("/v1/faces", summary="one Assessment per face in an image, largest first (as cxsense.assess_faces)",
               openapi_extra=_form_doc(("face",), ("face_model", "face_early_exit", "embeddings"), ("face",)),

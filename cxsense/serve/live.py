@@ -125,7 +125,7 @@ def parse_message(text: str) -> dict:
 
 
 def _live_options(query) -> tuple[dict, bool]:
-    from ..encoders.face.encoder import early_exit_from_text
+    from ..options import early_exit_from_text
 
     opts = {}
     for name in ("face_window", "voice_window", "physio_window"):

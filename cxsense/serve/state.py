@@ -73,16 +73,12 @@ class Service:
     @staticmethod
     def _warm_up() -> None:
         """Load the face and voice models before the first request needs them (errors surface on that request)."""
-        import numpy as np
-
         import cxsense
 
-        for inputs in ({"face": np.full((48, 48), 128, np.uint8), "detect_face": False},
-                       {"voice": (np.zeros(16000, np.float32), 16000)}):
-            try:
-                cxsense.assess(**inputs)
-            except Exception:  # noqa: BLE001 - a failure here is reported by the request that meets it
-                pass
+        try:
+            cxsense.warm_up("face", "voice")
+        except Exception:  # noqa: BLE001 - a failure here is reported by the request that meets it
+            pass
 
     # -- compute --------------------------------------------------------------------------------
     async def run(self, fn, *args, admit: bool = True, **kwargs):
