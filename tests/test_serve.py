@@ -382,3 +382,16 @@ def test_results_are_kept_only_in_a_configured_store(tmp_path, face_bytes):
     with pytest.raises(cxsense.InputError) as e:
         create_app(policy=policy, store=str(tmp_path / "other"), store_key=b"short")
     assert e.value.parameter == "--store-key-file"
+
+
+def test_a_silent_live_connection_is_closed(client, monkeypatch):
+    from starlette.websockets import WebSocketDisconnect
+
+    from cxsense.serve import live
+
+    monkeypatch.setattr(live, "IDLE_S", 0.3)
+    with client.websocket_connect("/v1/live") as ws:
+        assert recv(ws, 10)["status"] == 408
+        with pytest.raises(WebSocketDisconnect) as e:
+            recv(ws, 10)
+        assert e.value.code == 4408

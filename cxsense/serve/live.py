@@ -22,7 +22,8 @@ assessment), so latency stays bounded; audio and physiology are never dropped. Q
 
 Auth: ``Authorization: Bearer TOKEN``, or (browsers cannot set headers) the subprotocols
 ``["cxsense", "bearer.TOKEN"]``: the server answers with ``cxsense`` and never echoes the token.
-Refusals are an ``error`` message followed by a close with code 4000 + the HTTP status (4401, 4403, 4429, 4503).
+Refusals are an ``error`` message followed by a close with code 4000 + the HTTP status (4401, 4403, 4429, 4503);
+a connection silent for 10 minutes is closed with 4408.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ log = logging.getLogger("cxsense.serve")
 
 MAX_INBOX = 256  # messages waiting per connection
 MAX_PHYSIO_SAMPLES = 1_000_000  # per message, all channels
+IDLE_S = 600.0  # a connection that sends nothing for this long is closed (4408)
 
 
 def _bad(parameter: str, allowed: str, given: str) -> ApiError:
@@ -184,7 +186,12 @@ class _Connection:
         limit = self.svc.config.max_body_bytes()
         try:
             while True:
-                m = await self.ws.receive()
+                try:
+                    m = await asyncio.wait_for(self.ws.receive(), timeout=IDLE_S)
+                except asyncio.TimeoutError:
+                    await self.send_error(ApiError(408, "Timeout", f"nothing received for {IDLE_S:g} s"))
+                    await self.ws.close(code=4408)
+                    break
                 if m["type"] == "websocket.disconnect":
                     break
                 text = m.get("text")
