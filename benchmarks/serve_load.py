@@ -61,15 +61,16 @@ def _start(a, port):
     cmd = [sys.executable, "-m", "cxsense", "serve", "--port", str(port), "--workers", str(a.workers),
            "--rate-limit", str(a.rate_limit), "--log-level", "warning", "--max-body-mb", "5"]
     proc = subprocess.Popen(cmd, env=env)
-    end = time.monotonic() + 120
-    while time.monotonic() < end:
+    end = time.monotonic() + 300
+    while time.monotonic() < end:  # up, and its models loaded (numba compiled): /v1/status says "warm"
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/health", timeout=1)
-            return proc
+            if json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/status", timeout=2))["warm"]:
+                return proc
         except OSError:
-            time.sleep(0.2)
+            pass
+        time.sleep(0.5)
     proc.kill()
-    raise SystemExit("the server did not start within 120 s")
+    raise SystemExit("the server did not start and warm up within 300 s")
 
 
 def load_phase(base, face, clients, duration):

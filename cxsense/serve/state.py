@@ -68,17 +68,19 @@ class Service:
         from .jobs import JobManager
 
         self.jobs = JobManager(self)
+        self.warm = False
         self.pool.submit(self._warm_up)
 
-    @staticmethod
-    def _warm_up() -> None:
-        """Load the face and voice models before the first request needs them (errors surface on that request)."""
+    def _warm_up(self) -> None:
+        """Load the face and voice models before the first request needs them (errors surface on that request);
+        ``warm`` in ``/v1/status`` says when it is done."""
         import cxsense
 
         try:
             cxsense.warm_up("face", "voice")
         except Exception:  # noqa: BLE001 - a failure here is reported by the request that meets it
             pass
+        self.warm = True
 
     # -- compute --------------------------------------------------------------------------------
     async def run(self, fn, *args, admit: bool = True, **kwargs):
@@ -136,7 +138,7 @@ class Service:
     def status(self) -> dict:
         with self._lock:
             pending, live = self._pending, sum(self.live.values())
-        return {"pending": pending, "max_pending": self.config.max_pending, "live": live, **self.stats,
+        return {"warm": self.warm, "pending": pending, "max_pending": self.config.max_pending, "live": live, **self.stats,
                 "jobs": self.jobs.counts(), "rss_mb": rss_mb(),
                 "webhooks": dict(self.rules.sender.stats) if self.rules is not None and self.rules._sender else None,
                 "store": self.store is not None, "rules": self.rules.names if self.rules is not None else []}
