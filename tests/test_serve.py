@@ -244,37 +244,39 @@ def test_start_refusals(tmp_path, capsys, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """``cxsense serve`` under uvicorn on 127.0.0.1 and a free port, with a policy and a webhook rule."""
+def server(tmp_path_factory, client):
+    """uvicorn on 127.0.0.1 and a free port, on a thread, made as ``cxsense serve`` makes it, with a policy and a
+    webhook rule from files (in this process, so the models the ``client`` fixture loaded are warm already)."""
+    import threading
+
+    from cxsense.serve import ServeConfig, make_server
+
     folder = tmp_path_factory.mktemp("serve")
     (folder / "POLICY.json").write_text(json.dumps({"purpose": "test a kiosk", "context": "user_research",
                                                     "contact": "Lab X, lab@example.org", "retention_days": 7}))
-    rx = Receiver().__enter__()
-    (folder / "RULES.json").write_text(json.dumps([{**RULES[0], "then": {"webhook": rx.url}}]))
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "cxsense", "serve", "--port", str(port), "--log-level", "warning",
-                             "--policy", str(folder / "POLICY.json"), "--rules", str(folder / "RULES.json"),
-                             "--max-body-mb", "1"], env={**os.environ, "PYTHONPATH": str(REPO)})
-    base = f"http://127.0.0.1:{port}"
-    try:
-        end = time.monotonic() + 120
-        while True:  # up, with its models loaded
-            try:
-                if json.load(urllib.request.urlopen(base + "/v1/status", timeout=2))["warm"]:
-                    break
-            except OSError:
-                if time.monotonic() > end or proc.poll() is not None:
-                    raise
-                time.sleep(0.1)
-        yield base, port, rx, folder
-    finally:
-        proc.terminate()  # a graceful stop waits for the models' warm-up if it still runs
+    with Receiver() as rx:
+        (folder / "RULES.json").write_text(json.dumps([{**RULES[0], "then": {"webhook": rx.url}}]))
+        port = free_port()
+        uv = make_server(ServeConfig(port=port, policy=str(folder / "POLICY.json"), rules=str(folder / "RULES.json"),
+                                     max_body_mb=1), log_level="warning")
+        thread = threading.Thread(target=uv.run, daemon=True)
+        thread.start()
+        base = f"http://127.0.0.1:{port}"
         try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        rx.__exit__()
+            end = time.monotonic() + 60
+            while True:  # up, with its models loaded
+                try:
+                    if json.load(urllib.request.urlopen(base + "/v1/status", timeout=2))["warm"]:
+                        break
+                except OSError:
+                    pass
+                assert time.monotonic() < end and thread.is_alive(), "the server did not start"
+                time.sleep(0.1)
+            yield base, port, rx, folder
+        finally:
+            uv.should_exit = True
+            thread.join(30)
+            assert not thread.is_alive()
 
 
 def test_uvicorn_reads_no_more_than_the_limit(server):

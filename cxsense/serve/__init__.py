@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from .config import ServeConfig, load_policy
 
-__all__ = ["ServeConfig", "create_app", "load_policy", "run"]
+__all__ = ["ServeConfig", "create_app", "load_policy", "make_server", "run"]
 
 
 def create_app(config: ServeConfig | None = None, **settings):
@@ -23,6 +23,20 @@ def create_app(config: ServeConfig | None = None, **settings):
     from .app import create_app as _create
 
     return _create(config, **settings)
+
+
+def make_server(config: ServeConfig, *, log_level: str = "info"):
+    """The uvicorn server for ``config`` (not started): ``.run()`` serves until interrupted; a test may run it
+    on a thread and set ``.should_exit``. The app is made (and ``config`` checked) here."""
+    import uvicorn
+
+    app = create_app(config)
+    proxy = {"proxy_headers": True, "forwarded_allow_ips": config.forwarded_allow_ips} if config.forwarded_allow_ips \
+        else {"proxy_headers": False}
+    return uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port, log_level=log_level,
+                                         server_header=False, ws_max_size=config.max_body_bytes(),
+                                         limit_concurrency=1024, timeout_keep_alive=5, timeout_graceful_shutdown=10,
+                                         **proxy))
 
 
 def run(config: ServeConfig, *, log_level: str = "info") -> None:
@@ -36,15 +50,4 @@ def run(config: ServeConfig, *, log_level: str = "info") -> None:
     log_level : str
         uvicorn's log level; request lines (which never hold a token) are logged at ``info``.
     """
-    import uvicorn
-
-    app = create_app(config)
-    kw = {}
-    if config.forwarded_allow_ips:
-        kw = {"proxy_headers": True, "forwarded_allow_ips": config.forwarded_allow_ips}
-    else:
-        kw = {"proxy_headers": False}
-    uv = uvicorn.Config(app, host=config.host, port=config.port, log_level=log_level, server_header=False,
-                        ws_max_size=config.max_body_bytes(), limit_concurrency=1024, timeout_keep_alive=5,
-                        timeout_graceful_shutdown=10, **kw)
-    uvicorn.Server(uv).run()
+    make_server(config, log_level=log_level).run()
