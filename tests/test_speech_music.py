@@ -134,3 +134,4 @@ def test_session_with_a_music_track_has_no_voice_rows(tmp_path, encoder):
     tl = s.timeline
     assert s.info["has_audio"] and len(tl) >= 3
     assert (tl["voice_quality"] == 0).all() and not tl["voice_fused"].any(), tl[["voice_quality", "voice_emotion"]]
+    assert any(n.startswith("music without speech in ") for n in s.info["notes"]), s.info["notes"]
