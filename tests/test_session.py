@@ -207,7 +207,34 @@ def test_report_is_self_contained(tmp_path, one_face_mp4):
     assert "<svg" in text and "<script" not in text.lower()
     for bad in ("http://", "https://", "//cdn", "<link", "@import", "src="):
         assert bad not in text.replace('xmlns="http://www.w3.org/2000/svg"', "")
-    assert "Person p0" in text and "second" in text and "face-expression" in text and "Limits" in text
+    assert "Overview: person p0" in text and "second" in text and "Limits" in text
+    assert "accuracy 0.705" in text  # the models table quotes the measured figures of the model cards
+
+
+def test_report_orders_persons_and_keeps_brief_ones_out():
+    """Persons present long enough get a section, in order of first appearance (p2 before p10); brief ones are
+    named once; the emotion chart marks peaks and the stress chart only stress rises."""
+    from cxsense.assessment import ROW_COLUMNS
+    from cxsense.session import Session
+    from cxsense.session.report import render_report
+
+    rows = []
+    for t in range(40):
+        for pid in ("p2", "p10") + (("p7",) if t == 5 else ()):
+            p = np.full(7, 0.02)
+            p[3 if pid == "p2" else 5] = 0.88 if 10 <= t < 14 else 0.02
+            p[6] = 1 - p[:6].sum()
+            r = {c: 0.0 for c in ROW_COLUMNS}
+            r.update(dict(zip(EMOTIONS, p)), time=float(t), person=pid, emotion=EMOTIONS[int(p.argmax())],
+                     categorical_evidence=True, face_quality=0.9, stress=0.8 if 20 <= t < 24 else 0.2)
+            rows.append(r)
+    tl = pd.DataFrame(rows, columns=TIMELINE_COLUMNS).sort_values(["time", "person"])
+    s = Session(tl, detect_events(tl), {"duration_s": 40.0, "step_s": 1.0, "has_audio": False, "notes": []})
+    text = render_report(s, segments=[("intro", 0, 10), ("reveal", 10, 20), ("after", 20, 40)])
+    assert text.index("Person p2") < text.index("Person p10") and "Person p7" not in text
+    assert "too briefly for a section of their own: p7" in text
+    assert "happiness peak" in text and "surprise peak" in text and "stress rise" in text
+    assert text.count("<svg") == 3 * 3  # the overview and two persons, three charts each
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
