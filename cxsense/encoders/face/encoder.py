@@ -102,6 +102,13 @@ class FaceEncoder(Encoder):
                               quality=q, valence=v, arousal=a, stress=stress_from_va(v, a),
                               details=dict(details, passes=int(passes[0])), model=model)
 
+    def read_face(self, image: Image, det: FaceDetection, options: FaceOptions | None = None) -> ModalityResult:
+        """One detected face (from :meth:`detect`): confirmed by the face mesh unless ``options.cues == "off"``,
+        read by the expression network, with its cues. What :meth:`encode_all` does for each face; sessions call
+        it to reuse a face's recent confirmation and cues between frames."""
+        _check_clean(image)
+        return self._face(image, det, face_align(image.gray, det, rotate=ROTATE_UPRIGHT), options or FaceOptions())
+
     def _face(self, image: Image, det: FaceDetection | None, crop: np.ndarray, options: FaceOptions) -> ModalityResult:
         """One face: confirmed by the face mesh (when cues are on), read by the expression network, with its cues."""
         import dataclasses
