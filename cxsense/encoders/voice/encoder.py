@@ -170,12 +170,17 @@ class VoiceEncoder(Encoder):
         """Provenance: model name, version, SHA-256, architecture, temperature, class prior and logit bias, licence."""
         return dict(self._info)
 
-    def encode(self, x, **options) -> ModalityResult:
+    def encode(self, x, baseline=None, **options) -> ModalityResult:
         """Read the tone of one recording.
 
         Parameters
         ----------
         x : Audio, or any voice form :func:`cxsense.inputs.audio.load_audio` accepts
+        baseline : SpeakerBaseline, optional
+            The same speaker's other recordings, summarised once by
+            :func:`cxsense.encoders.voice.baseline.speaker_stats`. The probabilities then come from the
+            speaker-baseline head (``voice-baseline``), which compares this recording with the baseline;
+            ``details["baseline"]`` says how much of it was usable. Without it nothing changes.
         **options
             None are used by this encoder (accepted for the common :class:`Encoder` interface).
 
@@ -206,10 +211,11 @@ class VoiceEncoder(Encoder):
         if f.info.get("narrowband") and m is self:  # no telephone-band model: such estimates count half
             quality *= NARROWBAND_QUALITY
         lg, e, n_segs = m._member_logits(f)
-        z = lg.mean(0) / m._temperature + m._bias
-        z -= z.max()
-        p = np.exp(z)
+        logp = m._calibrated_logp(lg)
+        p = np.exp(logp)
         p /= p.sum()
+        if baseline is not None:
+            p, details["baseline"] = self._with_baseline(logp, f, baseline)
         v, a = circumplex_va(p)
         voiced_f0 = f.f0[f.voiced]
         details["segments"] = n_segs
@@ -219,6 +225,25 @@ class VoiceEncoder(Encoder):
         return ModalityResult(modality="voice", probabilities=dict(zip(EMOTIONS, p.tolist())), embedding=e,
                               quality=quality, valence=v, arousal=a, stress=stress_from_va(v, a),
                               details=details, model=m.info())
+
+    def _calibrated_logp(self, member_logits: np.ndarray) -> np.ndarray:
+        """Log-probabilities ``(7,)``: members' logits averaged, divided by T, plus the prior correction."""
+        z = member_logits.mean(0) / self._temperature + self._bias
+        z = z - z.max()
+        return z - np.log(np.exp(z).sum())
+
+    def _with_baseline(self, logp: np.ndarray, f, baseline) -> tuple[np.ndarray, dict]:
+        """Probabilities ``(7,)`` of the speaker-baseline head and the details entry for ``baseline``."""
+        from ...errors import InputError
+        from .baseline import BaselineHead, SpeakerBaseline
+
+        if not isinstance(baseline, SpeakerBaseline):
+            raise InputError("voice_baseline", "a SpeakerBaseline from speaker_stats()", type(baseline).__name__)
+        if getattr(self, "_baseline_head", None) is None:
+            self._baseline_head = BaselineHead.load()
+        head = self._baseline_head
+        p = head.probabilities(logp, f.stats.astype(np.float64), f.logmel.mean(1).astype(np.float64), baseline)
+        return p, dict(baseline.summary(), used=True, head=f"{head.version}")
 
     def _model_for(self, f) -> "VoiceEncoder":
         """The telephone-band model for narrowband speech when one is registered, else this one."""

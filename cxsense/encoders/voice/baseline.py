@@ -1,0 +1,212 @@
+"""A speaker's own baseline for the voice-tone estimate.
+
+People differ: a voice that is always loud, always high or always flat reads as emotion to a model that only
+knows the population. Given a few other recordings of the same speaker (neutral speech, or everyday speech of
+any tone), :func:`speaker_stats` summarises them once, and :meth:`VoiceEncoder.encode(x, baseline=...)
+<cxsense.encoders.voice.encoder.VoiceEncoder.encode>` compares the recording with that summary through a small
+head (``voice-baseline`` in the registry, ``models/voice/voice_baseline_v1.json``; see
+``training/train_voice_baseline.py`` and docs/voice.md, "Speaker baseline").
+
+What the summary keeps: the mean calibrated log-probabilities of the baseline recordings (7 numbers), the mean
+of the 22 prosodic statistics and the mean log-mel spectrum (64 bands) of their speech, and counts. No sample,
+no spectrogram frame and no identity is kept; the summary is meant to be used for one call (or one session)
+and dropped.
+
+The head reads, for the tested recording: its own calibrated log-probabilities, their difference from the
+baseline's, the difference of its statistics from the baseline's (in units of the population's spread) and
+the difference of its mean log-mel from the baseline's (projected on a few directions learnt from the
+training speakers). It is a multinomial logistic regression trained on (recording, baseline) pairs of the
+training actors, whose logits came from networks that never heard those actors.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...emotions import EMOTIONS
+
+__all__ = ["SpeakerBaseline", "speaker_stats", "BaselineHead", "HEAD_NAME", "head_features"]
+
+#: Registry name of the head's weights.
+HEAD_NAME = "voice-baseline"
+
+
+@dataclass(frozen=True)
+class SpeakerBaseline:
+    """What :func:`speaker_stats` keeps of a speaker's baseline recordings (means only).
+
+    Attributes
+    ----------
+    logp : np.ndarray [shape=(7,)], mean calibrated log-probabilities (natural log, :data:`EMOTIONS` order)
+    stats : np.ndarray [shape=(22,)], mean prosodic and spectral statistics
+        (:data:`cxsense.encoders.voice.features.STAT_NAMES`)
+    mel : np.ndarray [shape=(64,)], mean log-mel of the kept speech frames, dB (loudness-normalised)
+    n_items : int, recordings given
+    n_usable : int, recordings with usable speech (quality > 0); the means are over these
+    speech_s : float, seconds of active speech in the usable recordings
+    model : str, name of the voice model whose probabilities ``logp`` holds
+    """
+
+    logp: np.ndarray
+    stats: np.ndarray
+    mel: np.ndarray
+    n_items: int
+    n_usable: int
+    speech_s: float
+    model: str
+
+    def summary(self) -> dict:
+        """JSON-able counts for a result's details (no features)."""
+        return {"items": self.n_items, "usable_items": self.n_usable, "speech_s": round(self.speech_s, 2)}
+
+
+def speaker_stats(items, encoder=None, parameter: str = "voice_baseline") -> SpeakerBaseline:
+    """Summarise one speaker's baseline recordings: one encoder pass per recording, computed once.
+
+    Parameters
+    ----------
+    items : Audio, any form ``voice`` accepts, or a list or tuple of them
+        Recordings of the same speaker, never the recording to be assessed. Neutral speech is best (the head
+        was trained on both neutral and everyday baselines; docs/voice.md). A tuple ``(samples, rate)`` is
+        one recording, as for ``voice``.
+    encoder : VoiceEncoder, optional
+        The encoder whose model reads the recordings (default: the shared one, ``get_encoder("voice")``).
+    parameter : str
+        Name used in errors.
+
+    Returns
+    -------
+    SpeakerBaseline
+
+    Raises
+    ------
+    InputError
+        ``items`` is empty, one item is not a readable recording (naming ``parameter[i]``), or none of them
+        has usable speech.
+    """
+    from ...errors import InputError
+    from ...inputs.audio import Audio, load_audio
+    from .features import voice_process
+
+    if encoder is None:
+        from .. import get_encoder
+
+        encoder = get_encoder("voice")
+    if isinstance(items, (list,)) or (isinstance(items, tuple) and not _is_samples_rate(items)):
+        seq = list(items)
+        names = [f"{parameter}[{i}]" for i in range(len(seq))]
+    else:
+        seq, names = [items], [parameter]
+    if not seq:
+        raise InputError(parameter, "one or more recordings of the same speaker", "an empty list")
+    logps, stats, mels, speech = [], [], [], 0.0
+    model = None
+    for x, name in zip(seq, names):
+        if isinstance(x, Audio):
+            audio = x
+        else:
+            try:
+                audio = load_audio(x)
+            except InputError as e:
+                raise InputError(name, e.allowed, e.given) from None
+        f = voice_process(audio.samples)
+        if f.quality <= 0:
+            continue
+        m = encoder._model_for(f)
+        lg, _, _ = m._member_logits(f)
+        logps.append(m._calibrated_logp(lg))
+        stats.append(f.stats.astype(np.float64))
+        mels.append(f.logmel.mean(1).astype(np.float64))
+        speech += float(f.speech_s)
+        model = model or m.info()["name"]
+    if not logps:
+        raise InputError(parameter, "recordings with usable speech (at least 0.5 s of speech, not silence or "
+                         "heavy clipping)", f"{len(seq)} recording(s) without usable speech")
+    return SpeakerBaseline(logp=np.mean(logps, 0), stats=np.mean(stats, 0), mel=np.mean(mels, 0),
+                           n_items=len(seq), n_usable=len(logps), speech_s=speech, model=str(model))
+
+
+def _is_samples_rate(x) -> bool:
+    """True for a ``(samples, rate)`` tuple (one recording), False for a tuple of recordings."""
+    return len(x) == 2 and isinstance(x[1], (int, np.integer)) and not isinstance(x[1], bool)
+
+
+def head_features(logp: np.ndarray, stats: np.ndarray, mel: np.ndarray, b_logp: np.ndarray, b_stats: np.ndarray,
+                  b_mel: np.ndarray, spec: dict) -> np.ndarray:
+    """The head's inputs for ``n`` (recording, baseline) pairs, before its standardisation.
+
+    Parameters
+    ----------
+    logp, b_logp : np.ndarray [shape=(n, 7)], calibrated log-probabilities of the recording and mean of its baseline's
+    stats, b_stats : np.ndarray [shape=(n, 22)]
+    mel, b_mel : np.ndarray [shape=(n, 64)], dB
+    spec : dict, the head's ``features`` entry: ``groups`` (a subset of ``logp``, ``dlogp``, ``dstats``,
+        ``dmel``), ``stats_sd`` (22), ``mel_basis`` (k x 64)
+
+    Returns
+    -------
+    np.ndarray [shape=(n, d)], float64
+    """
+    parts = []
+    groups = spec["groups"]
+    if "logp" in groups:
+        parts.append(logp)
+    if "dlogp" in groups:
+        parts.append(logp - b_logp)
+    if "dstats" in groups:
+        parts.append((stats - b_stats) / np.asarray(spec["stats_sd"]))
+    if "dmel" in groups:
+        parts.append((mel - b_mel) @ np.asarray(spec["mel_basis"]).T)
+    return np.concatenate(parts, 1)
+
+
+class BaselineHead:
+    """The multinomial logistic head over :func:`head_features` (weights from a JSON dict).
+
+    Parameters
+    ----------
+    weights : dict with ``features`` (see :func:`head_features`), ``mean``, ``sd`` (standardisation), ``coef``
+        (7 x d), ``intercept`` (7), ``temperature`` and ``version``
+    """
+
+    def __init__(self, weights: dict):
+        self.spec = weights["features"]
+        self.mean = np.asarray(weights["mean"], np.float64)
+        self.sd = np.asarray(weights["sd"], np.float64)
+        self.coef = np.asarray(weights["coef"], np.float64)
+        self.intercept = np.asarray(weights["intercept"], np.float64)
+        self.temperature = float(weights["temperature"])
+        self.version = str(weights.get("version", "?"))
+        d = len(self.mean)
+        if self.coef.shape != (len(EMOTIONS), d) or self.sd.shape != (d,) or self.intercept.shape != (len(EMOTIONS),):
+            raise ValueError("inconsistent shapes in the voice baseline head")
+        if not (np.all(np.isfinite(self.coef)) and np.all(self.sd > 0) and self.temperature > 0):
+            raise ValueError("non-finite or non-positive values in the voice baseline head")
+
+    @classmethod
+    def load(cls) -> "BaselineHead":
+        """The registered head (``voice-baseline``, SHA-256 checked)."""
+        from ...errors import ModelError
+        from ...registry import model_path
+
+        path = model_path(HEAD_NAME)
+        try:
+            return cls(json.loads(path.read_text()))
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ModelError(f"cannot read the voice baseline head {path}: {e}") from e
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """Calibrated logits ``(n, 7)`` for features ``x`` ``(n, d)`` from :func:`head_features`."""
+        return (((x - self.mean) / self.sd) @ self.coef.T + self.intercept) / self.temperature
+
+    def probabilities(self, logp: np.ndarray, stats: np.ndarray, mel: np.ndarray, base: SpeakerBaseline) -> np.ndarray:
+        """Probabilities ``(7,)`` of one recording (its calibrated ``logp``, ``stats``, mean ``mel``) given ``base``."""
+        x = head_features(logp[None], stats[None], mel[None], base.logp[None], base.stats[None], base.mel[None],
+                          self.spec)
+        z = self.logits(x)[0]
+        z = z - z.max()
+        p = np.exp(z)
+        return p / p.sum()
