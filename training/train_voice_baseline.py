@@ -238,6 +238,12 @@ def main(argv=None) -> int:
         out = Path(args.out)
         out.write_text(json.dumps(w, indent=1) + "\n")
         print(f"wrote {out}")
+        if out.resolve().is_relative_to((REPO / "models").resolve()):
+            from training.registry_tools import register
+
+            register("voice-baseline", out, version=args.version, licence=w["licence"] + "; non-commercial use only",
+                     card="voice/MODEL_CARD.md", origin="trained in this repository by training/train_voice_baseline.py")
+            print("registry entry 'voice-baseline' updated")
     print(f"total {time.time() - t0:.0f} s")
     return 0
 

@@ -452,7 +452,7 @@ class FaceEncoder(Encoder):
         z, p = z.numpy().astype(np.float32), p.numpy()
         return (z, p, passes) if return_passes else (z, p)
 
-    def _result(self, crop: np.ndarray, det: FaceDetection | None, image_shape) -> ModalityResult:
+    def _result(self, crop: np.ndarray, det: FaceDetection | None, image_shape, baseline=None) -> ModalityResult:
         model = self.info()
         std = _pixel_std(crop)
         if std < 2.0:
@@ -461,6 +461,9 @@ class FaceEncoder(Encoder):
         z, p, passes = self.crops_embed(crop[None], return_passes=True)
         p = p[0]
         p = p / p.sum()
+        extra = {}
+        if baseline is not None:
+            p, extra["baseline"] = self._with_baseline(p, baseline)
         v, a = circumplex_va(p)
         q = 1.0 if det is None else float(det.score)
         if det is not None:
@@ -475,9 +478,19 @@ class FaceEncoder(Encoder):
             valence=v,
             arousal=a,
             stress=stress_from_va(v, a),
-            details=dict(self._details(det, image_shape), passes=int(passes[0])),
+            details=dict(self._details(det, image_shape), passes=int(passes[0]), **extra),
             model=model,
         )
+
+    def _with_baseline(self, p: np.ndarray, baseline) -> tuple[np.ndarray, dict]:
+        """Probabilities ``(7,)`` with the person's neutral offset removed, and the details entry."""
+        from .baseline import NeutralCorrection
+
+        if getattr(self, "_correction", None) is None:
+            self._correction = NeutralCorrection.load()
+        corr = self._correction
+        return corr.apply(p, baseline), dict(baseline.summary(), used=True, method="neutral offset",
+                                             alpha=corr.alpha, constants=corr.version)
 
     def _details(self, det, image_shape) -> dict:
         d = {"image_size": [int(image_shape[1]), int(image_shape[0])],
@@ -487,18 +500,26 @@ class FaceEncoder(Encoder):
         return d
 
     # -- the interface -------------------------------------------------------------------------
-    def encode(self, image: Image, *, detect_face: bool = True) -> ModalityResult:
-        """Assess the largest face (``detect_face=True``) or the whole image as one crop."""
+    def encode(self, image: Image, *, detect_face: bool = True, baseline=None) -> ModalityResult:
+        """Assess the largest face (``detect_face=True``) or the whole image as one crop.
+
+        ``baseline``: a :class:`~cxsense.encoders.face.baseline.FaceBaseline` of the same person's neutral
+        face (:func:`~cxsense.encoders.face.baseline.face_stats`); the person's resting offset is then removed
+        from the probabilities and ``details["baseline"]`` says so. None (default) changes nothing.
+        """
+        if baseline is not None:
+            from .baseline import check_baseline
+
+            check_baseline(baseline)
         gray = image.gray
         if not detect_face:
-            return self._result(_resize_crop(gray), None, gray.shape)
+            return self._result(_resize_crop(gray), None, gray.shape, baseline)
         dets = self.detect(image)
         if not dets:
             return ModalityResult.no_signal("face", self.embedding_dim, "no face detected",
                                             details={"image_size": [int(gray.shape[1]), int(gray.shape[0])], "faces": 0},
                                             model=self.info())
-        r = self._result(face_align(gray, dets[0], rotate=ROTATE_UPRIGHT), dets[0], gray.shape)
-        return r
+        return self._result(face_align(gray, dets[0], rotate=ROTATE_UPRIGHT), dets[0], gray.shape, baseline)
 
     def encode_all(self, image: Image, tiled: bool | str = True) -> list[ModalityResult]:
         """One result per detected face, largest first (empty list when there is none).

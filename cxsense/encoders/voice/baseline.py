@@ -21,14 +21,13 @@ training actors, whose logits came from networks that never heard those actors.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
 
 from ...emotions import EMOTIONS
 
-__all__ = ["SpeakerBaseline", "speaker_stats", "BaselineHead", "HEAD_NAME", "head_features"]
+__all__ = ["SpeakerBaseline", "speaker_stats", "check_baseline", "BaselineHead", "HEAD_NAME", "head_features"]
 
 #: Registry name of the head's weights.
 HEAD_NAME = "voice-baseline"
@@ -61,6 +60,14 @@ class SpeakerBaseline:
     def summary(self) -> dict:
         """JSON-able counts for a result's details (no features)."""
         return {"items": self.n_items, "usable_items": self.n_usable, "speech_s": round(self.speech_s, 2)}
+
+
+def check_baseline(baseline) -> None:
+    """An :class:`InputError` naming ``voice_baseline`` unless ``baseline`` is a :class:`SpeakerBaseline`."""
+    from ...errors import InputError
+
+    if not isinstance(baseline, SpeakerBaseline):
+        raise InputError("voice_baseline", "a SpeakerBaseline from speaker_stats()", type(baseline).__name__)
 
 
 def speaker_stats(items, encoder=None, parameter: str = "voice_baseline") -> SpeakerBaseline:
@@ -189,14 +196,9 @@ class BaselineHead:
     @classmethod
     def load(cls) -> "BaselineHead":
         """The registered head (``voice-baseline``, SHA-256 checked)."""
-        from ...errors import ModelError
-        from ...registry import model_path
+        from ...registry import load_json_model
 
-        path = model_path(HEAD_NAME)
-        try:
-            return cls(json.loads(path.read_text()))
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise ModelError(f"cannot read the voice baseline head {path}: {e}") from e
+        return load_json_model(HEAD_NAME, cls)
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """Calibrated logits ``(n, 7)`` for features ``x`` ``(n, d)`` from :func:`head_features`."""

@@ -194,6 +194,10 @@ class VoiceEncoder(Encoder):
         from ...inputs.audio import Audio, load_audio
         from .features import voice_process
 
+        if baseline is not None:
+            from .baseline import check_baseline
+
+            check_baseline(baseline)
         audio = x if isinstance(x, Audio) else load_audio(x)
         f = voice_process(audio.samples)
         details = {"signal": dict(f.info), "methods": {
@@ -234,11 +238,8 @@ class VoiceEncoder(Encoder):
 
     def _with_baseline(self, logp: np.ndarray, f, baseline) -> tuple[np.ndarray, dict]:
         """Probabilities ``(7,)`` of the speaker-baseline head and the details entry for ``baseline``."""
-        from ...errors import InputError
-        from .baseline import BaselineHead, SpeakerBaseline
+        from .baseline import BaselineHead
 
-        if not isinstance(baseline, SpeakerBaseline):
-            raise InputError("voice_baseline", "a SpeakerBaseline from speaker_stats()", type(baseline).__name__)
         if getattr(self, "_baseline_head", None) is None:
             self._baseline_head = BaselineHead.load()
         head = self._baseline_head
