@@ -191,3 +191,14 @@ def test_face_stats_refuses_images_without_a_face(fenc):
         fenc.encode(__import__("cxsense.inputs.image", fromlist=["load_image"]).load_image(blank, parameter="face"),
                     baseline=blank)
     assert e.value.parameter == "face_baseline"
+
+
+def test_merged_summaries_equal_one_summary(venc):
+    from cxsense.encoders.voice.baseline import SpeakerBaseline, speaker_stats
+
+    items = [voice(seed=s) for s in (11, 12, 13)]
+    whole = speaker_stats(items, encoder=venc)
+    merged = SpeakerBaseline.merge([speaker_stats(items[:2], encoder=venc), speaker_stats(items[2], encoder=venc)])
+    np.testing.assert_allclose(merged.logp, whole.logp, atol=1e-9)
+    np.testing.assert_allclose(merged.stats, whole.stats, atol=1e-5)
+    assert (merged.n_items, merged.n_usable) == (3, 3)

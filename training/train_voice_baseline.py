@@ -33,7 +33,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 N_MEL_DIRECTIONS = 8
-GROUPS = {"A": None, "B": ["logp", "dlogp", "dstats"], "C": ["logp", "dlogp", "dstats", "dmel"],
+#: candidates the rule chooses among, simplest first (D was added after the first dev figures; see the docstring)
+RULE = ("A", "D", "B", "C")
+GROUPS = {"A": None, "D": ["dlogp", "dstats", "dmel"], "B": ["logp", "dlogp", "dstats"], "C": ["logp", "dlogp", "dstats", "dmel"],
           "B0": ["logp", "dstats"], "C-level": ["logp", "dlogp", "dstats", "dmel", "dlevel"]}
 EVAL_SETS = [("neutral", None), ("neutral", 1), ("neutral", 3), ("everyday", 8), ("everyday", 3),
              ("neutral-other-sentence", None)]
@@ -94,8 +96,37 @@ def fit_head(x, y, C):
     return {"mean": mean, "sd": sd, "coef": clf.coef_, "intercept": clf.intercept_}
 
 
-def head_logits(h, x):
-    return ((x - h["mean"]) / h["sd"]) @ h["coef"].T + h["intercept"]
+def fit_offset_head(x, y, offset, C):
+    """Multinomial logistic regression on ``x`` with the voice model's log-probabilities as a fixed offset
+    (coefficient 1): it learns only the baseline's correction, and with no signal it returns the model.
+    L2 penalty ``1 / (2 C n)`` per weight as in scikit-learn; classes balanced."""
+    from scipy.optimize import minimize
+
+    mean, sd = x.mean(0), x.std(0) + 1e-6
+    xs = (x - mean) / sd
+    n, d = xs.shape
+    k = offset.shape[1]
+    w_cls = (len(y) / (k * np.bincount(y, minlength=k)))[y]
+    onehot = np.eye(k)[y]
+
+    def loss(theta):
+        W, b = theta[: k * d].reshape(k, d), theta[k * d:]
+        z = offset + xs @ W.T + b
+        z = z - z.max(1, keepdims=True)
+        lse = np.log(np.exp(z).sum(1))
+        p = np.exp(z - lse[:, None])
+        nll = np.sum(w_cls * (lse - (z * onehot).sum(1)))
+        g = (p - onehot) * w_cls[:, None]
+        reg = 0.5 / C
+        return nll + reg * np.sum(W ** 2), np.concatenate([(g.T @ xs + 2 * reg * W).ravel(), g.sum(0)])
+
+    r = minimize(loss, np.zeros(k * d + k), jac=True, method="L-BFGS-B", options={"maxiter": 2000})
+    return {"mean": mean, "sd": sd, "coef": r.x[: k * d].reshape(k, d), "intercept": r.x[k * d:], "offset": True}
+
+
+def head_logits(h, x, offset=None):
+    z = ((x - h["mean"]) / h["sd"]) @ h["coef"].T + h["intercept"]
+    return z + offset if h.get("offset") else z
 
 
 def fit_temperature(z, y):
@@ -112,6 +143,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None, help="write the chosen head here (JSON); inside models/: registered")
     ap.add_argument("--version", default="1.0.0")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--candidates", nargs="+", default=["A", "D", "B", "C", "B0", "C-level"])
     args = ap.parse_args(argv)
     from benchmarks.metrics import classification_report
     from cxsense.emotions import EMOTIONS
@@ -170,19 +202,21 @@ def main(argv=None) -> int:
             model = {"alpha": a, "ref": ref}
         else:
             spec = dict(spec0, groups=GROUPS[cand])
-            model = fit_head(features(table, lp, pairs_fit, spec), y[pairs_fit["i"]], C)
+            xf = features(table, lp, pairs_fit, spec)
+            model = (fit_offset_head(xf, y[pairs_fit["i"]], lp[pairs_fit["i"]], C) if cand == "D"
+                     else fit_head(xf, y[pairs_fit["i"]], C))
         for key, idx in eval_on.items():
             pe = make_pairs(table, lp, idx, [key], np.random.default_rng([seed, 1]))
             if cand == "A":
                 z = lp[pe["i"]] - model["alpha"] * (pe["b_lp"] - model["ref"])
             else:
-                z = head_logits(model, features(table, lp, pe, dict(spec0, groups=GROUPS[cand])))
+                z = head_logits(model, features(table, lp, pe, dict(spec0, groups=GROUPS[cand])), lp[pe["i"]])
             out[key] = (z, y[pe["i"]])
         return out, model
 
     results = {}
-    for cand in ("A", "B", "C", "B0", "C-level"):
-        for C in ([None] if cand == "A" else [0.01, 0.1, 1.0]):
+    for cand in args.candidates:
+        for C in ([None] if cand == "A" else [0.001, 0.01, 0.1] if cand == "D" else [0.01, 0.1, 1.0]):
             per = {key: ([], []) for key in EVAL_SETS}
             for f_i, held in enumerate(folds):
                 te = tr[np.isin(table["speaker"][tr], held)]
@@ -204,17 +238,17 @@ def main(argv=None) -> int:
             score = 0.5 * (accs[("neutral", None)] + accs[("everyday", 8)])
             results[(cand, C)] = (score, T)
             print(f"    rule score {score:.4f}  ({time.time() - t0:.0f} s)")
-    ranked = sorted(((s, k) for k, (s, _) in results.items() if k[0] in ("A", "B", "C")), reverse=True)
-    print("ranking (rule: A, B, C only): " + ", ".join(f"{k[0]} C={k[1]} {s:.4f}" for s, k in ranked))
+    ranked = sorted(((s, k) for k, (s, _) in results.items() if k[0] in RULE), reverse=True)
+    print(f"ranking (rule: {', '.join(RULE)} only): " + ", ".join(f"{k[0]} C={k[1]} {s:.4f}" for s, k in ranked))
     best_s, best = ranked[0]
-    order = {"A": 0, "B": 1, "C": 2}
+    order = {c: i for i, c in enumerate(RULE)}
     for s, k in ranked:  # within 0.5 points, the simpler candidate
         if best_s - s <= 0.005 and order[k[0]] < order[best[0]]:
             best = k
     print(f"chosen by the rule: {best[0]} C={best[1]}")
     # dev figures for every candidate at its best C (fit on all training actors)
     chosen_model = None
-    for cand in ("A", "B", "C", "B0", "C-level"):
+    for cand in args.candidates:
         Cs = [(s, k[1]) for k, (s, _) in results.items() if k[0] == cand]
         C = max(Cs)[1]
         T = results[(cand, C)][1]

@@ -61,6 +61,18 @@ class SpeakerBaseline:
         """JSON-able counts for a result's details (no features)."""
         return {"items": self.n_items, "usable_items": self.n_usable, "speech_s": round(self.speech_s, 2)}
 
+    @classmethod
+    def merge(cls, parts: list["SpeakerBaseline"]) -> "SpeakerBaseline":
+        """One summary of several (e.g. one per recording, gathered as a session goes): the same means as
+        :func:`speaker_stats` over all their recordings, weighted by usable recordings."""
+        w = np.array([b.n_usable for b in parts], np.float64)
+        if not len(parts) or w.sum() <= 0:
+            raise ValueError("nothing usable to merge")
+        mean = lambda a: np.average(np.stack(a), axis=0, weights=w)  # noqa: E731
+        return cls(logp=mean([b.logp for b in parts]), stats=mean([b.stats for b in parts]),
+                   mel=mean([b.mel for b in parts]), n_items=int(sum(b.n_items for b in parts)),
+                   n_usable=int(w.sum()), speech_s=float(sum(b.speech_s for b in parts)), model=parts[0].model)
+
 
 def check_baseline(baseline) -> None:
     """An :class:`InputError` naming ``voice_baseline`` unless ``baseline`` is a :class:`SpeakerBaseline`."""
