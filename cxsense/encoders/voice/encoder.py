@@ -84,7 +84,11 @@ class VoiceEncoder(Encoder):
             self._narrow._setup(*self._read(NARROWBAND_MODEL_NAME), name=NARROWBAND_MODEL_NAME)
             self._narrow._narrow = None
         if warmup:
-            self.encode(_warmup_signal())
+            self.warm_up()
+
+    def warm_up(self) -> None:
+        """Run one synthetic 1.5-s signal through the whole pipeline (numba compiles librosa's code once)."""
+        self.encode(_warmup_signal())
 
     @staticmethod
     def _read(name: str) -> tuple[dict, dict, str, dict]:
@@ -170,19 +174,19 @@ class VoiceEncoder(Encoder):
         """Provenance: model name, version, SHA-256, architecture, temperature, class prior and logit bias, licence."""
         return dict(self._info)
 
-    def encode(self, x, baseline=None, **options) -> ModalityResult:
+    def encode(self, x, options=None, *, baseline=None) -> ModalityResult:
         """Read the tone of one recording.
 
         Parameters
         ----------
-        x : Audio, or any voice form :func:`cxsense.inputs.audio.load_audio` accepts
+        x : Audio (from :func:`cxsense.inputs.audio.load_audio`: 16-kHz mono float32)
+        options : VoiceOptions, optional
+            None are read yet (the interface every encoder shares).
         baseline : SpeakerBaseline, optional
-            The same speaker's other recordings, summarised once by
-            :func:`cxsense.encoders.voice.baseline.speaker_stats`. The probabilities then come from the
+            The same speaker's other recordings, read once by :meth:`prepare_baseline` (or
+            :func:`cxsense.encoders.voice.baseline.speaker_stats`). The probabilities then come from the
             speaker-baseline head (``voice-baseline``), which compares this recording with the baseline;
-            ``details["baseline"]`` says how much of it was usable. Without it nothing changes.
-        **options
-            None are used by this encoder (accepted for the common :class:`Encoder` interface).
+            ``details["baseline"]`` says how much of it was usable. None changes nothing.
 
         Returns
         -------
@@ -191,14 +195,13 @@ class VoiceEncoder(Encoder):
             voiced speech or heavy clipping; otherwise calibrated probabilities, valence, arousal,
             stress and the 128-d pre-logit embedding.
         """
-        from ...inputs.audio import Audio, load_audio
         from .features import voice_process
 
         if baseline is not None:
             from .baseline import check_baseline
 
             check_baseline(baseline)
-        audio = x if isinstance(x, Audio) else load_audio(x)
+        audio = _clean(x)
         f = voice_process(audio.samples)
         details = {"signal": dict(f.info), "methods": {
             "vad": "adaptive energy threshold (10-ms frames)", "loudness": "active speech to -23 dBFS",
@@ -229,6 +232,27 @@ class VoiceEncoder(Encoder):
         return ModalityResult(modality="voice", probabilities=dict(zip(EMOTIONS, p.tolist())), embedding=e,
                               quality=quality, valence=v, arousal=a, stress=stress_from_va(v, a),
                               details=details, model=m.info())
+
+    def prepare_baseline(self, baseline, options=None):
+        """Read a speaker's baseline recordings once, for :meth:`encode`'s ``baseline=``.
+
+        Parameters
+        ----------
+        baseline : Audio, or a list or tuple of Audio (other recordings of the same speaker, never the one assessed)
+        options : VoiceOptions, optional (none are read)
+
+        Returns
+        -------
+        SpeakerBaseline (:mod:`cxsense.encoders.voice.baseline`): means only, one encoder pass per recording
+
+        Raises
+        ------
+        InputError
+            Naming ``voice_baseline``: empty, or no recording with usable speech.
+        """
+        from .baseline import speaker_stats
+
+        return speaker_stats(baseline, encoder=self)
 
     def _calibrated_logp(self, member_logits: np.ndarray) -> np.ndarray:
         """Log-probabilities ``(7,)``: members' logits averaged, divided by T, plus the prior correction."""
@@ -282,20 +306,28 @@ class VoiceEncoder(Encoder):
 
         Parameters
         ----------
-        x : Audio, or any voice form :func:`cxsense.inputs.audio.load_audio` accepts
+        x : Audio (from :func:`cxsense.inputs.audio.load_audio`)
 
         Returns
         -------
         np.ndarray [shape=(members, 7)] float64, or None when the recording has no usable speech (quality 0).
         """
-        from ...inputs.audio import Audio, load_audio
         from .features import voice_process
 
-        audio = x if isinstance(x, Audio) else load_audio(x)
-        f = voice_process(audio.samples)
+        f = voice_process(_clean(x).samples)
         if f.quality <= 0:
             return None
         return self._model_for(f)._member_logits(f)[0]
+
+
+def _clean(x):
+    from ...inputs.audio import Audio
+
+    if not isinstance(x, Audio):
+        from ...errors import InputError
+
+        raise InputError("x", "an Audio from cxsense.inputs.audio.load_audio", type(x).__name__)
+    return x
 
 
 def _warmup_signal():
