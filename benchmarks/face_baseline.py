@@ -7,7 +7,7 @@ package we could use ships labelled expression images with person ids (docs/face
 **This benchmark therefore cannot show the gain of a person's own neutral baseline.** It measures what can be
 measured on the de-duplicated FER-2013 dev split (3,292 crops), through the shipped base model as ``assess``
 runs it (int8, default early exit; :meth:`FaceEncoder.crops_embed`, then
-:meth:`NeutralCorrection.apply`, which is what ``encode(crop, detect_face=False, baseline=...)`` computes;
+:meth:`NeutralCorrection.apply`, which is what ``encode(crop, FaceOptions(detect=False), baseline=...)`` computes;
 checked on the first 40 crops):
 
 * ``no baseline``: the model alone;
@@ -96,6 +96,7 @@ def main(argv=None) -> int:
     from cxsense.emotions import EMOTIONS
     from cxsense.encoders.face.baseline import FaceBaseline, NeutralCorrection
     from cxsense.encoders.face.encoder import FaceEncoder
+    from cxsense.options import FaceOptions
     from training.datasets import data_root, load_fer
 
     x, y, split = load_fer(data_root(a.data), "dev")
@@ -114,7 +115,7 @@ def main(argv=None) -> int:
 
     for i in range(40):
         b = FaceBaseline(P_aug[(i + 1) % len(x)], 1, 1)
-        r = enc.encode(load_image(x[i], parameter="face"), detect_face=False, baseline=b)
+        r = enc.encode(load_image(x[i], parameter="face"), FaceOptions(detect=False), baseline=b)
         if not np.allclose(r.probability_vector(), corr.apply(P[i], b), atol=1e-6):
             raise SystemExit(f"crop {i}: encode(..., baseline=) differs from the batch computation")
     neutral = EMOTIONS.index("neutral")

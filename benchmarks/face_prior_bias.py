@@ -42,16 +42,17 @@ def main(argv=None) -> int:
     x, y, split = load_fer(data_root(a.data), "dev")
     enc = FaceEncoder("base")
     print(f"split: {split}\nmachine: {machine()}")
+    run = enc._runner  # stage 1 and the whole model, as ExpressionRunner.run reads them
     S, F = [], []
     with torch.inference_mode():
         for s in range(0, len(x), 256):
             crops = np.ascontiguousarray(x[s:s + 256], dtype=np.uint8)
             xx = standardize(torch.from_numpy(crops.astype(np.float32) / 255.0).unsqueeze(1))
-            S.append(enc._stage1.forward_head(enc._features(enc._stage1, xx)).double().numpy())
-            z, _ = enc._full(xx, crops)
-            F.append(enc._net.forward_head(z).double().numpy())
+            S.append(run.model.stage1.forward_head(run._features(run.model.stage1, xx)).double().numpy())
+            z, _ = run._full(xx, crops)
+            F.append(run.model.net.forward_head(z).double().numpy())
     S, F = np.concatenate(S), np.concatenate(F)
-    T, T1, thr = enc.temperature, enc._exit["temperature"], enc._exit["threshold"]
+    T, T1, thr = run.temperature, run.exit.temperature, run.exit.threshold
     p1 = _softmax(S / T1)
     exits = p1.max(1) >= thr
     out = {}

@@ -187,10 +187,24 @@ def test_face_stats_refuses_images_without_a_face(fenc):
     with pytest.raises(InputError) as e:
         face_stats([], encoder=fenc)
     assert e.value.parameter == "face_baseline"
+    from cxsense.inputs.image import load_image
+
     with pytest.raises(InputError) as e:
-        fenc.encode(__import__("cxsense.inputs.image", fromlist=["load_image"]).load_image(blank, parameter="face"),
-                    baseline=blank)
+        fenc.encode(load_image(blank, parameter="face"), baseline=blank)
     assert e.value.parameter == "face_baseline"
+
+
+def test_prepare_baseline_is_the_encoders_entry_point(fenc, venc, face_rgb):
+    """What assess calls: prepare_baseline once, then encode(x, options, baseline=prepared)."""
+    from cxsense.encoders.face.baseline import FaceBaseline
+    from cxsense.encoders.voice.baseline import SpeakerBaseline
+    from cxsense.inputs.image import load_image
+
+    fb = fenc.prepare_baseline([load_image(face_rgb, parameter="face_baseline")])
+    vb = venc.prepare_baseline([voice(seed=21), voice(seed=22)])
+    assert isinstance(fb, FaceBaseline) and isinstance(vb, SpeakerBaseline) and vb.n_usable == 2
+    assert fenc.encode(load_image(face_rgb, parameter="face"), None, baseline=fb).details["baseline"]["used"]
+    assert venc.encode(voice(seed=23), None, baseline=vb).details["baseline"]["used"]
 
 
 def test_merged_summaries_equal_one_summary(venc):

@@ -61,7 +61,7 @@ def check_baseline(baseline) -> None:
         raise InputError("face_baseline", "a FaceBaseline from face_stats()", type(baseline).__name__)
 
 
-def face_stats(items, encoder=None, detect_face: bool = True, parameter: str = "face_baseline") -> FaceBaseline:
+def face_stats(items, encoder=None, options=None, parameter: str = "face_baseline") -> FaceBaseline:
     """Summarise one person's neutral images: one encoder pass per image, computed once.
 
     Parameters
@@ -70,8 +70,8 @@ def face_stats(items, encoder=None, detect_face: bool = True, parameter: str = "
         Images of the same person with a neutral expression, never the image to be assessed.
     encoder : FaceEncoder, optional
         Default: the shared base encoder (``get_encoder("face")``).
-    detect_face : bool
-        As for ``assess``: the largest detected face, or the whole image as one crop.
+    options : FaceOptions, optional
+        As for the tested image (``detect``: the largest detected face, or the whole image as one crop).
     parameter : str
         Name used in errors.
 
@@ -101,7 +101,7 @@ def face_stats(items, encoder=None, detect_face: bool = True, parameter: str = "
     probs = []
     for x, name in zip(seq, names):
         image = x if isinstance(x, Image) else load_image(x, parameter=name)
-        r = encoder.encode(image, detect_face=detect_face)
+        r = encoder.encode(image, options)
         if r.quality > 0:
             probs.append(r.probability_vector())
     if not probs:
