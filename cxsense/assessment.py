@@ -83,6 +83,14 @@ class Assessment:
         object.__setattr__(self, "modalities", MappingProxyType(dict(self.modalities)))
         object.__setattr__(self, "fusion", MappingProxyType(dict(self.fusion)))
 
+    @property
+    def cues(self) -> Mapping[str, float] | None:
+        """The face's facial action cues (read-only mapping: ``head_yaw``, ``head_pitch``, ``head_roll`` in degrees;
+        ``mouth_open``, ``smile``, ``brow_raise``, ``eyes_open``, ``gaze_on_camera`` in [0, 1]; docs/cues.md), or
+        None without a usable face."""
+        face = self.modalities.get("face")
+        return None if face is None or not face.has_signal else face.cues
+
     def to_dict(self, embeddings: bool = True) -> dict:
         """All of the above as a JSON-serialisable dict.
 
@@ -102,6 +110,7 @@ class Assessment:
             "categorical_evidence": self.categorical_evidence,
             "modalities": {k: m.to_dict(embedding=embeddings) for k, m in self.modalities.items()},
             "incongruence": self.incongruence,
+            "cues": None if self.cues is None else dict(self.cues),
             "fusion": _jsonable(self.fusion),
             "cxsense_version": __version__,
         }

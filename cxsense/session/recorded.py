@@ -268,6 +268,8 @@ def _notes(rec: _Recording, physio, flickers: set) -> list[str]:
                      "persons (a detector firing for a moment, a face glimpsed at a cut)")
     if not info.has_audio:
         notes.append("the video has no audio track: no voice was read")
+    for reason, n in sorted(rec.steps.sound.items()):
+        notes.append(f"{reason} in {n} step(s): the voice was left out there")
     if info.audio_skipped_s > 0:
         notes.append(f"{info.audio_skipped_s:.1f} s of audio beyond the video's end (or more than 120 s ahead of "
                      "its frames) were not decoded")

@@ -46,6 +46,7 @@ class StepAssessor:
         self.physio_baseline = physio_baseline
         self.notes: set[str] = set()
         self.physio_steps = 0
+        self.sound: dict[str, int] = {}  # "music without speech" / "noise without speech" -> windows
 
     def voice(self, audio: AudioBuffer, t0: float, t1: float) -> ModalityResult | None:
         """The voice encoder's reading of the audio between ``t0`` and ``t1`` (None without enough audio)."""
@@ -54,7 +55,11 @@ class StepAssessor:
         w = audio.window(t0, t1)
         if self.voice_encoder is None or len(w) < MIN_VOICE_SAMPLES:
             return None
-        return self.voice_encoder.encode(Audio(np.clip(w, -1, 1).astype(np.float32), 16000))
+        r = self.voice_encoder.encode(Audio(np.clip(w, -1, 1).astype(np.float32), 16000))
+        reason = str(r.details.get("reason", ""))
+        if r.quality <= 0 and reason.endswith("without speech"):
+            self.sound[reason] = self.sound.get(reason, 0) + 1
+        return r
 
     def physio_at(self, t_end: float) -> ModalityResult | None:
         """The physiology encoder's reading of the ``physio_window`` seconds ending at ``t_end``."""

@@ -116,20 +116,28 @@ class FaceEncoder(Encoder):
             The same person's neutral face, read once by :meth:`prepare_baseline`; the person's resting offset is
             then removed from the probabilities and ``details["baseline"]`` says so. None changes nothing.
         """
+        from .cue_hook import with_cues  # facial cues from the face mesh (docs/cues.md)
+
         if baseline is not None:
             from .baseline import check_baseline
 
             check_baseline(baseline)
+        r, det = self._expression(image, options, baseline)
+        return r if det is False else with_cues(r, image.rgb, det)
+
+    def _expression(self, image: Image, options: FaceOptions | None = None, baseline=None):
+        """The expression result of :meth:`encode` without the cues, and the detection it used (None for the
+        whole image as one crop, False when no face was found)."""
         _check_clean(image)
         gray = image.gray
         if options is not None and not options.detect:
-            return self._result(resize_crop(gray), None, gray.shape, baseline)
+            return self._result(resize_crop(gray), None, gray.shape, baseline), None
         dets = self.detect(image)
         if not dets:
             return ModalityResult.no_signal("face", self.embedding_dim, "no face detected",
                                             details={"image_size": [int(gray.shape[1]), int(gray.shape[0])],
-                                                     "faces": 0}, model=self.info())
-        return self._result(face_align(gray, dets[0], rotate=ROTATE_UPRIGHT), dets[0], gray.shape, baseline)
+                                                     "faces": 0}, model=self.info()), False
+        return self._result(face_align(gray, dets[0], rotate=ROTATE_UPRIGHT), dets[0], gray.shape, baseline), dets[0]
 
     def prepare_baseline(self, baseline, options: FaceOptions | None = None):
         """Read a person's neutral images once, for :meth:`encode`'s ``baseline=``.
@@ -141,7 +149,8 @@ class FaceEncoder(Encoder):
 
         Returns
         -------
-        FaceBaseline (:mod:`cxsense.encoders.face.baseline`): 7 mean probabilities and counts, one pass per image
+        FaceBaseline (:mod:`cxsense.encoders.face.baseline`): 7 mean probabilities and counts, one expression pass
+        per image (no cues)
 
         Raises
         ------
@@ -168,9 +177,11 @@ class FaceEncoder(Encoder):
         ``tiled``: ``True`` (default) also looks for small faces in tiles (group scenes), ``"auto"`` only when the
         whole-image pass finds none (what video sessions use).
         """
+        from .cue_hook import with_cues
+
         _check_clean(image)
         gray = image.gray
-        return [self._result(face_align(gray, d, rotate=ROTATE_UPRIGHT), d, gray.shape)
+        return [with_cues(self._result(face_align(gray, d, rotate=ROTATE_UPRIGHT), d, gray.shape), image.rgb, d)
                 for d in self.detect(image, tiled=tiled)]
 
 

@@ -104,10 +104,11 @@ def speaker_stats(items, encoder=None, parameter: str = "voice_baseline") -> Spe
     ------
     InputError
         ``items`` is empty, one item is not a readable recording (naming ``parameter[i]``), or none of them
-        has usable speech.
+        has usable speech (as for ``encode``: enough voiced speech, not music or noise alone).
     """
     from ...errors import InputError
     from ...inputs.audio import Audio, load_audio
+    from .encoder import _segments
     from .features import voice_process
 
     if encoder is None:
@@ -133,6 +134,9 @@ def speaker_stats(items, encoder=None, parameter: str = "voice_baseline") -> Spe
                 raise InputError(name, e.allowed, e.given) from None
         f = voice_process(audio.samples)
         if f.quality <= 0:
+            continue
+        sound = getattr(encoder, "_sound", None)  # music or noise without speech is no baseline either
+        if sound is not None and not sound.decide(f, _segments(f.logmel.shape[1])).is_speech:
             continue
         m = encoder._model_for(f)
         lg, _, _ = m._member_logits(f)
