@@ -101,7 +101,7 @@ def face_stats(items, encoder=None, options=None, parameter: str = "face_baselin
     probs = []
     for x, name in zip(seq, names):
         image = x if isinstance(x, Image) else load_image(x, parameter=name)
-        r, _ = encoder._expression(image, options)  # the expression only: no cues for a baseline
+        r = encoder.encode(image, options)
         if r.quality > 0:
             probs.append(r.probability_vector())
     if not probs:

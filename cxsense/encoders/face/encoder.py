@@ -104,6 +104,21 @@ class FaceEncoder(Encoder):
                               quality=q, valence=v, arousal=a, stress=stress_from_va(v, a),
                               details=dict(details, passes=int(passes[0])), model=model)
 
+    def _face(self, image: Image, det: FaceDetection | None, crop: np.ndarray, options: FaceOptions,
+              baseline=None) -> ModalityResult:
+        """One face: confirmed by the face mesh (when cues are on), read by the expression network, with its cues."""
+        import dataclasses
+
+        from .cue_hook import NOT_CONFIRMED, cues_of, read_mesh
+
+        shape = image.rgb.shape
+        mesh = None if options.cues == "off" else read_mesh(image.rgb, det, options.cues)
+        if mesh is None and det is not None and options.cues != "off":
+            return ModalityResult.no_signal("face", self.embedding_dim, NOT_CONFIRMED, details=_details(det, shape),
+                                            model=self.info())
+        r = self._result(crop, det, shape, baseline)
+        return r if mesh is None or not r.has_signal else dataclasses.replace(r, cues=cues_of(mesh, image.rgb, options.cues))
+
     # -- the interface -------------------------------------------------------------------------
     def encode(self, image: Image, options: FaceOptions | None = None, *, baseline=None) -> ModalityResult:
         """Assess the largest face (``options.detect``, the default) or the whole image as one crop.
@@ -116,28 +131,21 @@ class FaceEncoder(Encoder):
             The same person's neutral face, read once by :meth:`prepare_baseline`; the person's resting offset is
             then removed from the probabilities and ``details["baseline"]`` says so. None changes nothing.
         """
-        from .cue_hook import with_cues  # facial cues from the face mesh (docs/cues.md)
-
         if baseline is not None:
             from .baseline import check_baseline
 
             check_baseline(baseline)
-        r, det = self._expression(image, options, baseline)
-        return r if det is False else with_cues(r, image.rgb, det)
-
-    def _expression(self, image: Image, options: FaceOptions | None = None, baseline=None):
-        """The expression result of :meth:`encode` without the cues, and the detection it used (None for the
-        whole image as one crop, False when no face was found)."""
         _check_clean(image)
+        options = options or FaceOptions()
         gray = image.gray
-        if options is not None and not options.detect:
-            return self._result(resize_crop(gray), None, gray.shape, baseline), None
+        if not options.detect:
+            return self._face(image, None, resize_crop(gray), options, baseline)
         dets = self.detect(image)
         if not dets:
             return ModalityResult.no_signal("face", self.embedding_dim, "no face detected",
                                             details={"image_size": [int(gray.shape[1]), int(gray.shape[0])],
-                                                     "faces": 0}, model=self.info()), False
-        return self._result(face_align(gray, dets[0], rotate=ROTATE_UPRIGHT), dets[0], gray.shape, baseline), dets[0]
+                                                     "faces": 0}, model=self.info())
+        return self._face(image, dets[0], face_align(gray, dets[0], rotate=ROTATE_UPRIGHT), options, baseline)
 
     def prepare_baseline(self, baseline, options: FaceOptions | None = None):
         """Read a person's neutral images once, for :meth:`encode`'s ``baseline=``.
@@ -145,12 +153,13 @@ class FaceEncoder(Encoder):
         Parameters
         ----------
         baseline : Image, or a list or tuple of Image (the same person, neutral expression)
-        options : FaceOptions, optional (``detect`` as for the tested image)
+        options : FaceOptions, optional (as for the tested image: ``detect``, and ``cues``, which also decides
+            whether the face mesh must confirm the face)
 
         Returns
         -------
-        FaceBaseline (:mod:`cxsense.encoders.face.baseline`): 7 mean probabilities and counts, one expression pass
-        per image (no cues)
+        FaceBaseline (:mod:`cxsense.encoders.face.baseline`): 7 mean probabilities and counts, one encoder call
+        per image
 
         Raises
         ------
@@ -171,17 +180,17 @@ class FaceEncoder(Encoder):
         return corr.apply(p, baseline), dict(baseline.summary(), used=True, method="neutral offset",
                                              alpha=corr.alpha, constants=corr.version)
 
-    def encode_all(self, image: Image, tiled: bool | str = True) -> list[ModalityResult]:
+    def encode_all(self, image: Image, tiled: bool | str = True, options: FaceOptions | None = None) -> list[ModalityResult]:
         """One result per detected face, largest first (empty list when there is none).
 
         ``tiled``: ``True`` (default) also looks for small faces in tiles (group scenes), ``"auto"`` only when the
-        whole-image pass finds none (what video sessions use).
+        whole-image pass finds none (what video sessions use). Detections the face mesh does not confirm come back
+        with quality 0 (unless ``options.cues == "off"``).
         """
-        from .cue_hook import with_cues
-
         _check_clean(image)
+        options = options or FaceOptions()
         gray = image.gray
-        return [with_cues(self._result(face_align(gray, d, rotate=ROTATE_UPRIGHT), d, gray.shape), image.rgb, d)
+        return [self._face(image, d, face_align(gray, d, rotate=ROTATE_UPRIGHT), options)
                 for d in self.detect(image, tiled=tiled)]
 
 
