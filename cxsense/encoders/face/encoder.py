@@ -115,12 +115,17 @@ class FaceEncoder(Encoder):
 
     def _face(self, image: Image, det: FaceDetection | None, crop: np.ndarray, options: FaceOptions,
               baseline=None) -> ModalityResult:
-        """One face: confirmed by the face mesh (when cues are on), read by the expression network, with its cues."""
+        """One face: confirmed (when cues are on: not drawn, :mod:`.drawn`, and seen as a face by the face mesh), read
+        by the expression network, with its cues."""
         import dataclasses
 
         from .cue_hook import NOT_CONFIRMED, cues_of, read_mesh
+        from .drawn import NOT_PHOTOGRAPHED, looks_drawn
 
         shape = image.rgb.shape
+        if det is not None and options.cues != "off" and looks_drawn(crop):  # a cartoon the mesh would accept
+            return ModalityResult.no_signal("face", self.embedding_dim, NOT_PHOTOGRAPHED, details=_details(det, shape),
+                                            model=self.info())
         mesh = None if options.cues == "off" else read_mesh(image.rgb, det, options.cues)
         if mesh is None and det is not None and options.cues != "off":
             return ModalityResult.no_signal("face", self.embedding_dim, NOT_CONFIRMED, details=_details(det, shape),
