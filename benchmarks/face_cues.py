@@ -120,13 +120,17 @@ def fit(pipe, x, y, desc, per_class):
             "brow_height": col["brow_height"], "upper_lid (not a brow measure alone)": col["upper_lid"]}
     for name, v in cand.items():
         print(f"train AUC surprise vs neutral of {name}: {_auc(v[sur], v[neu]):.4f}")
-    # brow_raise: brows plus upper lids, the lid weight from a logistic regression surprise vs neutral (brows weight 1)
-    feats = np.column_stack([col["brow_height"], col["upper_lid"]])[sn]
+    # brow_raise: brows plus the upper lids' raise above their neutral median (blinks and squints do not count), the
+    # weight from a logistic regression surprise vs neutral (brows weight 1)
+    rest = float(np.nanmedian(col["upper_lid"][neu]))
+    lid_raise = np.maximum(col["upper_lid"] - round(rest, 4), 0.0)
+    print(f"upper_lid of neutral train faces, median (UPPER_LID_REST): {rest:.4f}")
+    feats = np.column_stack([col["brow_height"], lid_raise])[sn]
     ok = np.all(np.isfinite(feats), axis=1)
     lr2 = LogisticRegression(C=1.0, max_iter=1000).fit(feats[ok] / feats[ok].std(0), sur[sn][ok])
     w_lid = float(lr2.coef_[0][1] / feats[ok].std(0)[1] / (lr2.coef_[0][0] / feats[ok].std(0)[0]))
-    brows = col["brow_height"] + round(w_lid, 4) * col["upper_lid"]
-    print(f"train AUC surprise vs neutral of brow_height + {w_lid:.4f} upper_lid: {_auc(brows[sur], brows[neu]):.4f}")
+    brows = col["brow_height"] + round(w_lid, 4) * lid_raise
+    print(f"train AUC surprise vs neutral of brow_height + {w_lid:.4f} upper_lid_raise: {_auc(brows[sur], brows[neu]):.4f}")
     q = lambda v, m, pct: float(np.nanpercentile(v[m], pct))  # noqa: E731
     gaze = -col["gaze_angle"]
     anchors = {  # rule: the low class's 25th percentile reads 0.05, the high class's 75th reads 0.95
@@ -134,7 +138,7 @@ def fit(pipe, x, y, desc, per_class):
                        "at_0.95": q(col["mouth_aperture"], sur, 75)},
         "smile": {"measure": {"corner_lift": 1.0, "mouth_width": round(float(w[1]), 4)}, "at_0.05": q(smile, neu, 25),
                   "at_0.95": q(smile, hap, 75)},
-        "brow_raise": {"measure": {"brow_height": 1.0, "upper_lid": round(w_lid, 4)}, "at_0.05": q(brows, neu, 25),
+        "brow_raise": {"measure": {"brow_height": 1.0, "upper_lid_raise": round(w_lid, 4)}, "at_0.05": q(brows, neu, 25),
                        "at_0.95": q(brows, sur, 75),
                        "fallback": {"measure": {"brow_height": 1.0}, "at_0.05": q(col["brow_height"], neu, 25),
                                     "at_0.95": q(col["brow_height"], sur, 75)}},

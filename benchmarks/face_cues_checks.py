@@ -273,7 +273,7 @@ def speed_check(pipe, repeats: int = 50):
     for mode in ("full", "fast", "off"):
         cxsense.assess(face=frame, face_cues=mode)
         res[f"assess_640x480_{mode}_ms"] = med(lambda: cxsense.assess(face=frame, face_cues=mode), f"assess_640x480_{mode}")
-    res["cpu_ms"] = cpu
+    res["cpu"] = cpu
     res["load_average_1min"] = os.getloadavg()[0]
     from benchmarks.metrics import machine
 

@@ -101,8 +101,17 @@ def test_eyes_painted_shut_lower_eyes_open(parts, face_rgb):
 
     det, mesh = parts
     lm = mesh.run(face_rgb, det.detect(face_rgb)[0], iris=False).landmarks
-    a, b = _cues(parts, face_rgb), _cues(parts, close_eyes(face_rgb, lm))
+    shut = close_eyes(face_rgb, lm)
+    a, b = _cues(parts, face_rgb), _cues(parts, shut)
     assert a["eyes_open"] > 0.8 and b["eyes_open"] < 0.4
+    # shut eyes count as resting lids in brow_raise (only a raise of the upper lids adds to the brows): it then reads
+    # the brows alone on the mix's anchors (her lids rest 0.034 eye widths above the neutral median: 0.26 -> 0.03)
+    from cxsense.encoders.face.cues import ANCHORS, _logistic
+
+    g = raw_geometry(mesh.run(shut, det.detect(shut)[0]))
+    spec = ANCHORS["brow_raise"]
+    assert g["upper_lid_raise"] == 0.0
+    assert b["brow_raise"] == pytest.approx(_logistic(g["brow_height"], spec["at_0.05"], spec["at_0.95"]))
 
 
 def test_face_presence_confirms_a_face_and_refuses_text(parts, face_rgb):
@@ -181,6 +190,13 @@ def test_brow_raise_reads_brows_and_upper_lids_and_brows_alone_without_the_iris_
     base = face_cues(m, face_rgb.shape)
     assert raw_geometry(dataclasses.replace(m, eyelids=lids))["upper_lid"] > g["upper_lid"] + 0.09
     assert up["brow_raise"] > base["brow_raise"] and up["mouth_open"] == base["mouth_open"]
+    # upper lids lowered (a blink, a squint) count as no raise: brow_raise then reads the brows with a resting lid
+    lids[:, 9:, 1] += 0.35 * width[:, None]
+    low = dataclasses.replace(m, eyelids=lids)
+    assert raw_geometry(low)["upper_lid_raise"] == 0.0
+    spec = ANCHORS["brow_raise"]
+    assert face_cues(low, face_rgb.shape)["brow_raise"] == pytest.approx(
+        _logistic(g["brow_height"], spec["at_0.05"], spec["at_0.95"]))
     # without the iris network: the brows alone, on their own anchors
     bare = dataclasses.replace(m, eyelids=None, iris=None)
     assert math.isnan(raw_geometry(bare)["upper_lid"])

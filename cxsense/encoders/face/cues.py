@@ -45,6 +45,10 @@ _BROWS = ((70, 63), (300, 293))  # the outer half of each brow (image-left, imag
 _EYES = ((33, 133), (362, 263))
 _LID_PAIRS = (((160, 144), (159, 145), (158, 153)), ((387, 373), (386, 374), (385, 380)))  # (upper, lower) lids
 _NET_LID_PAIRS = ((11, 3), (12, 4), (13, 5))  # (upper, lower) in MeshResult.eyelids: landmarks 160-144, 159-145, 158-153
+#: The upper lids' height (``upper_lid``) of a resting face: the median of FER-2013 train neutral faces
+#: (``benchmarks/face_cues.py --fit``). ``brow_raise`` reads only a raise above it, so that blinks and squints do not
+#: lower it.
+UPPER_LID_REST = 0.1942
 _EYEBALL_RADIUS = 1.2  # cm, an adult eyeball's radius (canonical units are cm)
 _EYEBALL_DEPTH = 0.6  # cm behind the middle of the eye corners: the eyeball's centre, fitted on FER train (docs)
 
@@ -55,7 +59,7 @@ _EYEBALL_DEPTH = 0.6  # cm behind the middle of the eye corners: the eyeball's c
 ANCHORS = {
     "mouth_open": {"measure": {"mouth_aperture": 1.0}, "at_0.05": 0.3317, "at_0.95": 0.5620},
     "smile": {"measure": {"corner_lift": 1.0, "mouth_width": 1.7413}, "at_0.05": 1.2525, "at_0.95": 1.8108},
-    "brow_raise": {"measure": {"brow_height": 1.0, "upper_lid": 1.6213}, "at_0.05": 0.5753, "at_0.95": 0.7750,
+    "brow_raise": {"measure": {"brow_height": 1.0, "upper_lid_raise": 2.6268}, "at_0.05": 0.2970, "at_0.95": 0.5218,
                    "fallback": {"measure": {"brow_height": 1.0}, "at_0.05": 0.2850, "at_0.95": 0.3648}},
     "eyes_open": {"measure": {"eye_opening": 1.0}, "at_0.05": 0.1004, "at_0.95": 0.2752,
                   "fallback": {"measure": {"eye_opening_mesh": 1.0}, "at_0.05": 0.2138, "at_0.95": 0.2671}},
@@ -156,7 +160,8 @@ def raw_geometry(mesh: MeshResult) -> dict[str, float]:
     ``mouth_aperture`` (``lip_height`` / ``mouth_width``: what ``mouth_open`` reads), ``corner_lift`` (height of the
     mouth corners above the inner lips' middle / IOD; positive when the corners are raised), ``brow_height`` (the
     outer half of the brows above the eye-corner line / IOD), ``upper_lid`` (the iris network's upper eyelids above
-    the eye-corner line / eye width, FACS AU5; NaN without it), ``eye_opening`` (the iris network's eyelid gap / eye
+    the eye-corner line / eye width; NaN without it), ``upper_lid_raise`` (``upper_lid`` above its resting value
+    :data:`UPPER_LID_REST`, else 0: FACS AU5, what ``brow_raise`` adds to the brows), ``eye_opening`` (the iris network's eyelid gap / eye
     width, mean of both eyes; NaN without it), ``eye_opening_mesh`` (the same on the mesh's own eyelids, which
     barely follow a closing eye) and ``gaze_angle`` (degrees between the eyes' direction and the line to the
     camera, from ``mesh.iris_centres``; NaN without them).
@@ -180,6 +185,7 @@ def raw_geometry(mesh: MeshResult) -> dict[str, float]:
     out["brow_height"] = float(np.mean(brow)) / iod
     out["eye_opening"] = _lid_opening(mesh.eyelids) if mesh.eyelids is not None else float("nan")
     out["upper_lid"] = _upper_lid(mesh.eyelids) if mesh.eyelids is not None else float("nan")
+    out["upper_lid_raise"] = max(out["upper_lid"] - UPPER_LID_REST, 0.0) if mesh.eyelids is not None else float("nan")
     out["eye_opening_mesh"] = _eye_opening(lm, front)
     out["gaze_angle"] = _gaze_angle(mesh, s, r, t)
     return out
