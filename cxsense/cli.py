@@ -5,6 +5,7 @@
     cxsense models [--verify]                                     # the shipped models and their checksums
     cxsense audit verify PATH                                     # check an audit log's hash chain
     cxsense session VIDEO [--physio FILE.csv] --out TIMELINE.csv [--report REPORT.html]   # a timeline
+    cxsense study MANIFEST.csv --out DIR [--engine local|ray] [--workers N]   # many viewers: curves, moments, A/B
 
 Exit codes: 0 success, 2 bad input or usage, 3 no usable signal, 4 a model file missing or corrupt,
 5 an audit log whose chain is broken.
@@ -182,6 +183,29 @@ def _cmd_session(a) -> dict:
     return out
 
 
+def _cmd_study(a) -> dict:
+    from .study import analyze_study
+    from .study.cliargs import read_key, read_policy
+
+    policy = read_policy(a.policy) if a.policy else None
+    store = read_key(a.store) if a.store else None
+    if store is not None and policy is None:
+        raise InputError("--policy", "a usage policy JSON file with --store (the store keeps results for its "
+                                     "retention period)", "none")
+    s = analyze_study(a.manifest, a.out, engine=a.engine, ray_address=a.ray_address, workers=a.workers, step=a.step,
+                      fps=a.fps, persons=a.persons, face_model=a.face_model, face_early_exit=a.face_early_exit,
+                      segments=a.segments, store=store, policy=policy, reuse=not a.no_reuse,
+                      progress=a.progress == "on" or (a.progress == "auto" and sys.stderr.isatty()),
+                      ray_cpus_per_worker=a.ray_cpus_per_worker, title=a.title)
+    counts = s.info["counts"]
+    if counts["ok"] + counts["reused"] == 0:
+        raise NoSignalError(f"no recording of the study could be analysed; see {s.out / 'recordings.csv'}")
+    files = ["recordings.csv", "aggregate.csv", "moments.csv", "report.html", "study.json"]
+    files += ["compare.csv"] if s.compare is not None else []
+    return {"out": str(s.out), "recordings": s.info["recordings"], **counts, "files": files,
+            "timelines": s.info["timelines"], "engine": s.info["engine"], "timings_s": s.info["timings_s"]}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="cxsense", description="Estimate expressed emotion from face, voice and body signals, locally.")
     p.add_argument("--version", action="version", version=f"cxsense {__version__}")
@@ -228,12 +252,32 @@ def main(argv=None) -> int:
                     help="base face model: auto (the model file's setting), off, or a threshold in (0, 1]: the stage-1 network answers alone when it is at least this sure (faster)")
     ps.add_argument("--progress", choices=["auto", "on", "off"], default="auto")
     ps.add_argument("--indent", type=int, default=2)
+    pst = sub.add_parser("study", help="many viewers of one stimulus: aggregate curves, key moments, A/B comparison")
+    pst.add_argument("manifest", help="CSV: recording, viewer[, variant, physio, physio_offset, stimulus_offset]")
+    pst.add_argument("--out", required=True, help="output folder (created if missing; a re-run reuses finished recordings)")
+    pst.add_argument("--engine", choices=["local", "ray"], default="local")
+    pst.add_argument("--ray-address", default=None, help="an existing Ray cluster (default: a local Ray for the run)")
+    pst.add_argument("--workers", type=int, default=None, help="worker processes or Ray actors (local 0: in this process)")
+    pst.add_argument("--ray-cpus-per-worker", type=float, default=1.0)
+    pst.add_argument("--step", type=float, default=1.0, help="seconds per timeline row (default 1)")
+    pst.add_argument("--fps", type=float, default=5.0, help="frames analysed per second (default 5; 0 = every frame)")
+    pst.add_argument("--persons", choices=["all", "largest"], default="all")
+    pst.add_argument("--face-model", choices=list(_face_models()), default="base")
+    pst.add_argument("--face-early-exit", type=_early_exit_arg, default="auto", metavar="auto|off|THRESHOLD")
+    pst.add_argument("--segments", help="CSV of stimulus segments: name,start,end (s) for the comparison")
+    pst.add_argument("--store", metavar="KEY", help="keep per-viewer timelines encrypted in DIR/store instead of "
+                     "Parquet: 64 hex digits, @FILE or env:NAME (needs --policy)")
+    pst.add_argument("--policy", help="usage policy JSON (purpose, context, contact, retention_days[, consents])")
+    pst.add_argument("--no-reuse", action="store_true", help="analyse every recording again")
+    pst.add_argument("--title", default=None, help="the report's title")
+    pst.add_argument("--progress", choices=["auto", "on", "off"], default="auto")
+    pst.add_argument("--indent", type=int, default=2)
     a = p.parse_args(argv)
     if a.command == "audit":
         return _cmd_audit(a)
     try:
         out = {"assess": _cmd_assess, "faces": _cmd_faces, "models": _cmd_models,
-               "session": _cmd_session}[a.command](a)
+               "session": _cmd_session, "study": _cmd_study}[a.command](a)
     except InputError as e:
         print(f"cxsense: error: {e}", file=sys.stderr)
         return 2
@@ -243,7 +287,7 @@ def main(argv=None) -> int:
     except ModelError as e:
         print(f"cxsense: model error: {e}", file=sys.stderr)
         return 4
-    except CxsenseError as e:
+    except CxsenseError as e:  # PolicyError among them
         print(f"cxsense: {e}", file=sys.stderr)
         return 1
     json.dump(out, sys.stdout, indent=a.indent or None, allow_nan=False)
