@@ -50,6 +50,12 @@ def clips(tmp_path_factory, face_rgb):
     _clip(d / "x.mp4", face_rgb, 4, 8)     # happiness from 4 s
     _clip(d / "y.mp4", face_rgb, 6, 10)    # the same with 2 s more before it: from 6 s
     (d / "bad.mp4").write_bytes(b"this is not a video")
+    import neurokit2 as nk
+
+    fs = 32  # a wrist CSV that starts 60 s before y.mp4
+    ppg = nk.ppg_simulate(duration=72, sampling_rate=fs, heart_rate=72, random_state=3)
+    eda = nk.eda_simulate(duration=72, sampling_rate=fs, scr_number=4, noise=0.0, random_state=3) + 2.0
+    pd.DataFrame({"time": np.arange(len(ppg)) / fs, "ppg": ppg, "eda": eda}).to_csv(d / "wrist.csv", index=False)
     (d / "manifest.csv").write_text("recording,viewer,variant,stimulus_offset\n"
                                     "x.mp4,v1,A,0\nx.mp4,v2,A,0\nx.mp4,v3,A,\nbad.mp4,v4,A,0\n"
                                     "y.mp4,v1,B,2\ny.mp4,v2,B,2\n")
@@ -279,8 +285,9 @@ def test_policy_checked_before_any_recording_is_read(clips, tmp_path, monkeypatc
 # ------------------------------------------------------------------------------------------ engines
 def _small_manifest(clips, d: Path) -> Path:
     m = d / "small.csv"
-    m.write_text(f"recording,viewer,variant,stimulus_offset\n{clips / 'x.mp4'},v1,A,0\n{clips / 'y.mp4'},v1,B,2\n"
-                 f"{clips / 'bad.mp4'},v2,B,0\n")
+    m.write_text("recording,viewer,variant,stimulus_offset,physio,physio_offset\n"
+                 f"{clips / 'x.mp4'},v1,A,0,,\n{clips / 'y.mp4'},v1,B,2,{clips / 'wrist.csv'},-60\n"
+                 f"{clips / 'bad.mp4'},v2,B,0,,\n")
     return m
 
 
@@ -290,14 +297,26 @@ def local_pool(clips, tmp_path_factory):
     return analyze_study(_small_manifest(clips, d), d / "out", workers=2, fps=FPS)
 
 
-def test_local_process_pool_equals_in_process(local_pool, main_study):
+def test_local_process_pool_equals_the_session(local_pool, clips, ref):
     assert list(local_pool.recordings["status"]) == ["ok", "ok", "failed"]
-    assert len(set(local_pool.info["worker_peak_rss_mb"])) >= 1 and local_pool.info["engine"]["workers"] == 2
-    tl, ref = local_pool.timelines(), main_study[0].timelines()
-    for variant in ("A", "B"):
-        a = tl[tl["variant"] == variant].sort_values("time")
-        b = ref[(ref["variant"] == variant) & (ref["viewer"] == "v1")].sort_values("time")
-        _same_timeline(a, b)
+    assert len(local_pool.info["worker_peak_rss_mb"]) >= 1 and local_pool.info["engine"]["workers"] == 2
+    tl = local_pool.timelines()
+    _same_timeline(tl[tl["variant"] == "A"].sort_values("time"), ref)
+    b = tl[tl["variant"] == "B"].sort_values("time")
+    assert (b["physio_quality"] > 0).all()
+    _same_timeline(b, analyze_session(clips / "y.mp4", physio=clips / "wrist.csv", physio_offset=-60, fps=FPS).timeline)
+
+
+def test_a_crashing_or_failing_recording_never_stops_a_study(tmp_path):
+    rows = []
+    for k, fault in enumerate([None, "crash", "error", None]):
+        write_synthetic(tmp_path / f"r{k}.json", 5, seed=k, fault=fault)
+        rows.append({"recording": f"r{k}.json", "viewer": f"v{k}"})
+    pd.DataFrame(rows).to_csv(tmp_path / "m.csv", index=False)
+    s = analyze_study(tmp_path / "m.csv", tmp_path / "out", workers=1, analyzer=synthetic_analyzer)
+    assert list(s.recordings["status"]) == ["ok", "failed", "failed", "ok"]
+    assert "died" in s.recordings["reason"][1] and "synthetic analysis error" in s.recordings["reason"][2]
+    assert s.info["engine"]["pool_restarts"] >= 2 and (s.aggregate["n"] == 2).all()
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ video analysis only; storage, reuse, aggregation, moments, comparison and the re
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 
@@ -18,10 +19,15 @@ from ..emotions import EMOTIONS
 __all__ = ["write_synthetic", "synthetic_timeline", "synthetic_analyzer"]
 
 
-def write_synthetic(path, seconds: float, reactions=(), seed: int = 0) -> None:
-    """Write a synthetic recording (see the module docstring)."""
+def write_synthetic(path, seconds: float, reactions=(), seed: int = 0, fault: str | None = None) -> None:
+    """Write a synthetic recording (see the module docstring).
+
+    ``fault``: ``"error"`` makes the analysis raise, ``"crash"`` makes it end its worker process at once (as a
+    crash in a native library would), to test that one bad recording never stops a study.
+    """
     with open(path, "w", encoding="utf-8") as f:
-        json.dump({"seconds": float(seconds), "seed": int(seed), "reactions": [list(r) for r in reactions]}, f)
+        json.dump({"seconds": float(seconds), "seed": int(seed), "reactions": [list(r) for r in reactions],
+                   "fault": fault}, f)
 
 
 def synthetic_timeline(seconds: float, reactions=(), seed: int = 0, step: float = 1.0):
@@ -69,6 +75,10 @@ def synthetic_analyzer(job: dict):
     """``analyzer=`` for :func:`cxsense.analyze_study`: a synthetic recording file to ``(timeline, info)``."""
     with open(job["path"], encoding="utf-8") as f:
         d = json.load(f)
+    if d.get("fault") == "error":
+        raise ValueError("a synthetic analysis error")
+    if d.get("fault") == "crash":
+        os._exit(70)  # the worker process dies without a word
     step = float(job["options"].get("step", 1.0))
     tl = synthetic_timeline(d["seconds"], d.get("reactions", ()), d.get("seed", 0), step)
     return tl, {"duration_s": float(d["seconds"])}
