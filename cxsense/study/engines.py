@@ -3,8 +3,10 @@
 Both run :func:`analyze_job` on each job and give the results to a callback as they finish, in whatever
 order they finish (the study's outputs do not depend on it: the aggregation reads the stored timelines back in
 the manifest's order). A job's failure (any exception inside the analysis) is a result with status
-``failed`` and its reason; a worker that dies (out of memory, a crash in a native library) is replaced and its
-jobs are tried once more, then reported failed. Nothing here stops a study because of one recording.
+``failed`` and its reason. A worker that dies (out of memory, a crash in a native library) is replaced: in the
+local pool, the jobs that were in flight then run one at a time, so that only the one that kills its worker
+alone is reported failed; a Ray actor runs one job at a time, and its job is tried once more on a new actor.
+Nothing here stops a study because of one recording.
 
 - ``local``: ``workers`` processes (``spawn``), each loading the encoders once in its initializer and using
   ``cpu_count // workers`` torch threads; ``workers=0`` analyses in this process (for debugging).
@@ -87,7 +89,7 @@ def analyze_job(job: dict, analyzer: Callable | None = None) -> dict:
 
 def _died(job: dict, what: str) -> dict:
     return {"index": job["index"], "status": "failed", "timeline": None, "duration_s": 0.0, "analysis_s": 0.0,
-            "reason": f"{what} died while analysing it (out of memory or a crash in a native library), twice",
+            "reason": f"{what} died while analysing it (out of memory or a crash in a native library)",
             "pid": None, "rss_mb": None}
 
 
@@ -113,7 +115,8 @@ def run_local(jobs: list[dict], on_result: Callable[[dict], None], *, workers: i
     from concurrent.futures.process import BrokenProcessPool
 
     threads = max(1, (os.cpu_count() or 1) // workers)
-    queue = deque((job, 0) for job in jobs)
+    queue = deque(jobs)
+    suspects: deque = deque()  # jobs in flight when a worker died: each runs alone next, to find the culprit
     restarts = 0
 
     def new_pool():
@@ -123,25 +126,30 @@ def run_local(jobs: list[dict], on_result: Callable[[dict], None], *, workers: i
     pool = new_pool()
     pending: dict = {}
     try:
-        while queue or pending:
-            while queue and len(pending) < 2 * workers:
-                job, tries = queue.popleft()
-                pending[pool.submit(analyze_job, job, analyzer)] = (job, tries)
+        while queue or suspects or pending:
+            if suspects:
+                if not pending:
+                    job = suspects.popleft()
+                    pending[pool.submit(analyze_job, job, analyzer)] = (job, True)
+            else:
+                while queue and len(pending) < 2 * workers:
+                    job = queue.popleft()
+                    pending[pool.submit(analyze_job, job, analyzer)] = (job, False)
             done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
             broken = False
             for f in done:
-                job, tries = pending.pop(f)
+                job, alone = pending.pop(f)
                 try:
                     on_result(f.result())
                 except BrokenProcessPool:
                     broken = True
-                    if tries + 1 < _ATTEMPTS:
-                        queue.appendleft((job, tries + 1))
-                    else:
+                    if alone:
                         on_result(_died(job, "a worker process"))
-            if broken:  # every job still pending in the broken pool is lost too: try them again
-                for f, (job, tries) in list(pending.items()):
-                    queue.appendleft((job, tries))
+                    else:
+                        suspects.append(job)
+            if broken:  # every job still pending in the broken pool is lost too
+                suspects.extend(job for job, _ in pending.values())
+                suspects = deque(sorted(suspects, key=lambda j: j["index"]))
                 pending.clear()
                 pool.shutdown(wait=False, cancel_futures=True)
                 pool = new_pool()
