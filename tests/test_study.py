@@ -319,6 +319,16 @@ def test_a_crashing_or_failing_recording_never_stops_a_study(tmp_path):
     assert s.info["engine"]["pool_restarts"] >= 2 and (s.aggregate["n"] == 2).all()
 
 
+def test_a_worker_with_other_models_refuses_the_job(tmp_path):
+    from cxsense.study.engines import analyze_job, models_fingerprint
+
+    write_synthetic(tmp_path / "r.json", 3)
+    job = {"index": 0, "path": str(tmp_path / "r.json"), "options": {"step": 1.0}, "models": models_fingerprint()}
+    assert analyze_job(job, synthetic_analyzer)["status"] == "ok"
+    bad = analyze_job(dict(job, models="0" * 64), synthetic_analyzer)
+    assert bad["status"] == "failed" and "models" in bad["reason"] and bad["timeline"] is None
+
+
 @pytest.fixture(scope="module")
 def local_ray():
     ray = pytest.importorskip("ray")

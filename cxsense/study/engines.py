@@ -30,10 +30,21 @@ ENGINES = ("local", "ray")
 _ATTEMPTS = 2  # a job whose worker died is tried once more
 
 
-def _rss_mb() -> float:
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MB: ``VmHWM`` (Linux; unlike ``ru_maxrss`` it does not carry the
+    parent's peak over fork and exec), else ``ru_maxrss``."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     import resource
+    import sys
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return r / (1024.0 * 1024.0) if sys.platform == "darwin" else r / 1024.0
 
 
 def _warm(options: dict, threads: int | None) -> None:
@@ -50,25 +61,43 @@ def _warm(options: dict, threads: int | None) -> None:
     get_fusion()
 
 
+def models_fingerprint(models: dict | None = None) -> str:
+    """SHA-256 of every registered model's name, version and SHA-256 (this process's registry by default)."""
+    import hashlib
+    import json
+
+    from .. import registry
+
+    models = registry.list_models() if models is None else models
+    doc = {k: [v.get("version"), v.get("sha256")] for k, v in sorted(models.items())}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
 def analyze_job(job: dict, analyzer: Callable | None = None) -> dict:
     """Analyse one recording; never raises for a bad recording.
 
     Parameters
     ----------
     job : dict
-        ``index``, ``path`` (the video), ``physio`` (a CSV path or None), ``physio_offset`` (s) and ``options``
-        (keyword arguments of :func:`cxsense.analyze_session`).
+        ``index``, ``path`` (the video), ``physio`` (a CSV path or None), ``physio_offset`` (s), ``options``
+        (keyword arguments of :func:`cxsense.analyze_session`) and ``models`` (the driver's
+        :func:`models_fingerprint`: a worker whose models differ, e.g. another cxsense version on a cluster
+        node, refuses the job, since the reuse key would name models it did not use).
     analyzer : callable ``job -> (timeline DataFrame, info dict)``, optional
         Replaces :func:`cxsense.analyze_session` (benchmarks use it to time the study machinery alone).
 
     Returns
     -------
     dict with ``index``, ``status`` (``"ok"`` or ``"failed"``), ``reason``, ``timeline`` (DataFrame or None),
-    ``duration_s``, ``analysis_s``, ``pid`` and ``rss_mb`` (the worker's peak resident memory).
+    ``duration_s``, ``analysis_s`` (wall), ``cpu_s`` (CPU seconds of the worker process, all its threads), ``pid``
+    and ``rss_mb`` (the worker's peak resident memory).
     """
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     out = {"index": job["index"], "status": "ok", "reason": "", "timeline": None, "duration_s": 0.0}
     try:
+        if job.get("models") and job["models"] != models_fingerprint():
+            raise RuntimeError("this worker's models (name, version, SHA-256) differ from the driver's: install the "
+                               "same cxsense on every node")
         if analyzer is not None:
             tl, info = analyzer(job)
         else:
@@ -83,12 +112,14 @@ def analyze_job(job: dict, analyzer: Callable | None = None) -> dict:
             out.update(status="failed", reason="the analysis gave no timeline rows", timeline=None)
     except Exception as e:  # noqa: BLE001 - one bad recording must never stop a study
         out.update(status="failed", reason=f"{type(e).__name__}: {e}"[:500], timeline=None)
-    out.update(analysis_s=time.perf_counter() - t0, pid=os.getpid(), rss_mb=_rss_mb())
+    out.update(analysis_s=time.perf_counter() - t0, cpu_s=time.process_time() - c0, pid=os.getpid(),
+               rss_mb=peak_rss_mb())
     return out
 
 
 def _died(job: dict, what: str) -> dict:
     return {"index": job["index"], "status": "failed", "timeline": None, "duration_s": 0.0, "analysis_s": 0.0,
+            "cpu_s": 0.0,
             "reason": f"{what} died while analysing it (out of memory or a crash in a native library)",
             "pid": None, "rss_mb": None}
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from ..errors import InputError, PolicyError
 from .aggregate import INTERVAL, Aggregator, measures_of, viewer_steps
 from .compare import SegmentMeans, compare_variants
-from .engines import ENGINES, run_local, run_ray
+from .engines import ENGINES, models_fingerprint, run_local, run_ray
 from .manifest import read_manifest
 from .moments import MomentCounter
 from .progress import StudyProgress
@@ -70,7 +70,7 @@ class Study:
         import pandas as pd
 
         if isinstance(self._sink, ParquetSink):
-            return pd.read_parquet(self.out / "timelines")
+            return pd.read_parquet(self.out / "timelines") if self._names else pd.DataFrame()
         frames = [self._sink.read(n)[0] for n in self._names]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -233,6 +233,7 @@ def analyze_study(manifest, out, *, engine: str = "local", ray_address: str | No
 
     t0 = time.perf_counter()
     models = list_models()
+    fingerprint = models_fingerprint(models)
     an_id = "cxsense.analyze_session" if analyzer is None else f"{analyzer.__module__}.{analyzer.__qualname__}"
     hashes: dict[str, str] = {}
     keys, names = [], []
@@ -259,13 +260,17 @@ def analyze_study(manifest, out, *, engine: str = "local", ray_address: str | No
     bar = StudyProgress(len(recs), reused=sum(r["status"] == "reused" for r in rows), enabled=progress is True,
                         callback=progress if callable(progress) else None)
     jobs = [{"index": idx[0], "path": recs[idx[0]].path, "physio": recs[idx[0]].physio,
-             "physio_offset": recs[idx[0]].physio_offset, "options": options} for idx in groups.values()]
+             "physio_offset": recs[idx[0]].physio_offset, "options": options, "models": fingerprint}
+            for idx in groups.values()]
     by_first = {idx[0]: idx for idx in groups.values()}
     workers_seen: dict = {}
+    cpu = {"cpu_s": 0.0, "video_s": 0.0}
 
     def on_result(res: dict) -> None:
         if res.get("pid") is not None:
             workers_seen[res["pid"]] = max(workers_seen.get(res["pid"], 0.0), res.get("rss_mb") or 0.0)
+        cpu["cpu_s"] += float(res.get("cpu_s") or 0.0)
+        cpu["video_s"] += float(res["duration_s"]) if res["status"] == "ok" else 0.0
         for i in by_first[res["index"]]:
             if res["status"] == "ok":
                 meta = {**_meta(recs[i], keys[i]), "duration_s": res["duration_s"], "analysis_s": res["analysis_s"]}
@@ -321,7 +326,8 @@ def analyze_study(manifest, out, *, engine: str = "local", ray_address: str | No
         "moments_method": MOMENTS_METHOD, "moments": {"tolerance_s": tolerance, "min_share": min_share,
                                                       "min_viewers": min_viewers},
         "models": {k: v.get("version") for k, v in models.items()}, "pruned_timelines": pruned,
-        "worker_peak_rss_mb": sorted(workers_seen.values()),
+        "worker_peak_rss_mb": sorted(workers_seen.values()), "worker_cpu_s": cpu["cpu_s"],
+        "analysed_video_s": cpu["video_s"],
         "timings_s": {"hash": hash_s, "analysis": analysis_s, "aggregate": aggregate_s},
         "policy": policy.summary() if policy is not None else None,
     }
