@@ -225,22 +225,20 @@ def test_report_renders_in_headless_chromium(tmp_path, one_face_mp4):
     assert img.std() > 10  # not a blank page
 
 
-def test_cli_session(tmp_path, one_face_mp4):
+def test_cli_session(tmp_path, one_face_mp4, cli):
     seg = tmp_path / "segments.csv"
     seg.write_text("name,start,end\nintro,0,2\nend,2,4\n")
-    out = subprocess.run([sys.executable, "-m", "cxsense", "session", str(one_face_mp4), "--out", str(tmp_path / "t.csv"),
-                          "--report", str(tmp_path / "r.html"), "--events", str(tmp_path / "e.csv"),
-                          "--summary", str(tmp_path / "s.csv"), "--segments", str(seg), "--progress", "on"],
-                         capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    d = json.loads(out.stdout)
-    assert d["rows"] == 4 and "100%" in out.stderr
+    code, d, err = cli("session", one_face_mp4, "--out", tmp_path / "t.csv", "--report", tmp_path / "r.html",
+                       "--events", tmp_path / "e.csv", "--summary", tmp_path / "s.csv", "--segments", seg,
+                       "--progress", "on", "--title", "Trailer test")
+    assert code == 0, err
+    assert d["rows"] == 4 and "100%" in err
+    assert "Trailer test" in (tmp_path / "r.html").read_text()
     tl = pd.read_csv(tmp_path / "t.csv")
     assert list(tl.columns) == TIMELINE_COLUMNS and len(tl) == 4
     assert list(pd.read_csv(tmp_path / "s.csv")["segment"]) == ["intro", "end"]
-    bad = subprocess.run([sys.executable, "-m", "cxsense", "session", str(tmp_path / "none.mp4"), "--out",
-                          str(tmp_path / "x.csv")], capture_output=True, text=True)
-    assert bad.returncode == 2 and "video" in bad.stderr
+    code, _, err = cli("session", tmp_path / "none.mp4", "--out", tmp_path / "x.csv")
+    assert code == 2 and "video" in err
 
 
 def test_live_session(face_rgb):
@@ -278,7 +276,7 @@ def test_live_session(face_rgb):
     quick.push_frame(f, 0.0)
     face = quick.assessment().modalities["face"]
     assert face.emotion == "happiness" and face.model["expression"]["early_exit"]["threshold"] == 0.1
-    assert LiveSession(face_model="small")._face_config["model"] == "small"
+    assert LiveSession(face_model="small")._face_options.model == "small"
     # push_audio's errors name its own parameters
     with pytest.raises(cxsense.InputError) as e:
         live.push_audio(np.zeros(1600, np.float32), 0, 11.0)

@@ -86,7 +86,7 @@ def _decode(data: bytes, parameter: str, origin: str) -> np.ndarray:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, PILImage.DecompressionBombError) as e:
         raise InputError(parameter, "a readable image file (JPEG, PNG, BMP, WebP, TIFF, ...)",
-                         f"{origin} that could not be decoded ({type(e).__name__}: {e})") from None
+                         f"{origin} that could not be decoded ({type(e).__name__})") from None
     return rgb
 
 

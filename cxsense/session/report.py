@@ -147,9 +147,9 @@ def render_report(session, segments=None, title: str | None = None) -> str:
     t1 = max(float(info.get("duration_s") or 0.0), float(tl["time"].max() + info.get("step_s", 1.0)) if len(tl) else 1.0)
     legend = " ".join(f'<span class="sw" style="background:{COLORS[e]}"></span>{e}' for e in EMOTIONS)
     people = []
-    from .events import _segments
+    from .events import parse_segments
 
-    marks = _segment_marks(_segments(segments, t1), t0, t1) if segments is not None else []
+    marks = _segment_marks(parse_segments(segments), t0, t1) if segments is not None else []
     ok = tl[tl["emotion"] != "no_signal"] if len(tl) else tl
     groups = sorted(ok.groupby("person", sort=True), key=lambda kv: (kv[0] == "-", kv[0]))  # "no face" last
     for person, g in groups:

@@ -53,11 +53,11 @@ def _warm(options: dict, threads: int | None) -> None:
         import torch
 
         torch.set_num_threads(int(threads))
-    from ..encoders import get_encoder
+    from ..api import warm_up
     from ..fusion import get_fusion
 
-    get_encoder("face", model=options.get("face_model", "base"), early_exit=options.get("face_early_exit", "auto"))
-    get_encoder("voice")
+    warm_up("face", "voice", face_model=options.get("face_model", "base"),
+            face_early_exit=options.get("face_early_exit", "auto"))
     get_fusion()
 
 

@@ -97,15 +97,12 @@ def _check_options(engine, ray_address, workers, ray_cpus_per_worker, tolerance,
 
 
 def _check_session_options(options: dict) -> None:
-    """Check the analysis options the way ``analyze_session`` does, without reading any recording: it checks
-    its options before it opens the video, so a path that does not exist isolates them."""
-    from ..session import analyze_session
+    """Check the analysis options as ``analyze_session`` does (its settings object), before any recording is read."""
+    from ..options import FaceOptions
+    from ..session import SessionSettings
 
-    try:
-        analyze_session(os.path.join(os.sep, "nonexistent-cxsense-study-check", "x.mp4"), **options)
-    except InputError as e:
-        if e.parameter != "video":
-            raise
+    SessionSettings(step=options["step"], fps=options["fps"], persons=options["persons"],
+                    face=FaceOptions(model=options["face_model"], early_exit=options["face_early_exit"]))
 
 
 def _store_sink(store, policy):
@@ -215,9 +212,9 @@ def analyze_study(manifest, out, *, engine: str = "local", ray_address: str | No
         _check_session_options(options)
     elif not callable(analyzer):
         raise InputError("analyzer", "None or a callable job -> (timeline, info)", type(analyzer).__name__)
-    from ..session.events import _segments
+    from ..session.events import parse_segments
 
-    segs = _segments(segments, math.inf) if segments is not None else [("all", 0.0, math.inf)]
+    segs = parse_segments(segments) if segments is not None else [("all", 0.0, math.inf)]
     sink, policy = _store_sink(store, policy)
     outp = _out_dir(out)
     recs = read_manifest(manifest)

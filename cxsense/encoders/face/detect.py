@@ -90,7 +90,9 @@ class FaceDetector:
         One pass over the whole (letterboxed) image finds faces down to about 1/16 of the image's longer
         side. Smaller faces need a second pass over overlapping tiles of 384x384 pixels, which finds faces
         down to about 24 pixels: ``tiled=True`` always runs it, ``"auto"`` only when the first pass finds
-        nothing in an image larger than 480 pixels, ``False`` never.
+        nothing in an image larger than 480 pixels, ``False`` never. Tiles only add faces the first pass
+        missed: a face it found keeps its box, so :func:`cxsense.assess` and :func:`cxsense.assess_faces` read
+        the same crop of it.
 
         Close-ups: BlazeFace misses faces that fill most of the image. Unless ``tiled=False``, when nothing has
         been found the image is padded by replicating its border, to 2 and then 3 times its size, and searched
@@ -116,13 +118,17 @@ class FaceDetector:
                     ys.append(h - tile)
                 if xs[-1] + tile < w:
                     xs.append(w - tile)
+                first, found = dets, []
                 for y0 in ys:
                     for x0 in xs:
                         for d in self._detect_once(rgb[y0 : y0 + tile, x0 : x0 + tile]):
                             bx, by, bw, bh = d.box
-                            dets.append(FaceDetection(box=(bx + x0, by + y0, bw, bh), score=d.score,
-                                                      keypoints=d.keypoints + np.array([x0, y0], np.float32)))
-                dets = self._merge(dets)
+                            found.append(FaceDetection(box=(bx + x0, by + y0, bw, bh), score=d.score,
+                                                       keypoints=d.keypoints + np.array([x0, y0], np.float32)))
+                known = np.array([[f.box[0], f.box[1], f.box[0] + f.box[2], f.box[1] + f.box[3]] for f in first])
+                new = [d for d in found if not len(known) or _iou(np.array([d.box[0], d.box[1], d.box[0] + d.box[2],
+                                                                            d.box[1] + d.box[3]]), known).max() < 0.3]
+                dets = first + self._merge(new)
         if not dets and tiled is not False:
             dets = self._detect_closeup(rgb)
         dets.sort(key=lambda d: (-d.area, -d.score))

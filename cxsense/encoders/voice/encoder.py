@@ -84,7 +84,11 @@ class VoiceEncoder(Encoder):
             self._narrow._setup(*self._read(NARROWBAND_MODEL_NAME), name=NARROWBAND_MODEL_NAME)
             self._narrow._narrow = None
         if warmup:
-            self.encode(_warmup_signal())
+            self.warm_up()
+
+    def warm_up(self) -> None:
+        """Run one synthetic 1.5-s signal through the whole pipeline (numba compiles librosa's code once)."""
+        self.encode(_warmup_signal())
 
     @staticmethod
     def _read(name: str) -> tuple[dict, dict, str, dict]:
@@ -170,14 +174,15 @@ class VoiceEncoder(Encoder):
         """Provenance: model name, version, SHA-256, architecture, temperature, class prior and logit bias, licence."""
         return dict(self._info)
 
-    def encode(self, x, **options) -> ModalityResult:
+    def encode(self, x, options=None, *, baseline=None) -> ModalityResult:
         """Read the tone of one recording.
 
         Parameters
         ----------
-        x : Audio, or any voice form :func:`cxsense.inputs.audio.load_audio` accepts
-        **options
-            None are used by this encoder (accepted for the common :class:`Encoder` interface).
+        x : Audio (from :func:`cxsense.inputs.audio.load_audio`: 16-kHz mono float32)
+        options : VoiceOptions, optional
+            None are read yet (the interface every encoder shares).
+        baseline : None (voice baselines are not available in this version)
 
         Returns
         -------
@@ -186,10 +191,9 @@ class VoiceEncoder(Encoder):
             voiced speech or heavy clipping; otherwise calibrated probabilities, valence, arousal,
             stress and the 128-d pre-logit embedding.
         """
-        from ...inputs.audio import Audio, load_audio
         from .features import voice_process
 
-        audio = x if isinstance(x, Audio) else load_audio(x)
+        audio = _clean(x)
         f = voice_process(audio.samples)
         details = {"signal": dict(f.info), "methods": {
             "vad": "adaptive energy threshold (10-ms frames)", "loudness": "active speech to -23 dBFS",
@@ -256,20 +260,28 @@ class VoiceEncoder(Encoder):
 
         Parameters
         ----------
-        x : Audio, or any voice form :func:`cxsense.inputs.audio.load_audio` accepts
+        x : Audio (from :func:`cxsense.inputs.audio.load_audio`)
 
         Returns
         -------
         np.ndarray [shape=(members, 7)] float64, or None when the recording has no usable speech (quality 0).
         """
-        from ...inputs.audio import Audio, load_audio
         from .features import voice_process
 
-        audio = x if isinstance(x, Audio) else load_audio(x)
-        f = voice_process(audio.samples)
+        f = voice_process(_clean(x).samples)
         if f.quality <= 0:
             return None
         return self._model_for(f)._member_logits(f)[0]
+
+
+def _clean(x):
+    from ...inputs.audio import Audio
+
+    if not isinstance(x, Audio):
+        from ...errors import InputError
+
+        raise InputError("x", "an Audio from cxsense.inputs.audio.load_audio", type(x).__name__)
+    return x
 
 
 def _warmup_signal():
