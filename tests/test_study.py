@@ -214,6 +214,32 @@ def test_moments_need_many_viewers_not_one(tmp_path):
     assert 20.0 not in set(s.moments["stimulus_time"])  # one viewer's reaction is no moment
 
 
+def test_facial_cue_columns_are_aggregated_where_a_face_was_seen():
+    from cxsense.study.aggregate import measures_of
+    from cxsense.study.moments import MomentCounter
+
+    viewers = []
+    for k in range(4):
+        tl = synthetic_timeline(6, seed=k)
+        tl["smile"] = 0.25 * (k + 1)           # a cue the core may add (issue 10)
+        tl["gaze_on_camera"] = np.where(tl["time"] >= 3, 0.1, 0.9)  # every viewer looks away at 3 s
+        tl.loc[0, "face_quality"] = 0.0 if k == 0 else 0.9          # viewer 0: no face in step 0
+        viewers.append(tl)
+    measures = measures_of(viewers[0].columns)
+    assert measures[-2:] == ["smile", "gaze_on_camera"]
+    agg, mom = Aggregator(measures, 1.0), MomentCounter(1.0)
+    for tl in viewers:
+        vs = viewer_steps(tl, 0.0, 1.0, measures)
+        agg.add("A", vs)
+        mom.add("A", vs, pd.DataFrame(columns=["time", "kind", "signal"]), 0.0, gaze=vs["values"][:, -1])
+    t = agg.table()
+    assert list(t["smile_n"][:2]) == [3, 4] and (t["n"] == 4).all()  # a cue counts only with a face
+    assert t["smile_mean"].iloc[0] == pytest.approx(0.75) and t["smile_mean"].iloc[1] == pytest.approx(0.625)
+    m = mom.table(t)
+    lost = m[m["kind"] == "attention_loss"]
+    assert list(lost["stimulus_time"]) == [3.0] and lost["share_of_viewers"].iloc[0] == 1.0
+
+
 def test_viewer_steps_skip_no_signal_and_pre_stimulus():
     tl = synthetic_timeline(5, seed=1)
     tl.loc[3, "emotion"] = "no_signal"

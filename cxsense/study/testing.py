@@ -62,7 +62,8 @@ def synthetic_timeline(seconds: float, reactions=(), seed: int = 0, step: float 
     row = {"time": t, "person": "p0", "emotion": [EMOTIONS[k] for k in p.argmax(1)],
            **{e: p[:, k] for k, e in enumerate(EMOTIONS)}, "valence": np.clip(valence, -1, 1),
            "arousal": np.clip(arousal, -1, 1), "stress": np.clip(0.3 + 0.3 * arousal - 0.2 * valence, 0, 1),
-           "confidence": p.max(1), "incongruence": 0.0, "face_quality": 0.9, "face_emotion": "",
+           "confidence": p.max(1), "incongruence": 0.0, "categorical_evidence": True, "face_quality": 0.9,
+           "face_emotion": "",
            "face_valence": np.clip(valence, -1, 1), "face_arousal": np.clip(arousal, -1, 1), "voice_quality": 0.0,
            "voice_emotion": "", "voice_valence": 0.0, "voice_arousal": 0.0, "voice_fused": False,
            "physio_quality": 0.0, "physio_arousal": 0.0, "physio_stress": 0.0}
