@@ -15,7 +15,8 @@
    network, the voice encoder, the rest), and the cost of writing and reading one timeline as Parquet.
 4. Engine overhead per recording: 200 synthetic recordings (no video: ``cxsense.study.testing``) through the
    local pool and Ray, 2 workers each.
-5. Scaling of the driver: synthetic one-minute recordings (60 one-second steps; the video analysis is
+5. The driver's SHA-256 of recordings (the reuse key), in MB per second.
+6. Scaling of the driver: synthetic one-minute recordings (60 one-second steps; the video analysis is
    bypassed with pre-made timelines, everything else runs as in a real study) at each ``--synthetic`` size, each
    in a fresh process: its peak memory and the time of each phase, and of a re-run that reuses everything.
 """
@@ -185,6 +186,26 @@ def parquet_cost(work: str) -> dict:
     return out
 
 
+def hash_speed(work: str, mb: int = 256) -> dict:
+    """The driver's SHA-256 of recordings (the reuse key): MB per second over one ``mb``-MB file."""
+    from cxsense.study.storage import file_sha256
+
+    path = os.path.join(work, "hash.bin")
+    with open(path, "wb") as f:
+        for _ in range(mb):
+            f.write(os.urandom(1 << 20))
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        file_sha256(path)
+        times.append(time.perf_counter() - t0)
+    os.remove(path)
+    out = {"mb_per_s": mb / float(np.median(times))}
+    print(f"SHA-256 of recordings on the driver: {out['mb_per_s']:.0f} MB/s (median of 3 over {mb} MB, page cache warm)",
+          flush=True)
+    return out
+
+
 def synthetic_manifest(folder: str, n: int, seconds: float = 60.0) -> str:
     from cxsense.study.testing import write_synthetic
 
@@ -260,6 +281,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=3, help="runs per engine configuration (the median is reported)")
     ap.add_argument("--synthetic", default="100,300,1000", help="sizes of the synthetic scaling runs ('' to skip)")
     ap.add_argument("--skip-video", action="store_true")
+    ap.add_argument("--sections", default="hash,video,storage,overhead,synthetic",
+                    help="comma-separated: hash, video (throughput and stages), storage, overhead, synthetic")
     ap.add_argument("--data", default=None)
     ap.add_argument("--work", default=None, help="working folder (default: a temporary one, removed at the end)")
     ap.add_argument("--synthetic-one", type=int, default=None, help=argparse.SUPPRESS)
@@ -271,17 +294,22 @@ def main(argv=None) -> int:
             return 0
         print(f"== study throughput\nmachine: {machine()}\n{_load()}", flush=True)
         result = {"machine": machine()}
-        if not a.skip_video:
+        sections = set(a.sections.split(","))
+        if "hash" in sections:
+            result["hash"] = hash_speed(work)
+        if "video" in sections and not a.skip_video:
             t0 = time.perf_counter()
             manifest, split = make_study(work, a.videos, a.seconds, a.data)
             print(f"split: {split}\n{a.videos} recordings of {a.seconds:.0f} s made in {time.perf_counter() - t0:.0f} s",
                   flush=True)
             result.update(split=split, throughput=throughput(manifest, work, a.videos, a.repeats),
                           stages=stages(os.path.join(work, "viewer000.mp4")))
-        result["parquet"] = parquet_cost(work)
-        result["engine_overhead"] = engine_overhead(work)
+        if "storage" in sections:
+            result["parquet"] = parquet_cost(work)
+        if "overhead" in sections:
+            result["engine_overhead"] = engine_overhead(work)
         scaling = []
-        for n in [int(x) for x in a.synthetic.split(",") if x.strip()]:
+        for n in [int(x) for x in a.synthetic.split(",") if x.strip() and "synthetic" in sections]:
             p = subprocess.run([sys.executable, "-m", "benchmarks.study_throughput", "--synthetic-one", str(n),
                                 "--work", work], capture_output=True, text=True, check=True)
             r = json.loads([ln for ln in p.stdout.splitlines() if ln.startswith("JSON ")][-1][5:])

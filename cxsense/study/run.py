@@ -232,11 +232,13 @@ def analyze_study(manifest, out, *, engine: str = "local", ray_address: str | No
     models = list_models()
     fingerprint = models_fingerprint(models)
     an_id = "cxsense.analyze_session" if analyzer is None else f"{analyzer.__module__}.{analyzer.__qualname__}"
-    hashes: dict[str, str] = {}
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = list(dict.fromkeys(r.path for r in recs))
+    with ThreadPoolExecutor(max_workers=min(8, len(paths))) as pool:  # hashlib releases the GIL; storage may be remote
+        hashes = dict(zip(paths, pool.map(file_sha256, paths)))
     keys, names = [], []
     for r in recs:
-        if r.path not in hashes:
-            hashes[r.path] = file_sha256(r.path)
         keys.append(analysis_key(r, options, models, TIMELINE_COLUMNS, an_id, hashes[r.path]))
         names.append(row_name(keys[-1], r))
     hash_s = time.perf_counter() - t0
