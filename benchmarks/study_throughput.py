@@ -147,7 +147,7 @@ def stages(video: str) -> dict:
     # (function name, where): a file for Python functions; for PyAV's compiled methods the type in the name
     want = {"decode": [("decode' of 'av.", "~"), ("to_ndarray' of 'av.", "~"), ("demux", "~"), ("resample", "~")],
             "face detection": [("detect", "face/detect.py")],
-            "expression network": [("crops_embed", "face/encoder.py")],
+            "expression network": [("run", "face/early_exit.py")],
             "voice encoder": [("encode", "voice/encoder.py")],
             "fusion": [("fuse", "fusion/learned.py")]}
     out = {}
