@@ -15,23 +15,15 @@ import os
 
 import numpy as np
 
-from ..session.report import LIMITS, _axes, _models_table, _poly, _segment_marks, _svg, _table, _x, _y
+from ..session.charts import Chart, legend_html
+from ..session.report import _CSS, LIMITS, _table, model_figures
 from .aggregate import CUE_MEASURES, RANGES
 
 __all__ = ["write_study_report", "render_study_report"]
 
 FIRST = ("valence", "arousal", "stress", "happiness", "surprise", "sadness", "anger", "fear", "disgust", "neutral")
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
-STYLE = """
-body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 24px; color: #222; max-width: 960px; }
-h1 { font-size: 22px; } h2 { font-size: 17px; margin-top: 28px; } h3 { font-size: 14px; margin: 14px 0 2px; }
-table { border-collapse: collapse; font-size: 11px; margin: 8px 0; }
-td, th { border: 1px solid #ddd; padding: 2px 5px; text-align: right; } th { background: #f0f0f0; }
-.sw { display: inline-block; width: 11px; height: 11px; margin: 0 3px 0 10px; vertical-align: middle; }
-.legend { font-size: 12px; } .limits { font-size: 12px; color: #444; background: #f7f7f2; padding: 8px; }
-.note { font-size: 12px; color: #444; } svg { display: block; margin: 4px 0; } .wide { overflow-x: auto; }
-.bad { color: #a00; }
-"""
+STYLE = _CSS + ".bad { color: #a00; } .note { font-size: 12px; color: #444; }"
 
 
 def _colors(variants) -> dict:
@@ -40,56 +32,45 @@ def _colors(variants) -> dict:
 
 def _y_range(measure: str, agg) -> tuple[float, float]:
     lo, hi = RANGES.get(measure, (None, None))
-    if lo is None or not len(agg):
+    if lo is None:
         x = agg[[f"{measure}_lo", f"{measure}_hi"]].to_numpy(float) if len(agg) else np.zeros((1, 2))
-        return float(x.min()), float(max(x.max(), x.min() + 1e-6))
-    if (lo, hi) == (0.0, 1.0) and measure not in CUE_MEASURES:  # an emotion: zoom to where the means are
+        return float(np.nanmin(x)), float(max(np.nanmax(x), np.nanmin(x) + 1e-6))
+    if (lo, hi) == (0.0, 1.0) and measure not in CUE_MEASURES and len(agg):  # an emotion: zoom to the means
         top = float(agg[f"{measure}_mean"].max())
         return 0.0, float(min(1.0, max(0.2, math.ceil(top * 12) / 10)))
     return lo, hi
 
 
-def _panel(agg, moments, measure, colors, t1, step, marks) -> str:
+def _panel(agg, moments, measure, colors, t1, step, segs) -> str:
     lo, hi = _y_range(measure, agg)
-    out = _axes(0.0, t1, lo, hi, measure + " (mean, 95% band per variant)")
-    for v, c in colors.items():
-        g = agg[agg["variant"] == v].sort_values("stimulus_time")
-        if not len(g):
-            continue
-        xs = _x(g["stimulus_time"].to_numpy(float) + step / 2, 0.0, t1)
-        bl = _y(np.clip(g[f"{measure}_lo"].to_numpy(float), lo, hi), lo, hi)
-        bh = _y(np.clip(g[f"{measure}_hi"].to_numpy(float), lo, hi), lo, hi)
-        out.append(f'<polygon points="{_poly(xs, bh)} {_poly(xs[::-1], bl[::-1])}" fill="{c}" fill-opacity="0.15" '
-                   f'stroke="none"><title>{html.escape(v)}: 95% interval</title></polygon>')
-        ym = _y(np.clip(g[f"{measure}_mean"].to_numpy(float), lo, hi), lo, hi)
-        out.append(f'<polyline points="{_poly(xs, ym)}" fill="none" stroke="{c}" stroke-width="1.8">'
-                   f'<title>{html.escape(v)}: mean {html.escape(measure)}</title></polyline>')
-        mm = moments[(moments["variant"] == v) & (moments["measure"] == measure)] if len(moments) else moments
-        for _, m in mm.iterrows():
-            x = float(_x(m["stimulus_time"] + step / 2, 0.0, t1))
-            y = float(_y(min(max(m["value"], lo), hi), lo, hi))
-            shape = "M{0:.1f},{1:.1f} l5,-9 l-10,0 z" if m["kind"] != "onset" else "M{0:.1f},{1:.1f} l5,9 l-10,0 z"
-            out.append(f'<path d="{shape.format(x, y - 2 if m["kind"] != "onset" else y + 2)}" fill="{c}" stroke="#222" '
-                       f'stroke-width="0.6"><title>{html.escape(str(v))}: {html.escape(str(m["kind"]))} of '
-                       f'{html.escape(measure)} at {m["stimulus_time"]:.1f} s, {100 * m["share_of_viewers"]:.0f}% of '
-                       f'viewers</title></path>')
-    return _svg(out + marks)
-
-
-def _viewers_panel(agg, colors, t1, step, marks) -> str:
-    top = float(max(1, agg["n"].max())) * 1.15 if len(agg) else 1.0
-    out = _axes(0.0, t1, 0.0, top, "viewers with signal per step")
+    ch = Chart(0.0, t1, lo, hi, f"{measure}: mean and 95% interval over viewers", segments=segs, height=110)
     for v, c in colors.items():
         g = agg[agg["variant"] == v].sort_values("stimulus_time")
         if len(g):
-            xs = _x(g["stimulus_time"].to_numpy(float) + step / 2, 0.0, t1)
-            out.append(f'<polyline points="{_poly(xs, _y(g["n"].to_numpy(float), 0.0, top))}" fill="none" '
-                       f'stroke="{c}" stroke-width="1.5"><title>{html.escape(v)}</title></polyline>')
-    return _svg(out + marks)
+            band = (np.clip(g[f"{measure}_lo"].to_numpy(float), lo, hi), np.clip(g[f"{measure}_hi"].to_numpy(float), lo, hi))
+            ch.line(g["stimulus_time"].to_numpy(float) + step / 2, np.clip(g[f"{measure}_mean"].to_numpy(float), lo, hi),
+                    c, f"{v}: mean {measure}", band=band)
+    mm = moments[moments["measure"] == measure] if len(moments) else moments
+    ch.markers([(m["stimulus_time"] + step / 2, m["#"], f"{m['variant']}: {m['kind']} of {measure} at "
+                 f"{m['stimulus_time']:g} s, {100 * m['share_of_viewers']:.0f}% of viewers") for _, m in mm.iterrows()])
+    return ch.legend(colors).svg()
+
+
+def _viewers_panel(agg, colors, t1, step, segs) -> str:
+    top = float(max(1, agg["n"].max())) * 1.15 if len(agg) else 1.0
+    ch = Chart(0.0, t1, 0.0, top, "viewers with signal per step", segments=segs, height=70,
+               yticks=(0, round(top / 1.15)))
+    for v, c in colors.items():
+        g = agg[agg["variant"] == v].sort_values("stimulus_time")
+        if len(g):
+            ch.line(g["stimulus_time"].to_numpy(float) + step / 2, g["n"].to_numpy(float), c, v, width=1.5)
+    return ch.legend(colors).svg()
 
 
 def render_study_report(study, title: str | None = None) -> str:
     """The report of a :class:`~cxsense.study.Study` as one HTML string (see the module docstring)."""
+    import pandas as pd
+
     from .._version import __version__
 
     agg, mom, rec, info = study.aggregate, study.moments, study.recordings, study.info
@@ -98,14 +79,14 @@ def render_study_report(study, title: str | None = None) -> str:
     variants = sorted(agg["variant"].unique()) if len(agg) else sorted(rec["variant"].unique())
     colors = _colors(variants)
     t1 = float(agg["stimulus_time"].max() + step) if len(agg) else step
-    t1 = float(math.ceil(t1 / 6.0) * 6.0)  # the shared axes put 7 ticks: whole seconds
-    segs = info.get("segments") if info.get("segments_given") else None
-    marks = _segment_marks(segs, 0.0, t1) if segs else []
-    legend = " ".join(f'<span class="sw" style="background:{c}"></span>{html.escape(v)}' for v, c in colors.items())
+    segs = [tuple(x) for x in info.get("segments", [])] if info.get("segments_given") else None
+    legend = legend_html(list(colors), colors)
+    mom = mom.reset_index(drop=True)
+    mom.insert(0, "#", range(1, len(mom) + 1))
     present = [c[:-5] for c in agg.columns if c.endswith("_mean")]
     measures = [m for m in FIRST if m in present] + [m for m in present if m not in FIRST]
-    panels = [_viewers_panel(agg, colors, t1, step, marks)]
-    panels += [_panel(agg, mom, m, colors, t1, step, marks) for m in measures]
+    panels = [_viewers_panel(agg, colors, t1, step, segs)]
+    panels += [_panel(agg, mom, m, colors, t1, step, segs) for m in measures]
     counts = rec["status"].value_counts().to_dict()
     per_variant = rec[rec["status"] != "failed"].groupby("variant").size().to_dict()
     failed = rec[rec["status"] == "failed"][["recording", "viewer", "variant", "reason"]]
@@ -119,7 +100,9 @@ def render_study_report(study, title: str | None = None) -> str:
     if cmp is None:
         cmp_html = "<p><em>One variant only: nothing to compare.</em></p>"
     else:
-        top = cmp.sort_values(["p_value", "segment", "measure"], kind="stable").head(60)
+        top = cmp.sort_values(["p_value", "segment", "measure"], kind="stable").head(60).copy()
+        for c in ("p_value", "p_holm"):  # small p-values need more than two decimals
+            top[c] = [f"{p:.2g}" for p in top[c]]
         cmp_html = (f"<p class='note'>{html.escape(info.get('compare_method', ''))} The 60 rows with the smallest "
                     f"p-values; all {len(cmp)} are in compare.csv.</p>" + _table(top))
     return f"""<!DOCTYPE html>
@@ -131,8 +114,7 @@ def render_study_report(study, title: str | None = None) -> str:
 Timelines kept in: {html.escape(str(info.get('timelines', '')))}. Made by cxsense {__version__}.</p>
 <h2>Reaction over the stimulus</h2>
 <p class="note">Each line is a variant's mean over its viewers at each step of stimulus time; the band is the
-{html.escape(info.get('interval', ''))}. Triangles mark key moments (pointing down: peaks and other reactions;
-up: onsets).</p>
+{html.escape(info.get('interval', ''))}. Numbered marks are the key moments listed below.</p>
 <p class="legend">{legend}</p>
 {''.join(panels)}
 <h2>Key moments</h2>
@@ -143,7 +125,7 @@ up: onsets).</p>
 <h2>Recordings that failed</h2>
 {_table(failed)}
 <h2>Models and their measured accuracy</h2>
-{_table(_models_table())}
+{_table(pd.DataFrame(model_figures()))}
 <h2>Limits</h2>
 <p class="limits">{html.escape(LIMITS)} Viewer ids are the manifest's pseudonyms; a study's curves describe
 what the group of viewers showed, not any one person.</p>

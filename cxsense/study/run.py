@@ -102,7 +102,8 @@ def _check_session_options(options: dict) -> None:
     from ..session import SessionSettings
 
     SessionSettings(step=options["step"], fps=options["fps"], persons=options["persons"],
-                    face=FaceOptions(model=options["face_model"], early_exit=options["face_early_exit"]))
+                    face=FaceOptions(model=options["face_model"], early_exit=options["face_early_exit"],
+                                     cues=options["face_cues"]))
 
 
 def _store_sink(store, policy):
@@ -154,7 +155,8 @@ def _write_csv(df, path: Path) -> None:
 
 def analyze_study(manifest, out, *, engine: str = "local", ray_address: str | None = None, workers: int | None = None,
                   step: float = 1.0, fps: float = 5.0, persons: str = "all", face_model: str = "base",
-                  face_early_exit="auto", segments=None, store=None, policy=None, reuse: bool = True,
+                  face_early_exit="auto", face_cues: str = "full", segments=None, store=None, policy=None,
+                  reuse: bool = True,
                   progress=None, ray_cpus_per_worker: float = 1.0, tolerance: float = 1.0, min_share: float = 0.25,
                   min_viewers: int = 2, analyzer=None, title: str | None = None) -> Study:
     """Analyse every recording of a study and aggregate them (see docs/study.md).
@@ -173,7 +175,7 @@ def analyze_study(manifest, out, *, engine: str = "local", ray_address: str | No
     workers : int, optional
         Local: worker processes (default: the CPU count; 0: in this process). Ray: actors (default: the
         cluster's CPUs over ``ray_cpus_per_worker``).
-    step, fps, persons, face_model, face_early_exit
+    step, fps, persons, face_model, face_early_exit, face_cues
         As for :func:`cxsense.analyze_session` (one timeline row per ``step`` seconds).
     segments : list of (name, start_s, end_s), a DataFrame or a CSV path (``name,start,end``), optional
         Segments of the stimulus (stimulus time) for the comparison; default one segment ``"all"``.
@@ -207,7 +209,7 @@ def analyze_study(manifest, out, *, engine: str = "local", ray_address: str | No
     t_start = time.perf_counter()
     _check_options(engine, ray_address, workers, ray_cpus_per_worker, tolerance, min_share, min_viewers)
     options = {"step": step, "fps": fps, "persons": persons, "face_model": face_model,
-               "face_early_exit": face_early_exit}
+               "face_early_exit": face_early_exit, "face_cues": face_cues}
     if analyzer is None:
         _check_session_options(options)
     elif not callable(analyzer):

@@ -4,7 +4,9 @@ A synthetic "recording" is a small JSON file: ``{"seconds": 30, "seed": 1, "reac
 3.0], ...]}`` (start s, emotion, probability, length s). :func:`synthetic_analyzer`, given as ``analyzer=`` to
 :func:`cxsense.analyze_study`, turns it into a timeline with every column of a session timeline: a neutral
 face with small seeded noise, and each reaction as that emotion's probability for its length. It replaces the
-video analysis only; storage, reuse, aggregation, moments, comparison and the report run as in a real study.
+video analysis only; storage, reuse, aggregation, moments, comparison and the report run as in a real study. The
+facial cue columns, where the timeline has them, read a frontal face looking at the camera (``smile`` follows
+happiness).
 """
 
 from __future__ import annotations
@@ -67,6 +69,9 @@ def synthetic_timeline(seconds: float, reactions=(), seed: int = 0, step: float 
            "face_valence": np.clip(valence, -1, 1), "face_arousal": np.clip(arousal, -1, 1), "voice_quality": 0.0,
            "voice_emotion": "", "voice_valence": 0.0, "voice_arousal": 0.0, "voice_fused": False,
            "physio_quality": 0.0, "physio_arousal": 0.0, "physio_stress": 0.0}
+    cues = {"head_yaw": 0.0, "head_pitch": 0.0, "head_roll": 0.0, "mouth_open": 0.1,
+            "smile": p[:, EMOTIONS.index("happiness")], "brow_raise": 0.2, "eyes_open": 0.8, "gaze_on_camera": 0.9}
+    row.update({c: v for c, v in cues.items() if c in TIMELINE_COLUMNS})  # where the core has the cue columns
     df = pd.DataFrame({c: row.get(c, 0.0) for c in TIMELINE_COLUMNS}, index=range(n))
     df["face_emotion"] = df["emotion"]
     return df[list(TIMELINE_COLUMNS)]
