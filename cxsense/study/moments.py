@@ -1,7 +1,8 @@
 """Key moments: where many viewers of a variant react together.
 
 Per viewer, the reactions are the events of its timeline (:func:`cxsense.session.events.detect_events`:
-``onset`` and ``peak`` of each emotion but neutral, ``stress_rise``) and ``attention_loss`` (a step in which
+``onset`` and ``peak`` of each emotion but neutral, ``stress_rise``, and, where the timeline has cue columns,
+``jaw_drop``, ``smile_onset``, ``looked_away`` read from them) and ``attention_loss`` (a step in which
 the face is no longer seen, or, where the timeline has ``gaze_on_camera``, no longer looks at the camera
 (< 0.5), after a step in which it was), each put on the stimulus's step grid.
 
