@@ -148,6 +148,7 @@ def stages(video: str) -> dict:
     want = {"decode": [("decode' of 'av.", "~"), ("to_ndarray' of 'av.", "~"), ("demux", "~"), ("resample", "~")],
             "face detection": [("detect", "face/detect.py")],
             "expression network": [("run", "face/early_exit.py")],
+            "face mesh and cues": [("read_mesh", "face/cue_hook.py"), ("cues_of", "face/cue_hook.py")],
             "voice encoder": [("encode", "voice/encoder.py")],
             "fusion": [("fuse", "fusion/learned.py")]}
     out = {}
@@ -281,8 +282,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=3, help="runs per engine configuration (the median is reported)")
     ap.add_argument("--synthetic", default="100,300,1000", help="sizes of the synthetic scaling runs ('' to skip)")
     ap.add_argument("--skip-video", action="store_true")
-    ap.add_argument("--sections", default="hash,video,storage,overhead,synthetic",
-                    help="comma-separated: hash, video (throughput and stages), storage, overhead, synthetic")
+    ap.add_argument("--sections", default="hash,video,stages,storage,overhead,synthetic",
+                    help="comma-separated: hash, video (throughput), stages, storage, overhead, synthetic")
     ap.add_argument("--data", default=None)
     ap.add_argument("--work", default=None, help="working folder (default: a temporary one, removed at the end)")
     ap.add_argument("--synthetic-one", type=int, default=None, help=argparse.SUPPRESS)
@@ -302,8 +303,11 @@ def main(argv=None) -> int:
             manifest, split = make_study(work, a.videos, a.seconds, a.data)
             print(f"split: {split}\n{a.videos} recordings of {a.seconds:.0f} s made in {time.perf_counter() - t0:.0f} s",
                   flush=True)
-            result.update(split=split, throughput=throughput(manifest, work, a.videos, a.repeats),
-                          stages=stages(os.path.join(work, "viewer000.mp4")))
+            result.update(split=split, throughput=throughput(manifest, work, a.videos, a.repeats))
+        if "stages" in sections:
+            if "video" not in sections or a.skip_video:
+                make_study(work, a.videos, a.seconds, a.data)  # the same faces as the throughput study
+            result["stages"] = stages(os.path.join(work, "viewer000.mp4"))
         if "storage" in sections:
             result["parquet"] = parquet_cost(work)
         if "overhead" in sections:
