@@ -166,6 +166,8 @@ class LearnedFusion:
         return out
 
     def fuse(self, results: Mapping[str, ModalityResult]) -> FusedEstimate:
+        """The fused estimate of ``results`` (see the module docstring); :func:`cxsense.fusion.fuse` makes the
+        Assessment from it. Raises :class:`~cxsense.NoSignalError` without a usable modality."""
         usable = {k: r for k, r in results.items() if r.quality > 0}
         if not usable:
             raise NoSignalError(f"no modality given carries a usable signal ({no_signal_reasons(results)})")

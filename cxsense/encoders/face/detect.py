@@ -42,9 +42,11 @@ class FaceDetection:
 
     @property
     def area(self) -> float:
+        """Box area in square pixels."""
         return float(self.box[2] * self.box[3])
 
     def to_dict(self) -> dict:
+        """Box, score and keypoints as JSON-serialisable lists, rounded (what a face result's details show)."""
         return {"box": [round(float(v), 2) for v in self.box], "score": round(float(self.score), 4),
                 "keypoints": np.round(self.keypoints, 2).tolist()}
 

@@ -113,6 +113,7 @@ class PhysioEncoder(Encoder):
         self._lock = threading.Lock()
 
     def info(self) -> dict:
+        """Provenance: the stress model's and the shape network's names, versions and SHA-256, and the licence."""
         return dict(self._info)
 
     # ------------------------------------------------------------------ helpers
