@@ -28,6 +28,7 @@ from ...inputs.image import Image
 from ...registry import model_entry, model_path
 from ..base import Encoder, ModalityResult
 from .detect import FaceDetection, FaceDetector
+from .quality import crop_quality
 
 __all__ = ["FaceEncoder", "face_align", "CROP"]
 
@@ -462,11 +463,7 @@ class FaceEncoder(Encoder):
         p = p[0]
         p = p / p.sum()
         v, a = circumplex_va(p)
-        q = 1.0 if det is None else float(det.score)
-        if det is not None:
-            q *= float(min(1.0, max(det.box[2], det.box[3]) / 40.0) ** 0.5)
-        q *= float(min(1.0, std / 20.0))
-        q = max(q, 1e-3)
+        q = crop_quality(crop, det, probabilities=p, detector=self._detector, std=std)
         return ModalityResult(
             modality="face",
             probabilities={e: float(pi) for e, pi in zip(EMOTIONS, p)},
