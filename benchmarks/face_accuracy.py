@@ -48,7 +48,8 @@ def main(argv=None):
                    help="base's early exit: auto (what the model file says), off, or a threshold in (0, 1]")
     a = p.parse_args(argv)
     from cxsense.encoders import _instances, _key, get_encoder
-    from cxsense.encoders.face.encoder import FaceEncoder, early_exit_from_text
+    from cxsense.encoders.face.encoder import FaceEncoder
+from cxsense.options import early_exit_from_text
 
     ee = early_exit_from_text(a.early_exit)
     kw = {"face_model": a.face_model, "face_early_exit": ee}

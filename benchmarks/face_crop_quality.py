@@ -72,14 +72,14 @@ def auc(pos: np.ndarray, neg: np.ndarray) -> float:
 
 
 def measure(enc, crops: np.ndarray) -> dict[str, np.ndarray]:
-    from cxsense.encoders.face.encoder import _pixel_std
     from cxsense.encoders.face.quality import crop_signals
+    from cxsense.encoders.face.views import pixel_std
 
     _, p = enc.crops_embed(crops)
     det = np.array([crop_signals(c, enc._detector)["detector_score"] for c in crops])
     pmax = p.max(1)
     ent = -(p * np.log(np.clip(p, 1e-12, 1))).sum(1) / np.log(p.shape[1])
-    std = np.array([_pixel_std(c) for c in crops])
+    std = np.array([pixel_std(c) for c in crops])
     return {"detector_score": det, "max_prob": pmax, "entropy": ent, "std": std, "probs": p}
 
 

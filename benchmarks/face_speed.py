@@ -79,7 +79,7 @@ def main(argv=None):
     ap.add_argument("--data", default=None)
     ap.add_argument("--dev-crops", type=int, default=1000, help="dev crops to cycle through (0: skip that row)")
     a = ap.parse_args(argv)
-    from cxsense.encoders.face.encoder import early_exit_from_text
+    from cxsense.options import early_exit_from_text
 
     ee = early_exit_from_text(a.early_exit)
 

@@ -6,7 +6,8 @@ Each case runs in its own subprocess with ``PYTHONPATH=<repo>`` (default: this r
 ``--repo /path/to/another/checkout`` to measure another version with the same cases). The child first makes one
 benign call of the case's modality (so the models are loaded and the baseline is warm), then the hostile call.
 Printed per case: the outcome (the result's quality, or the exception's type and the start of its message), the
-hostile call's wall time, the child's peak resident memory (``VmHWM``) and its growth over the warm baseline. The
+hostile call's wall time, the child's peak resident memory (``VmHWM``) and the call's growth: the peak during the
+call (VmHWM reset just before it) over the resident memory just before it, with the input already made. The
 parent polls the child and stops it above ``--cap-mb`` of resident memory or after ``--timeout`` seconds; such a
 case is printed as ``stopped`` with the figure it had reached (a lower bound). Files are made in a temporary folder
 that is removed at the end; nothing else is written. No data folder is needed.
@@ -202,15 +203,24 @@ def _status() -> dict:
 
 
 def _voice_signal(seconds: float, rate: int = 16000, block_s: int = 600) -> np.ndarray:
-    """A vowel-like synthetic voice (gliding f0, 3 harmonics, syllable envelope), float32, made block by block."""
+    """Speech-like synthetic audio, float32, made block by block: vowel-like syllables (7 harmonics of a gliding
+    f0, 200-ms syllables, 60-ms gaps) with a burst of high-passed noise (an /s/) in each gap (vowels alone are
+    judged music by the voice encoder's speech/music check)."""
+    from scipy.signal import butter, sosfilt
+
     out = np.empty(int(seconds * rate), np.float32)
     rng = np.random.default_rng(0)
+    sos = butter(4, 4500, "high", fs=rate, output="sos")
     for s in range(0, len(out), block_s * rate):
-        t = (np.arange(s, min(len(out), s + block_s * rate)) / rate).astype(np.float64)
-        f0 = 140 + 30 * np.sin(2 * np.pi * 0.5 * t)
+        t = np.arange(s, min(len(out), s + block_s * rate)) / rate
+        f0 = 150 + 30 * np.sin(2 * np.pi * 0.7 * t)
         ph = 2 * np.pi * np.cumsum(f0) / rate
-        y = sum(np.sin(k * ph) / k for k in (1, 2, 3)) * 0.15 * (0.55 + 0.45 * np.sin(2 * np.pi * 3 * t))
-        out[s:s + len(t)] = y + 0.002 * rng.standard_normal(len(t))
+        cycle = (t % 0.26) / 0.26
+        env = np.where(cycle < 0.77, np.sin(np.pi * np.minimum(cycle / 0.77, 1.0)) ** 0.5, 0.0)
+        y = sum(np.sin(k * ph) / k for k in range(1, 8)) * env
+        hiss = sosfilt(sos, rng.standard_normal(len(t)))
+        y = 0.3 * y / 2.6 + 0.02 * ((cycle > 0.81) & (cycle < 0.96)) * hiss / np.max(np.abs(hiss))
+        out[s:s + len(t)] = y + 1e-4 * rng.standard_normal(len(t))
     return out
 
 
@@ -248,6 +258,8 @@ def child(case: str, path: str | None) -> dict:
         kwargs["physio"] = _physio(10 * 3600)
     if case == "png16_8000_nodetect":
         kwargs["detect_face"] = False
+    with open("/proc/self/clear_refs", "w") as f:  # reset VmHWM: the peak from here on is the hostile call's
+        f.write("5")
     before = _status()
     t0 = time.perf_counter()
     try:
@@ -260,9 +272,9 @@ def child(case: str, path: str | None) -> dict:
         outcome = f"UNTYPED {type(e).__module__}.{type(e).__name__}: {str(e)[:120]}"
     dt = time.perf_counter() - t0
     after = _status()
-    return {"case": case, "outcome": outcome, "seconds": round(dt, 2), "peak_mb": after["VmHWM"],
+    return {"case": case, "outcome": outcome, "seconds": round(dt, 2), "peak_mb": max(after["VmHWM"], base["VmHWM"]),
             "warm_mb": base["VmHWM"], "input_mb": before["VmRSS"] - base["VmRSS"],
-            "growth_mb": after["VmHWM"] - max(base["VmHWM"], before["VmRSS"]), "vm_peak_mb": after["VmPeak"]}
+            "growth_mb": after["VmHWM"] - before["VmRSS"], "vm_peak_mb": after["VmPeak"]}
 
 
 # ----------------------------------------------------------------------------------------------- parent

@@ -78,7 +78,7 @@ def main(argv=None) -> int:
                     help="auto (the model file's setting), off, or a threshold; the example face is an easy one, "
                          "so with a threshold this is the best case")
     a = ap.parse_args(argv)
-    from cxsense.encoders.face.encoder import early_exit_from_text
+    from cxsense.options import early_exit_from_text
 
     kw = {"face_early_exit": early_exit_from_text(a.face_early_exit)}
     import av

@@ -10,6 +10,7 @@ Outputs are estimates of expressed affect, never of identity. Nothing is downloa
 from ._version import __version__
 from .api import assess as assess
 from .api import assess_faces as assess_faces
+from .api import warm_up as warm_up
 from .assessment import Assessment as Assessment
 from .emotions import EMOTIONS as EMOTIONS
 from .encoders.base import ModalityResult as ModalityResult
@@ -27,6 +28,7 @@ __all__ = [
     "EMOTIONS",
     "assess",
     "assess_faces",
+    "warm_up",
     "Assessment",
     "ModalityResult",
     "CxsenseError",

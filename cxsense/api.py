@@ -1,107 +1,77 @@
-"""The one call for app developers: :func:`assess`; and :func:`assess_faces` for group scenes."""
+"""The one call for app developers, :func:`assess`; :func:`assess_faces` for group scenes; :func:`warm_up`.
+
+Every call runs the same stages: the keyword arguments become one options object per modality
+(:mod:`cxsense.options`, checked once), every input becomes its one clean form (:mod:`cxsense.inputs`, bad input
+fails here, before any model runs), each encoder reads its clean input (:func:`cxsense.encoders.get_encoder`),
+and :func:`cxsense.fusion.fuse` makes the :class:`~cxsense.Assessment`.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from .assessment import Assessment
-from .emotions import EMOTIONS
 from .encoders import get_encoder
 from .encoders.base import ModalityResult
 from .errors import InputError
-from .fusion import get_fusion
+from .fusion import fuse
+from .options import EarlyExit, FaceOptions, PhysioOptions, VoiceOptions
 
-__all__ = ["assess", "assess_faces"]
-
-_OPTIONS = {
-    "sampling_rate": "physio: the sampling rate in Hz of a pandas DataFrame given as physio",
-    "baseline": "physio: a resting recording of the same person, in any form physio accepts",
-    "nan_policy": "physio: 'raise' (default: NaN samples are an InputError) or 'interpolate' (gaps up to 2 s)",
-    "face_model": "face: 'base' (default, the most accurate) or 'small' (one network, always one pass: faster on hard faces)",
-    "face_early_exit": "face, base model: 'auto' (default: what the model file says, 0.65 for base v1.4.0), None (off) or a "
-                       "threshold in (0, 1]: the stage-1 network answers alone when it is at least this sure",
-}
+__all__ = ["assess", "assess_faces", "warm_up", "encode_inputs"]
 
 
-def _check_options(options: dict) -> None:
-    unknown = sorted(set(options) - set(_OPTIONS))
+def refuse_unknown(unknown: dict, allowed: list[str]) -> None:
+    """An :class:`InputError` naming unexpected keyword arguments (so a typo is not silently ignored)."""
     if unknown:
-        raise InputError("options", "one of " + ", ".join(sorted(_OPTIONS)), ", ".join(repr(u) for u in unknown))
+        raise InputError(", ".join(sorted(unknown)), "one of the keyword arguments " + ", ".join(allowed),
+                         "an unknown keyword argument")
 
 
-def _normalise(face, voice, physio, detect_face, options) -> dict[str, Any]:
-    """Every input form to its one clean form, before any model runs (bad input fails fast)."""
-    if not isinstance(detect_face, (bool, np.bool_)):
-        raise InputError("detect_face", "True or False", repr(detect_face))
-    _check_options(options)
+def _prepare(face, voice, physio, face_opts: FaceOptions, physio_opts: PhysioOptions,
+             physio_baseline) -> dict[str, tuple[Any, Any, Any]]:
+    """modality -> (clean input, options, clean baseline or None); bad input fails here, before any model."""
     if face is None and voice is None and physio is None:
         raise InputError("face, voice, physio", "at least one input", "none of the three")
-    inputs: dict[str, Any] = {}
-    for name in ("face_model", "face_early_exit"):
-        if name in options and face is None:
-            raise InputError("options", f"{name} only together with face", f"{name} without face")
-    if face is not None:
-        from .encoders.face.encoder import check_face_options
-
-        check_face_options(options.get("face_model", "base"), options.get("face_early_exit", "auto"))
+    items: dict[str, tuple[Any, Any, Any]] = {}
     if face is not None:
         from .inputs.image import load_image
 
-        inputs["face"] = load_image(face, parameter="face")
+        items["face"] = (load_image(face, parameter="face"), face_opts, None)
     if voice is not None:
         from .inputs.audio import load_audio
 
-        inputs["voice"] = load_audio(voice, parameter="voice")
+        items["voice"] = (load_audio(voice, parameter="voice"), VoiceOptions(), None)
     if physio is not None:
         from .inputs.physio import load_physio
 
-        kw = {"sampling_rate": options.get("sampling_rate"), "nan_policy": options.get("nan_policy", "raise")}
-        inputs["physio"] = load_physio(physio, parameter="physio", **kw)
-        if options.get("baseline") is not None:
-            options = dict(options, baseline=load_physio(options["baseline"], parameter="baseline", **kw))
-    elif set(options) & {"sampling_rate", "baseline", "nan_policy"}:
-        raise InputError("options", "sampling_rate, baseline and nan_policy only together with physio",
-                         ", ".join(sorted(set(options) & {"sampling_rate", "baseline", "nan_policy"})))
-    return inputs, options
+        kw = {"sampling_rate": physio_opts.sampling_rate, "nan_policy": physio_opts.nan_policy}
+        base = None if physio_baseline is None else load_physio(physio_baseline, parameter="physio_baseline", **kw)
+        items["physio"] = (load_physio(physio, parameter="physio", **kw), physio_opts, base)
+    return items
 
 
-def _encode(inputs: dict[str, Any], detect_face: bool, options: dict) -> dict[str, ModalityResult]:
+def encode_inputs(items: dict[str, tuple[Any, Any, Any]]) -> dict[str, ModalityResult]:
+    """Each modality's :class:`ModalityResult` from ``{modality: (clean input, options, clean baseline)}``.
+
+    A baseline is read once here (``Encoder.prepare_baseline``) and used for this call only.
+    """
     results: dict[str, ModalityResult] = {}
-    for modality, x in inputs.items():
-        enc = (get_encoder("face", model=options.get("face_model", "base"), early_exit=options.get("face_early_exit", "auto"))
-               if modality == "face" else get_encoder(modality))
-        if modality == "face":
-            results[modality] = enc.encode(x, detect_face=bool(detect_face))
-        elif modality == "physio":
-            results[modality] = enc.encode(x, baseline=options.get("baseline"))
-        else:
-            results[modality] = enc.encode(x)
+    for modality, (x, options, baseline) in items.items():
+        enc = get_encoder(modality, options)
+        prepared = None if baseline is None else enc.prepare_baseline(baseline, options)
+        results[modality] = enc.encode(x, options, baseline=prepared)
     return results
 
 
-def _assessment(results: dict[str, ModalityResult]) -> Assessment:
-    fused = get_fusion().fuse(results)
-    p = np.asarray(fused.probabilities, dtype=np.float64)
-    p = p / p.sum()
-    top = p.max()
-    tied = [i for i in range(len(EMOTIONS)) if top - p[i] < 1e-12]
-    idx = EMOTIONS.index("neutral") if EMOTIONS.index("neutral") in tied else tied[0]
-    return Assessment(
-        emotion=EMOTIONS[idx],
-        probabilities={e: float(v) for e, v in zip(EMOTIONS, p)},
-        valence=fused.valence,
-        arousal=fused.arousal,
-        stress=fused.stress,
-        confidence=fused.confidence,
-        modalities=results,
-        fusion=fused.info,
-        incongruence=float(fused.info.get("incongruence", {}).get("score", 0.0)),
-    )
+def _without_modality(given: dict[str, bool], modality: str) -> None:
+    extra = [name for name, is_set in given.items() if is_set]
+    if extra:
+        raise InputError(", ".join(extra), f"used only together with {modality}", f"{modality}=None")
 
 
-def assess(face=None, voice=None, physio=None, *, detect_face: bool = True, **options) -> Assessment:
+def assess(face=None, voice=None, physio=None, *, detect_face: bool = True, face_model: str = "base",
+           face_early_exit: EarlyExit = "auto", sampling_rate: float | None = None, nan_policy: str = "raise",
+           physio_baseline=None, baseline=None, **unknown) -> Assessment:
     """Estimate how a person appears to feel from any non-empty subset of face, voice and body signals.
 
     Parameters
@@ -112,17 +82,22 @@ def assess(face=None, voice=None, physio=None, *, detect_face: bool = True, **op
         An audio file path, or a 1-D float array in [-1, 1] (int16 accepted) with its rate in Hz.
     physio : mapping or pandas.DataFrame, optional
         Channel name -> ``(samples, sampling_rate)``; channels ``ecg``, ``ppg`` (``bvp``), ``eda`` (``gsr``),
-        ``rsp``, ``temp``, ``acc`` (``(N, 3)``). One window, typically 30 to 120 s.
+        ``rsp``, ``temp``, ``acc`` (``(N, 3)``). One window, 30 to 120 s (the model was trained on 60 s).
     detect_face : bool, default True
         Assess the largest detected face; ``False`` takes the whole image as one face crop.
-    **options
-        ``sampling_rate`` (Hz, for a DataFrame ``physio``), ``baseline`` (a resting physio recording of the
-        same person), ``nan_policy`` (``"raise"`` or ``"interpolate"`` short NaN gaps in physio),
-        ``face_model`` (``"base"``, default, or ``"small"``: one network, always one pass, 2.3 points less accurate on dev),
-        ``face_early_exit`` (``"auto"``, default, ``None`` or a threshold in (0, 1]: base's stage-1 network answers
-        alone when its top probability reaches the threshold, else the whole model runs; ``"auto"`` is 0.65 for
-        base v1.4.0, ``None`` sends every face through the whole model; see
-        :class:`~cxsense.encoders.face.encoder.FaceEncoder`).
+    face_model : {"base", "small"}, default "base"
+        ``"small"``: one network, always one pass (2.3 points less accurate on dev, faster on hard faces).
+    face_early_exit : "auto", float in (0, 1] or None, default "auto"
+        Base's stage-1 network answers alone when its top probability reaches the threshold, else the whole
+        model runs; ``"auto"`` is the model file's threshold (0.65 for base v1.4.0), ``None`` sends every face
+        through the whole model.
+    sampling_rate : float, optional
+        Hz of a pandas DataFrame given as ``physio``.
+    nan_policy : {"raise", "interpolate"}, default "raise"
+        Physio NaN samples: an error, or gaps up to 2 s filled linearly.
+    physio_baseline : same forms as ``physio``, optional
+        A resting recording of the same person (1-5 min): the stress model then also reads each feature's
+        change from it. ``baseline=`` is its older name.
 
     Returns
     -------
@@ -131,7 +106,7 @@ def assess(face=None, voice=None, physio=None, *, detect_face: bool = True, **op
     Raises
     ------
     InputError
-        Bad input; the message names the parameter, what is allowed and what was given.
+        Bad input or options; the message names the parameter, what is allowed and what was given.
     NoSignalError
         None of the modalities given carries a usable signal.
     ModelError
@@ -140,40 +115,66 @@ def assess(face=None, voice=None, physio=None, *, detect_face: bool = True, **op
     Examples
     --------
     >>> import cxsense
-    >>> a = cxsense.assess(face="examples/face.jpg")         # doctest: +SKIP
-    >>> a.emotion, round(a.confidence, 2), a.modalities["face"].quality  # doctest: +SKIP
-    ('happiness', 0.93, 0.94)
+    >>> a = cxsense.assess(face="examples/astronaut.jpg")   # doctest: +SKIP
+    >>> a.emotion, round(a.confidence, 2)                     # doctest: +SKIP
+    ('happiness', 0.9)
     """
-    inputs, options = _normalise(face, voice, physio, detect_face, options)
-    return _assessment(_encode(inputs, detect_face, options))
+    refuse_unknown(unknown, ["detect_face", "face_model", "face_early_exit", "sampling_rate", "nan_policy",
+                             "physio_baseline", "baseline"])
+    if baseline is not None and physio_baseline is not None:
+        raise InputError("baseline", "not together with physio_baseline (baseline is its older name)", "both")
+    physio_baseline = baseline if physio_baseline is None else physio_baseline
+    face_opts = FaceOptions(model=face_model, early_exit=face_early_exit, detect=detect_face)
+    physio_opts = PhysioOptions(sampling_rate=sampling_rate, nan_policy=nan_policy)
+    if face is None:
+        _without_modality({"face_model": face_model != "base", "face_early_exit": face_early_exit != "auto"}, "face")
+    if physio is None:
+        _without_modality({"sampling_rate": sampling_rate is not None, "nan_policy": nan_policy != "raise",
+                           "physio_baseline": physio_baseline is not None}, "physio")
+    return fuse(encode_inputs(_prepare(face, voice, physio, face_opts, physio_opts, physio_baseline)))
 
 
-def assess_faces(face, **options) -> list[Assessment]:
+def assess_faces(face, *, face_model: str = "base", face_early_exit: EarlyExit = "auto", **unknown) -> list[Assessment]:
     """One :class:`Assessment` per detected face in an image, largest face first (group scenes).
 
-    Each Assessment's ``modalities["face"].details`` holds the face's ``box`` ``[x, y, width, height]``
-    in pixels, the detector ``score`` and ``keypoints``. Faces are not identified or tracked: the list
-    order is by size. An image without a face gives an empty list.
+    Each Assessment's ``modalities["face"].details`` holds the face's ``box`` ``[x, y, width, height]`` in
+    pixels, the detector ``score`` and ``keypoints``. Faces are not identified or tracked: the order is by size.
 
     Parameters
     ----------
     face : str, os.PathLike, bytes or np.ndarray
         As for :func:`assess`.
-    **options
-        ``face_model`` and ``face_early_exit``, as for :func:`assess`; no other option.
+    face_model, face_early_exit
+        As for :func:`assess`.
+
+    Returns
+    -------
+    list of Assessment; empty when the image holds no usable face.
     """
-    _check_options(options)
-    extra = sorted(set(options) - {"face_model", "face_early_exit"})
-    if extra:
-        raise InputError("options", "face_model or face_early_exit for assess_faces", ", ".join(map(repr, extra)))
-    from .encoders.face.encoder import check_face_options
+    refuse_unknown(unknown, ["face_model", "face_early_exit"])
     from .inputs.image import load_image
 
-    face_model, early_exit = options.get("face_model", "base"), options.get("face_early_exit", "auto")
-    check_face_options(face_model, early_exit)
+    options = FaceOptions(model=face_model, early_exit=face_early_exit)
     image = load_image(face, parameter="face")
-    out = []
-    for r in get_encoder("face", model=face_model, early_exit=early_exit).encode_all(image):
-        if r.quality > 0:
-            out.append(_assessment({"face": r}))
-    return out
+    return [fuse({"face": r}) for r in get_encoder("face", options).encode_all(image) if r.quality > 0]
+
+
+def warm_up(*modalities: str, face_model: str = "base", face_early_exit: EarlyExit = "auto") -> None:
+    """Load the encoders of ``modalities`` (default: face and voice) and pay their one-time costs now.
+
+    Models load lazily on first use; the voice encoder's creation compiles librosa's numba code (1-2 s, 15-25 s
+    on a fresh install). Call this before a live stream so that the first assessment does not stall.
+
+    Parameters
+    ----------
+    *modalities : {"face", "voice", "physio"}
+    face_model, face_early_exit
+        The face options to warm up (as for :func:`assess`).
+    """
+    from .options import OPTIONS
+
+    for m in modalities or ("face", "voice"):
+        if m not in OPTIONS:
+            raise InputError("modalities", "'face', 'voice' or 'physio'", repr(m))
+        opts = FaceOptions(model=face_model, early_exit=face_early_exit) if m == "face" else OPTIONS[m]()
+        get_encoder(m, opts).warm_up()

@@ -11,7 +11,15 @@ from ._version import __version__
 from .emotions import EMOTIONS
 from .encoders.base import ModalityResult, _jsonable
 
-__all__ = ["Assessment"]
+__all__ = ["Assessment", "ROW_COLUMNS", "MODALITY_COLUMNS", "no_signal_row"]
+
+#: Per-modality columns of a timeline row: each modality's own reading, 0 or "" where it had no signal.
+MODALITY_COLUMNS = ["face_quality", "face_emotion", "face_valence", "face_arousal",
+                    "voice_quality", "voice_emotion", "voice_valence", "voice_arousal", "voice_fused",
+                    "physio_quality", "physio_arousal", "physio_stress"]
+#: Columns of :meth:`Assessment.to_row` (a session timeline adds ``time`` and ``person`` in front).
+ROW_COLUMNS = (["emotion", *EMOTIONS, "valence", "arousal", "stress", "confidence", "incongruence",
+                "categorical_evidence"] + MODALITY_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,12 @@ class Assessment:
         How strongly the modalities disagree (0 with fewer than two usable modalities): the largest, over
         pairs, of the Jensen-Shannon divergence of their categories and the gaps of their valence, arousal
         and stress, each times the pair's lower quality. See :mod:`cxsense.fusion.incongruence`.
+    categorical_evidence : bool
+        False when no modality in the estimate reads categories (physiology alone): ``probabilities`` are
+        then uniform, ``emotion`` is ``"neutral"`` by convention, ``valence`` is 0 and ``confidence`` 1/7 --
+        placeholders, not a reading. Check this before showing ``emotion``.
+
+    Assessments are made by :func:`cxsense.fusion.fuse`, the one step every entry point shares.
     """
 
     emotion: str
@@ -53,6 +67,7 @@ class Assessment:
     modalities: Mapping[str, ModalityResult]
     fusion: Mapping[str, Any] = field(default_factory=dict)
     incongruence: float = 0.0
+    categorical_evidence: bool = True
 
     def __post_init__(self):
         p = {e: float(self.probabilities[e]) for e in EMOTIONS}
@@ -68,8 +83,15 @@ class Assessment:
         object.__setattr__(self, "modalities", MappingProxyType(dict(self.modalities)))
         object.__setattr__(self, "fusion", MappingProxyType(dict(self.fusion)))
 
-    def to_dict(self) -> dict:
-        """All of the above as a JSON-serialisable dict (embeddings as lists)."""
+    def to_dict(self, embeddings: bool = True) -> dict:
+        """All of the above as a JSON-serialisable dict.
+
+        Parameters
+        ----------
+        embeddings : bool, default True
+            Include each modality's embedding as a list of floats (the contract's default); ``False`` leaves
+            them out (what ``cxsense assess`` prints unless ``--embeddings``, and what the service returns).
+        """
         return {
             "emotion": self.emotion,
             "probabilities": dict(self.probabilities),
@@ -77,13 +99,54 @@ class Assessment:
             "arousal": self.arousal,
             "stress": self.stress,
             "confidence": self.confidence,
-            "modalities": {k: m.to_dict() for k, m in self.modalities.items()},
+            "categorical_evidence": self.categorical_evidence,
+            "modalities": {k: m.to_dict(embedding=embeddings) for k, m in self.modalities.items()},
             "incongruence": self.incongruence,
             "fusion": _jsonable(self.fusion),
             "cxsense_version": __version__,
         }
 
+    def to_row(self) -> dict:
+        """One timeline row (columns :data:`ROW_COLUMNS`): the estimate and each modality's own reading.
+
+        ``voice_fused`` is True when a usable voice took part in the estimate (a session keeps the voice out
+        when several faces are on screen). Never NaN: a modality without signal gives 0 and ``""``.
+        """
+        row = {"emotion": self.emotion, **{e: float(self.probabilities[e]) for e in EMOTIONS},
+               "valence": self.valence, "arousal": self.arousal, "stress": self.stress,
+               "confidence": self.confidence, "incongruence": self.incongruence,
+               "categorical_evidence": bool(self.categorical_evidence)}
+        row.update(_modality_columns(self.modalities, set(self.fusion.get("used", ()))))
+        return row
+
     def __repr__(self) -> str:
         mods = ", ".join(f"{k}(q={m.quality:.2f})" for k, m in self.modalities.items())
         return (f"Assessment(emotion={self.emotion!r}, confidence={self.confidence:.2f}, valence={self.valence:+.2f}, "
                 f"arousal={self.arousal:+.2f}, stress={self.stress:.2f}, modalities=[{mods}])")
+
+
+def _modality_columns(results: Mapping[str, ModalityResult], fused: set) -> dict:
+    row: dict[str, Any] = {}
+    for m in ("face", "voice"):
+        r = results.get(m)
+        ok = r is not None and r.quality > 0
+        row[f"{m}_quality"] = r.quality if ok else 0.0
+        row[f"{m}_emotion"] = (r.emotion or "") if ok else ""
+        row[f"{m}_valence"] = float(r.valence) if ok and r.valence is not None else 0.0
+        row[f"{m}_arousal"] = float(r.arousal) if ok and r.arousal is not None else 0.0
+    row["voice_fused"] = "voice" in fused
+    r = results.get("physio")
+    ok = r is not None and r.quality > 0
+    row["physio_quality"] = r.quality if ok else 0.0
+    row["physio_arousal"] = float(r.arousal) if ok and r.arousal is not None else 0.0
+    row["physio_stress"] = float(r.stress) if ok and r.stress is not None else 0.0
+    return row
+
+
+def no_signal_row(results: Mapping[str, ModalityResult] | None = None) -> dict:
+    """A timeline row for a step in which nothing usable was seen: ``emotion == "no_signal"``, the estimate's
+    columns 0 (never NaN), and whatever the modalities reported."""
+    row = {"emotion": "no_signal", **{e: 0.0 for e in EMOTIONS}, "valence": 0.0, "arousal": 0.0, "stress": 0.0,
+           "confidence": 0.0, "incongruence": 0.0, "categorical_evidence": False}
+    row.update(_modality_columns(results or {}, set()))
+    return row

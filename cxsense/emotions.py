@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["EMOTIONS", "CIRCUMPLEX", "circumplex_va", "clip_scalar", "stress_from_va"]
+__all__ = ["EMOTIONS", "CIRCUMPLEX", "circumplex_va", "clip_scalar", "stress_from_va", "top_emotion"]
 
 EMOTIONS: tuple[str, ...] = ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral")
 
@@ -20,6 +20,18 @@ CIRCUMPLEX: dict[str, tuple[float, float]] = {
     "surprise": (0.15, 0.80),
     "neutral": (0.0, -0.10),
 }
+
+_NEUTRAL = EMOTIONS.index("neutral")
+
+
+def top_emotion(p: np.ndarray) -> str:
+    """The most probable category of ``p`` (shape ``(7,)``, ordered as :data:`EMOTIONS`). A tie at the top goes
+    to ``"neutral"`` when neutral is among the tied, else to the first tied category: the one tie-break every
+    estimate of cxsense uses."""
+    p = np.asarray(p, dtype=np.float64)
+    tied = np.flatnonzero(p.max() - p < 1e-12)
+    return EMOTIONS[_NEUTRAL if _NEUTRAL in tied else int(tied[0])]
+
 
 _VA = np.array([CIRCUMPLEX[e] for e in EMOTIONS], dtype=np.float64)
 

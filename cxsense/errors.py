@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["CxsenseError", "InputError", "NoSignalError", "ModelError", "NotAvailableError", "PolicyError"]
+__all__ = ["CxsenseError", "InputError", "NoSignalError", "ModelError", "NotAvailableError", "PolicyError", "describe"]
 
 
 class CxsenseError(Exception):
@@ -37,3 +37,26 @@ class NotAvailableError(CxsenseError):
 class PolicyError(CxsenseError):
     """A usage policy that the law forbids or that is incomplete, e.g. emotion recognition at work or in
     education without a medical or safety exemption (EU AI Act Art. 5(1)(f)). The message names the rule."""
+
+
+def describe(x) -> str:
+    """A short, safe description of a value for an error message: its kind and size, never its repr (which can be
+    huge, or an object address such as ``<_io.BytesIO object at 0x...>``)."""
+    import os
+
+    if isinstance(x, (str, os.PathLike)):
+        return repr(os.fspath(x))[:200]
+    if isinstance(x, (bytes, bytearray, memoryview)):
+        return f"{type(x).__name__} of {len(x)} bytes"
+    shape, dtype = getattr(x, "shape", None), getattr(x, "dtype", None)
+    if shape is not None and dtype is not None:
+        return f"an array of dtype {dtype} and shape {tuple(shape)}"
+    if hasattr(x, "getbuffer") and hasattr(x, "read"):  # an in-memory file
+        return f"a {type(x).__name__} of {len(x.getbuffer())} bytes (pass its bytes or a path)"
+    if hasattr(x, "read"):
+        return f"a file object ({type(x).__name__}; pass a path or bytes)"
+    if isinstance(x, (tuple, list)):
+        return f"a {type(x).__name__} of length {len(x)}"
+    if isinstance(x, (int, float, bool)) or x is None:
+        return repr(x)
+    return f"a {type(x).__name__}"

@@ -42,3 +42,26 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket, "create_connection", _blocked)
     monkeypatch.setattr(socket, "getaddrinfo", _blocked)
     yield
+
+
+@pytest.fixture
+def cli(capsys):
+    """``cli(*args) -> (exit code, parsed JSON stdout or None, stderr)``: the command line run in-process."""
+    import json
+
+    from cxsense.cli import main
+
+    def run(*args):
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        try:
+            data = json.loads(out) if out.strip() else None
+        except ValueError:
+            data = None
+        return code, data, err
+
+    return run
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: a test that takes more than a few seconds (deselect with -m 'not slow')")

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import cxsense
+import cxsense.registry
 
 
 def check_assessment(a: cxsense.Assessment):
@@ -52,10 +53,9 @@ def test_assess_face_contract(face_path):
     assert set(a.modalities) == {"face"}
     face = a.modalities["face"]
     assert face.quality > 0.5
-    # base answers with its early exit by default (v1.3.0): the embedding is its first network's pre-logit vector
-    # whichever path the crop took; with face_early_exit=None, both networks' vectors side by side (256 each)
+    # one embedding space per model: base's stage-1 network's 256-d pre-logit vector, whatever path the crop took
     assert face.embedding.shape == (256,)
-    assert cxsense.assess(face=str(face_path), face_early_exit=None).modalities["face"].embedding.shape == (512,)
+    assert cxsense.assess(face=str(face_path), face_early_exit=None).modalities["face"].embedding.shape == (256,)
     assert set(d["modalities"]["face"]) >= {"probabilities", "embedding", "quality", "valence", "arousal", "stress"}
     # one modality: the fused estimate is that modality's calibrated estimate
     assert dict(a.probabilities) == pytest.approx(dict(face.probabilities), abs=1e-9)
@@ -127,28 +127,32 @@ def test_blank_crop_is_no_signal():
         cxsense.assess(face=np.full((48, 48), 128, np.uint8), detect_face=False)
 
 
-def test_cli_assess(face_path):
-    out = subprocess.run([sys.executable, "-m", "cxsense", "assess", "--face", str(face_path)],
-                         capture_output=True, text=True, check=True)
-    d = json.loads(out.stdout)
-    assert d["emotion"] in cxsense.EMOTIONS and "face" in d["modalities"]
-    quick = subprocess.run([sys.executable, "-m", "cxsense", "assess", "--face", str(face_path), "--face-early-exit",
-                            "0.1"], capture_output=True, text=True, check=True)
-    assert json.loads(quick.stdout)["modalities"]["face"]["details"]["passes"] == 1
-    bad = subprocess.run([sys.executable, "-m", "cxsense", "assess", "--face", str(face_path), "--face-early-exit",
-                          "fast"], capture_output=True, text=True)
-    assert bad.returncode == 2 and "face_early_exit" in bad.stderr
-    faces = subprocess.run([sys.executable, "-m", "cxsense", "faces", str(face_path), "--face-model", "small"],
-                           capture_output=True, text=True, check=True)
-    [one] = json.loads(faces.stdout)
+def test_cli_assess(face_path, cli):
+    code, d, _ = cli("assess", "--face", face_path)
+    assert code == 0 and d["emotion"] == "happiness" and "face" in d["modalities"]
+    assert "embedding" not in d["modalities"]["face"]  # embeddings only when asked
+    code, d, _ = cli("assess", "--face", face_path, "--embeddings")
+    assert code == 0 and len(d["modalities"]["face"]["embedding"]) == 256
+    code, d, _ = cli("assess", "--face", face_path, "--face-early-exit", "0.1")
+    assert d["modalities"]["face"]["details"]["passes"] == 1
+    code, _, err = cli("assess", "--face", face_path, "--face-early-exit", "fast")
+    assert code == 2 and "face_early_exit" in err
+    code, faces, _ = cli("faces", face_path, "--face-model", "small")
+    [one] = faces
     assert one["modalities"]["face"]["model"]["expression"]["name"] == "face-expression-small"
 
 
-def test_cli_bad_input_exit_code(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "cxsense", "assess", "--face", str(tmp_path / "missing.jpg")],
-                         capture_output=True, text=True)
-    assert out.returncode == 2
-    assert "'face'" in out.stderr and "missing.jpg" in out.stderr
+def test_cli_entry_point_runs_as_a_module(face_path):
+    """One real subprocess: ``python -m cxsense`` is wired to the same main()."""
+    out = subprocess.run([sys.executable, "-m", "cxsense", "assess", "--face", str(face_path)],
+                         capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout)["emotion"] == "happiness"
+
+
+def test_cli_bad_input_exit_code(tmp_path, cli):
+    code, _, err = cli("assess", "--face", tmp_path / "missing.jpg")
+    assert code == 2
+    assert "'face'" in err and "missing.jpg" in err
 
 
 def test_threads_give_identical_results(face_path):
@@ -173,7 +177,7 @@ def test_modality_without_signal_contributes_nothing(face_path):
         cxsense.assess(voice=silence)
 
 
-def test_cli_physio_csv(tmp_path):
+def test_cli_physio_csv(tmp_path, cli):
     import neurokit2 as nk
     import pandas as pd
 
@@ -181,10 +185,47 @@ def test_cli_physio_csv(tmp_path):
     eda = nk.eda_simulate(duration=60, sampling_rate=64, scr_number=4, random_state=1)
     csv = tmp_path / "window.csv"
     pd.DataFrame({"time": np.arange(len(ppg)) / 64, "ppg": ppg, "eda": eda}).to_csv(csv, index=False)
-    out = subprocess.run([sys.executable, "-m", "cxsense", "assess", "--physio", str(csv)],
-                         capture_output=True, text=True, check=True)
-    d = json.loads(out.stdout)
-    assert set(d["modalities"]) == {"physio"} and d["modalities"]["physio"]["quality"] > 0
+    code, d, _ = cli("assess", "--physio", csv)
+    assert code == 0 and set(d["modalities"]) == {"physio"} and d["modalities"]["physio"]["quality"] > 0
     assert 0 <= d["stress"] <= 1
     # physiology carries no categorical evidence: uniform probabilities, "neutral" by convention
     assert d["emotion"] == "neutral" and d["confidence"] == pytest.approx(1 / 7)
+    assert d["categorical_evidence"] is False and "notes" not in d
+
+
+def test_cli_physio_csv_with_extra_columns_and_a_long_recording(tmp_path, cli):
+    """NeuroKit2's example files carry a Photosensor column: it is skipped and named; a CSV longer than the
+    window says which part was assessed."""
+    import neurokit2 as nk
+    import pandas as pd
+
+    ppg = nk.ppg_simulate(duration=150, sampling_rate=64, heart_rate=75, random_state=2)
+    csv = tmp_path / "long.csv"
+    pd.DataFrame({"time": np.arange(len(ppg)) / 64, "ppg": ppg, "Photosensor": np.ones(len(ppg))}).to_csv(csv, index=False)
+    code, d, _ = cli("assess", "--physio", csv)
+    assert code == 0 and d["modalities"]["physio"]["quality"] > 0
+    assert any("Photosensor" in n for n in d["notes"])
+    assert any("last 60 s (90.0-150.0 s" in n for n in d["notes"])
+    assert d["modalities"]["physio"]["details"]["duration_s"] == pytest.approx(60, abs=0.1)
+
+
+def test_cli_exit_codes_each_have_one_meaning(tmp_path, cli, monkeypatch):
+    silent = tmp_path / "silence.wav"
+    import soundfile as sf
+
+    sf.write(silent, np.zeros(16000, np.float32), 16000)
+    assert cli("assess", "--voice", silent)[0] == 3  # no usable signal
+    # a registered model file that is missing: `models --verify` exits 4
+    import shutil
+
+    models = tmp_path / "models"
+    shutil.copytree(cxsense.registry.models_dir(), models)
+    (models / "fusion" / "late_fusion_v1.json").unlink()
+    monkeypatch.setenv("CXSENSE_MODELS", str(models))
+    code, d, err = cli("models", "--verify")
+    assert code == 4 and d["models"]["late-fusion"]["verified"] is False and "late-fusion" in err
+    monkeypatch.delenv("CXSENSE_MODELS")
+    assert cli("models", "--verify")[0] == 0
+    # the audit command under the same handling: a missing log is bad input (2), not a traceback
+    code, _, err = cli("audit", "verify", tmp_path / "nope.log")
+    assert code == 2 and "PATH" in err

@@ -104,26 +104,34 @@ def test_group_scene_gives_one_result_per_face(face_rgb):
     assert [a.modalities["face"].model["expression"]["name"] for a in small] == ["face-expression-small"] * 2
     assert [a.modalities["face"].details["box"] for a in small] == boxes
     whole = cxsense.assess_faces(frame, face_early_exit=None)
-    assert all(a.modalities["face"].details["passes"] == 8 for a in whole)
+    assert all(a.modalities["face"].details["passes"] == 9 for a in whole)  # 8 + stage 1 (the embedding)
     with pytest.raises(cxsense.InputError, match="face_model"):
         cxsense.assess_faces(frame, face_model="tiny")
-    with pytest.raises(cxsense.InputError, match="options"):
+    with pytest.raises(cxsense.InputError, match="detect_face"):
         cxsense.assess_faces(frame, detect_face=False)
+
+
+def _variant(enc, **runner_attrs):
+    """A shallow copy of a FaceEncoder whose expression runner has ``runner_attrs`` changed (views, flip)."""
+    import copy
+
+    enc, runner = copy.copy(enc), copy.copy(enc._runner)
+    for k, v in runner_attrs.items():
+        setattr(runner, k, v)
+    enc._runner = runner
+    return enc
 
 
 def test_mirror_image_gives_the_same_estimate(enc, face_rgb):
     """Flip averaging makes a model exactly mirror-invariant. Base's zoomed views (v1.3.0) and its early exit's
     one-pass answer are not mirrored (docs/face.md), so there a mirror image keeps the emotion, not every digit."""
-    import copy
-
     from cxsense.encoders.face.encoder import FaceEncoder
 
     face = np.ascontiguousarray(face_rgb[55:190, 160:295])  # the astronaut's face, framed about as FER crops are
     mirror = np.ascontiguousarray(face[:, ::-1])
     crops = np.stack([cv2.resize(cv2.cvtColor(im, cv2.COLOR_RGB2GRAY), (48, 48), interpolation=cv2.INTER_AREA)
                       for im in (face, mirror)])
-    flip_only = copy.copy(FaceEncoder("base", early_exit=None))
-    flip_only._scales = ()
+    flip_only = _variant(FaceEncoder("base", early_exit=None), scales=())
     p = flip_only.crops_embed(crops)[1]
     np.testing.assert_allclose(p[0], p[1], atol=1e-5)
     for kw in ({}, {"face_early_exit": None}):
@@ -207,8 +215,8 @@ def test_face_precisions_agree(face_path):
         FaceEncoder(precision="fp8")
     with pytest.raises(cxsense.InputError, match="face_model"):
         cxsense.assess(face=face_path, face_model="huge")
-    with pytest.raises(cxsense.InputError, match="face_model"):
-        cxsense.assess(voice=(np.zeros(16000, np.float32), 16000), face_model="base")
+    with pytest.raises(cxsense.InputError, match="face_model"):  # a face option other than its default, no face
+        cxsense.assess(voice=(np.zeros(16000, np.float32), 16000), face_model="small")
 
 
 def _int8_here() -> bool:
@@ -223,6 +231,7 @@ needs_int8 = pytest.mark.skipif(not _int8_here(), reason="PyTorch's x86/fbgemm q
 @needs_int8
 def test_int8_agrees_with_float32(face_path):
     from cxsense.encoders.face.encoder import FaceEncoder
+    from cxsense.options import FaceOptions
     from cxsense.inputs.image import load_image
 
     img = load_image(face_path)
@@ -234,7 +243,8 @@ def test_int8_agrees_with_float32(face_path):
                           np.random.default_rng(1).integers(0, 255, (48, 48), dtype=np.uint8)])
         for x in [img, crops[0], crops[1]]:
             x = x if not isinstance(x, np.ndarray) else load_image(x)
-            r32, r8 = f32.encode(x, detect_face=x is img), q.encode(x, detect_face=x is img)
+            o = FaceOptions(detect=x is img)
+            r32, r8 = f32.encode(x, o), q.encode(x, o)
             assert r8.emotion == r32.emotion
             assert abs(r8.probability_vector() - r32.probability_vector()).max() < 0.05
             assert r8.embedding.dtype == np.float32 and np.all(np.isfinite(r8.embedding))
@@ -287,6 +297,7 @@ def test_int8_scales_rebuild_the_calibrated_network():
 def test_int8_falls_back_where_it_is_not_available(monkeypatch):
     from cxsense.encoders.face import encoder as face_encoder
     from cxsense.encoders.face import net as face_net
+    from cxsense.encoders.face.weights import choose_precision
 
     monkeypatch.setattr(face_net, "int8_available", lambda: False)
     auto = face_encoder.FaceEncoder("small")
@@ -295,8 +306,8 @@ def test_int8_falls_back_where_it_is_not_available(monkeypatch):
         face_encoder.FaceEncoder("small", precision="int8")
     monkeypatch.setattr(face_net, "int8_available", lambda: True)
     with pytest.raises(cxsense.NotAvailableError, match="no int8 scales"):  # a file exported without them
-        face_encoder._choose_precision("int8", has_int8=False)
-    assert face_encoder._choose_precision("auto", has_int8=False) in ("bf16", "fp32")
+        choose_precision("int8", has_int8=False)
+    assert choose_precision("auto", has_int8=False) in ("bf16", "fp32")
     if _int8_here():
         assert face_encoder.FaceEncoder("small").info()["expression"]["precision"] == "int8"
 
@@ -317,24 +328,25 @@ def test_early_exit_answers_easy_faces_after_one_pass(face_path, base_with_exit)
     never = base_with_exit(1.0)  # stage 1 is never that sure: always the whole model
     always = base_with_exit(0.1)  # below 1/7: stage 1 always answers
     r_off, r_never, r_always = off.encode(img), never.encode(img), always.encode(img)
-    n_members, n_views = len(off._net.members), 2 + len(off._scales)  # the crop, its mirror image, the zooms
-    # base ships a separate, narrower stage-1 network: a crop that goes on costs its pass too
-    assert r_off.details["passes"] == n_views * n_members
-    assert r_never.details["passes"] == n_views * n_members + 1
+    n_members, n_views = len(off._runner.model.members), 2 + len(off._runner.scales)  # crop, mirror, zooms
+    # the separate, narrower stage-1 network always reads the crop (its embedding is every result's embedding)
+    assert r_off.details["passes"] == r_never.details["passes"] == n_views * n_members + 1
     assert r_always.details["passes"] == 1
     # the whole model's answer does not change when stage 1 hands over
     np.testing.assert_allclose(r_never.probability_vector(), r_off.probability_vector(), atol=1e-6)
-    # the embedding is stage 1's whichever path the crop took, and one network wide
-    assert r_never.embedding.shape == r_always.embedding.shape == (never._stage1.embed_dim,)
-    assert r_off.embedding.shape == (off.embedding_dim,) and off.embedding_dim > never.embedding_dim
+    # one embedding space per model: stage 1's, whichever path the crop took and whether the exit is on
+    stage1_dim = never._runner.model.stage1.embed_dim
+    assert r_never.embedding.shape == r_always.embedding.shape == r_off.embedding.shape == (stage1_dim,)
+    assert off.embedding_dim == never.embedding_dim == stage1_dim == 256
     np.testing.assert_allclose(r_never.embedding, r_always.embedding, atol=1e-6)
+    np.testing.assert_allclose(r_off.embedding, r_always.embedding, atol=1e-6)
     assert r_always.emotion == r_off.emotion == "happiness"
     assert not np.allclose(r_always.probability_vector(), r_off.probability_vector())
     info = always.info()["expression"]["early_exit"]
     assert info["threshold"] == 0.1 and info["network"] == "stage1" and info["temperature"] > 0
     assert info["widths"] == [32, 64, 128, 256] and "member" not in info
     assert "early_exit" not in off.info()["expression"]
-    # base v1.3.0 ships the exit on at 0.65: "auto" (what assess uses) means that
+    # base v1.4.0 ships the exit on at 0.65: "auto" (what assess uses) means that
     auto = base_with_exit("auto")
     assert auto.info()["expression"]["early_exit"]["threshold"] == 0.65
 
@@ -349,7 +361,7 @@ def test_early_exit_threshold_trades_passes_for_agreement(face_rgb, base_with_ex
     for thr in (0.1, 0.9, 1.0):
         enc = base_with_exit(thr)
         _, p, passes = enc.crops_embed(crops, return_passes=True)
-        assert set(np.unique(passes)) <= {1, (2 + len(enc._scales)) * len(enc._net.members) + 1}
+        assert set(np.unique(passes)) <= {1, enc._runner.full_passes + 1}
         assert np.all(np.isfinite(p)) and np.allclose(p.sum(1), 1)
         # crops that went on get exactly the whole model's answer; the batch equals crop-by-crop calls
         np.testing.assert_allclose(p[passes > 1], full[passes > 1], atol=1e-6)
@@ -359,78 +371,59 @@ def test_early_exit_threshold_trades_passes_for_agreement(face_rgb, base_with_ex
         assert np.all(p[passes == 1].max(1) >= thr)
         one_pass_share.append(np.mean(passes == 1))
     assert one_pass_share == sorted(one_pass_share, reverse=True) and one_pass_share[-1] == 0
-    # an ensemble file without flip averaging: the handover still gives the whole model's answer
-    import copy
-
-    never, off = copy.copy(base_with_exit(1.0)), copy.copy(base_with_exit(None))
-    never._tta = off._tta = False
+    # a model without flip averaging: the handover still gives the whole model's answer
+    never, off = _variant(base_with_exit(1.0), flip=False), _variant(base_with_exit(None), flip=False)
     _, p_never, passes = never.crops_embed(crops, return_passes=True)
-    assert set(passes) == {len(never._net.members) * (1 + len(never._scales)) + 1}
+    n_members = len(never._runner.model.members)
+    assert set(passes) == {n_members * (1 + len(never._runner.scales)) + 1}
     np.testing.assert_allclose(p_never, off.crops_embed(crops)[1], atol=1e-6)
     # and one with neither the flip nor the zoomed views: one pass per member, plus stage 1's
-    never._scales = off._scales = ()
+    never, off = _variant(never, scales=()), _variant(off, scales=())
     _, p_never, passes = never.crops_embed(crops, return_passes=True)
-    assert set(passes) == {len(never._net.members) + 1}
+    assert set(passes) == {n_members + 1}
     np.testing.assert_allclose(p_never, off.crops_embed(crops)[1], atol=1e-6)
 
 
-def _member_exit(enc, threshold):
-    """A copy of ``enc`` whose early exit reads member 0 (v1.3.0's kind, its pass reused by the whole model)."""
-    import copy
+def _patched_read(monkeypatch, **change):
+    """Make the face weights reader return a config with ``change`` applied (a damaged or older file)."""
+    from cxsense.encoders.face import weights
 
-    enc = copy.copy(enc)
-    enc._cfg = dict(enc._cfg, early_exit={"member": 0, "temperature": 0.99, "threshold": None})
-    enc._exit = enc._early_exit_config(threshold)
-    enc.embedding_dim = enc._net.members[0].embed_dim
-    return enc
+    real = weights._read
+
+    def read(name):
+        cfg, tensors, entry = real(name)
+        return dict(cfg, **change), tensors, entry
+
+    monkeypatch.setattr(weights, "_read", read)
 
 
-def test_early_exit_on_a_member_reuses_its_pass(face_rgb, base_with_exit):
-    """Files whose stage 1 is one of the ensemble's members (base v1.2.2-v1.3.0): the whole model reuses
-    stage 1's pass, so a crop that goes on costs no extra pass, and its answer is still the whole model's."""
-    import torch
+def test_member_style_early_exit_files_are_refused(monkeypatch):
+    """Files whose early exit reads one of the members (base 1.2.2-1.3.0) no longer ship: such a file is a
+    ModelError naming what this cxsense reads."""
+    from cxsense.encoders.face.encoder import FaceEncoder
 
-    from cxsense.encoders.face.net import standardize
-
-    gray = cv2.cvtColor(face_rgb, cv2.COLOR_RGB2GRAY)
-    crops = np.stack([cv2.resize(gray[60:60 + s, 160:160 + s], (48, 48)) for s in (110, 140, 170, 230)])
-    off = base_with_exit(None)
-    never, always = _member_exit(off, 1.0), _member_exit(off, 0.1)
-    assert never.info()["expression"]["early_exit"]["member"] == 0
-    n_full = len(off._net.members) * (2 + len(off._scales))
-    z_never, p_never, passes = never.crops_embed(crops, return_passes=True)
-    assert set(passes) == {n_full}
-    np.testing.assert_allclose(p_never, off.crops_embed(crops)[1], atol=1e-6)
-    z_always, p_always, passes = always.crops_embed(crops, return_passes=True)
-    assert set(passes) == {1}
-    with torch.inference_mode():
-        x = standardize(torch.from_numpy(crops).float().div(255).unsqueeze(1))
-        z0 = off._net.members[0].forward_features(x)
-        want = torch.softmax(off._net.members[0].forward_head(z0).double() / 0.99, dim=1).numpy()
-    np.testing.assert_allclose(p_always, want, atol=1e-6)
-    np.testing.assert_allclose(z_always, z0.numpy(), atol=1e-6)
-    np.testing.assert_allclose(z_never, z_always, atol=1e-6)
+    _patched_read(monkeypatch, early_exit={"member": 0, "temperature": 0.99, "threshold": 0.65})
+    with pytest.raises(cxsense.ModelError, match="1.4.0"):
+        FaceEncoder("base")
 
 
 def test_model_file_errors_in_the_face_config(monkeypatch):
-    """Implausible views or an early exit that names a missing stage-1 network are a ModelError."""
-    from cxsense.encoders.face import encoder as face_encoder
+    """Implausible views, an early exit that names a missing stage-1 network, or another metadata format
+    version are a ModelError."""
+    from cxsense.encoders.face import weights
+    from cxsense.encoders.face.encoder import FaceEncoder
 
-    real = face_encoder._load_facenet
-
-    def patched(**change):
-        def load(name="face-expression"):
-            net, cfg, info = real(name)
-            return net, dict(cfg, **change), info
-        return load
-
-    monkeypatch.setattr(face_encoder, "_load_facenet", patched(tta_scales=[0.1, 1.08]))
+    _patched_read(monkeypatch, tta_scales=[0.1, 1.08])
     with pytest.raises(cxsense.ModelError, match="tta_scales"):
-        face_encoder.FaceEncoder("base")
-    monkeypatch.setattr(face_encoder, "_load_facenet", patched(stage1=None))
+        FaceEncoder("base")
+    monkeypatch.undo()
+    _patched_read(monkeypatch, stage1=None)
     with pytest.raises(cxsense.ModelError, match="stage-1 network"):
-        face_encoder.FaceEncoder("base")
-    assert face_encoder.FaceEncoder("base", early_exit=None).embedding_dim == 512  # exit off: no stage 1 needed
+        FaceEncoder("base", early_exit=None)
+    monkeypatch.undo()
+    monkeypatch.setattr(weights, "FORMAT_VERSION", "2")
+    with pytest.raises(cxsense.ModelError, match="format version '1'; this cxsense reads '2'"):
+        FaceEncoder("small")
 
 
 def test_multi_scale_views_are_the_mean_of_their_logits(face_rgb, base_with_exit):
@@ -438,18 +431,19 @@ def test_multi_scale_views_are_the_mean_of_their_logits(face_rgb, base_with_exit
     (``tta_scales`` in the file), computed here view by view and member by member."""
     import torch
 
-    from cxsense.encoders.face.encoder import zoom_crops
+    from cxsense.encoders.face.views import zoom_crops
     from cxsense.encoders.face.net import standardize
 
     off = base_with_exit(None)
-    assert off._scales == (0.93, 1.08) and off._tta
+    runner = off._runner
+    assert runner.scales == (0.93, 1.08) and runner.flip
     gray = cv2.cvtColor(face_rgb, cv2.COLOR_RGB2GRAY)
     crops = np.stack([cv2.resize(gray[60:60 + s, 160:160 + s], (48, 48)) for s in (120, 150, 200)])
-    views = [crops, crops[:, :, ::-1]] + [zoom_crops(crops, s) for s in off._scales]
+    views = [crops, crops[:, :, ::-1]] + [zoom_crops(crops, s) for s in runner.scales]
     with torch.inference_mode():
         logits = [m(standardize(torch.from_numpy(np.ascontiguousarray(v)).float().div(255).unsqueeze(1))).double()
-                  for v in views for m in off._net.members]
-    expected = torch.softmax(torch.stack(logits).mean(0) / off.temperature, dim=1).numpy()
+                  for v in views for m in runner.model.members]
+    expected = torch.softmax(torch.stack(logits).mean(0) / runner.temperature, dim=1).numpy()
     np.testing.assert_allclose(off.crops_embed(crops)[1], expected, atol=1e-5)
     # zooming in enlarges the face: the centre pixel stays, the border content moves out
     ramp = np.tile(np.arange(48, dtype=np.uint8) * 5, (48, 1))[None]
@@ -460,6 +454,7 @@ def test_multi_scale_views_are_the_mean_of_their_logits(face_rgb, base_with_exit
 def test_early_exit_bad_values_and_single_networks(base_with_exit):
     import copy
 
+    from cxsense.encoders.face.early_exit import resolve_early_exit
     from cxsense.encoders.face.encoder import FaceEncoder
 
     for bad in ("yes", 0, 0.0, 1.5, -0.2, float("nan"), True, [0.5]):
@@ -467,14 +462,14 @@ def test_early_exit_bad_values_and_single_networks(base_with_exit):
             FaceEncoder("base", early_exit=bad)
     small = FaceEncoder("small", early_exit=0.7)  # one network: nothing to skip, and nothing changes
     assert small.info()["expression"].get("early_exit") is None and small.embedding_dim == 256
-    enc = copy.copy(base_with_exit(None))
-    enc._cfg = dict(enc._cfg, early_exit={"member": 7, "temperature": 1.0, "threshold": None})
+    model = copy.copy(base_with_exit(None)._runner.model)
+    model.cfg = dict(model.cfg, early_exit={"network": "stage1", "temperature": -1.0, "threshold": None})
     with pytest.raises(cxsense.ModelError, match="early_exit"):
-        enc._early_exit_config(0.7)
-    enc._cfg = dict(enc._cfg, early_exit=None)
+        resolve_early_exit(model, 0.7)
+    model.cfg = dict(model.cfg, early_exit=None)
     with pytest.raises(cxsense.InputError, match="early-exit calibration"):
-        enc._early_exit_config(0.7)
-    assert enc._early_exit_config("auto") is None
+        resolve_early_exit(model, 0.7)
+    assert resolve_early_exit(model, "auto") is None
 
 
 def test_assess_takes_the_early_exit_option(face_path):
@@ -502,10 +497,10 @@ def test_int8_kernel_plan_gives_the_module_outputs(base_with_exit):
     enc = base_with_exit(None)
     x = torch.from_numpy(np.random.default_rng(0).normal(size=(3, 1, 48, 48)).astype(np.float32))
     with torch.inference_mode():
-        for net in [enc._stage1, *enc._net.members]:
+        for net in [enc._runner.model.stage1, *enc._runner.model.members]:
             assert net._plan is not None
             assert torch.equal(net.forward_features(x), net._modules_forward(x))
-        odd = copy.deepcopy(enc._stage1)
+        odd = copy.deepcopy(enc._runner.model.stage1)
         odd.pre_logits = nn.Sequential(*odd.pre_logits, nn.Dropout(0.0))
         assert odd.compile_plan() is False and odd._plan is None
-        np.testing.assert_allclose(odd.forward_features(x).numpy(), enc._stage1.forward_features(x).numpy())
+        np.testing.assert_allclose(odd.forward_features(x).numpy(), enc._runner.model.stage1.forward_features(x).numpy())

@@ -42,11 +42,10 @@ CHILD = textwrap.dedent(r'''
     out = {}
     a = cxsense.assess(face=os.path.join(sys.argv[2], "examples", "astronaut.jpg"))
     out["face"] = a.modalities["face"].quality
-    t = np.arange(3 * 16000) / 16000
-    f0 = 140 + 30 * np.sin(2 * np.pi * 0.5 * t)
-    ph = 2 * np.pi * np.cumsum(f0) / 16000
-    v = (0.1 * (np.sin(ph) + 0.5 * np.sin(2 * ph)) * (0.55 + 0.45 * np.sin(2 * np.pi * 3 * t))).astype(np.float32)
-    out["voice"] = cxsense.assess(voice=(v, 16000)).modalities["voice"].quality
+    sys.path.insert(0, os.path.join(sys.argv[2], "benchmarks"))
+    from hostile import _voice_signal
+
+    out["voice"] = cxsense.assess(voice=(_voice_signal(3.0), 16000)).modalities["voice"].quality
     tp = np.arange(64 * 60) / 64
     ppg = np.sin(2 * np.pi * 1.2 * tp) + 0.3 * np.sin(4 * np.pi * 1.2 * tp)
     eda = 2.0 + 0.1 * np.sin(np.arange(240) / 40)
@@ -69,9 +68,10 @@ def test_nothing_written_no_socket(tmp_path, face_rgb):
     home.mkdir()
     frame = np.full((240, 320, 3), 40, np.uint8)
     frame[20:220, 60:260] = cv2.resize(face_rgb, (200, 200))
-    t = np.arange(2 * 16000) / 16000
-    write_video(work / "tiny.mp4", lambda i: frame, n_frames=20, fps=10,
-                audio=(0.2 * np.sin(2 * np.pi * 150 * t)).astype(np.float32))
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from hostile import _voice_signal
+
+    write_video(work / "tiny.mp4", lambda i: frame, n_frames=20, fps=10, audio=_voice_signal(2.0))
     script = tmp_path / "child.py"
     script.write_text(CHILD)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "MPL", "NUMBA_"))}

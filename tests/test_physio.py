@@ -224,7 +224,7 @@ def test_encoder_baseline_changes_model(encoder, wrist):
     ppg = nk.ppg_simulate(duration=120, sampling_rate=64, heart_rate=60, random_state=7)
     eda = nk.eda_simulate(duration=120, sampling_rate=4, scr_number=1, noise=0.0, random_state=7) + 1.0
     base = load_physio({"ppg": (ppg, 64), "eda": (eda, 4)})
-    r = encoder.encode(load_physio(wrist), baseline=base)
+    r = encoder.encode(load_physio(wrist), baseline=encoder.prepare_baseline(base))
     assert r.details["model_used"] == "baseline" and 0 <= r.stress <= 1
     sc = r.details["scores"]                       # the baseline trees with the same shape network
     assert abs(encoder._shape.combine(sc["trees"], sc["shape"], "baseline")[0] - r.stress) < 1e-4

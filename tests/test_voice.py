@@ -226,7 +226,7 @@ def _telephone_version(wide):
 
 def test_narrowband_speech_goes_to_the_telephone_model(encoder):
     wide = with_fricatives(speech_like(2.0))
-    rw, rt = encoder.encode((wide, SR)), encoder.encode((_telephone_version(wide), 8000))
+    rw, rt = encoder.encode(load_audio((wide, SR))), encoder.encode(load_audio((_telephone_version(wide), 8000)))
     assert rt.details["signal"]["narrowband"] is True and rw.details["signal"]["narrowband"] is False
     assert rt.details["signal"]["high_band_db"] < -38 < rw.details["signal"]["high_band_db"]
     assert rw.model["name"] == "voice-tone" and rt.model["name"] == "voice-tone-narrowband"
@@ -234,7 +234,7 @@ def test_narrowband_speech_goes_to_the_telephone_model(encoder):
     assert rt.quality == pytest.approx(rw.quality, rel=0.05)  # a model trained for it: no penalty
     _check_result(rt)
     # raw_logits follows the same routing
-    lg = encoder.raw_logits((_telephone_version(wide), 8000))
+    lg = encoder.raw_logits(load_audio((_telephone_version(wide), 8000)))
     z = lg.mean(0) / rt.model["temperature"] + np.array(rt.model["logit_bias"])
     p = np.exp(z - z.max())
     np.testing.assert_allclose(p / p.sum(), rt.probability_vector(), atol=1e-3)
@@ -250,19 +250,19 @@ def test_narrowband_speech_counts_half_without_a_telephone_model(encoder):
     with safe_open(str(model_path("voice-tone")), framework="pt") as f:
         alone = VoiceEncoder._from_weights({k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata()))
     wide = with_fricatives(speech_like(2.0))
-    rw, rt = alone.encode((wide, SR)), alone.encode((_telephone_version(wide), 8000))
+    rw, rt = alone.encode(load_audio((wide, SR))), alone.encode(load_audio((_telephone_version(wide), 8000)))
     assert rt.details["signal"]["narrowband"] is True
     assert rt.quality == pytest.approx(0.5 * rw.quality, rel=0.05)
     # vowels without any fricative are narrowband too (documented): an estimate, at half quality
-    rv = alone.encode((speech_like(2.0), SR))
+    rv = alone.encode(load_audio((speech_like(2.0), SR)))
     assert rv.details["signal"]["narrowband"] is True and 0 < rv.quality <= 0.5
 
 
 def test_deterministic_and_level_invariant(encoder):
-    y = speech_like(2.5, seed=3)
-    a = encoder.encode((y, SR))
-    b = encoder.encode((y, SR))
-    c = encoder.encode((y * 0.05, SR))  # -26 dB
+    y = with_fricatives(speech_like(2.5, seed=3))  # vowels alone are judged music (test_speech_music.py)
+    a = encoder.encode(load_audio((y, SR)))
+    b = encoder.encode(load_audio((y, SR)))
+    c = encoder.encode(load_audio((y * 0.05, SR)))  # -26 dB
     np.testing.assert_array_equal(a.probability_vector(), b.probability_vector())
     np.testing.assert_array_equal(a.embedding, b.embedding)
     assert np.max(np.abs(a.probability_vector() - c.probability_vector())) < 0.02
@@ -279,7 +279,7 @@ def test_no_usable_signal_gives_quality_zero(encoder, case):
         "tone": (0.3 * np.sin(2 * np.pi * 200 * np.arange(2 * SR) / SR)).astype(np.float32),
         "clipped": np.clip(speech_like(2.0) * 20, -1, 1).astype(np.float32),
     }[case]
-    r = encoder.encode((y, SR))
+    r = encoder.encode(load_audio((y, SR)))
     _check_result(r)
     assert r.quality == 0 and r.probabilities is None and r.valence is None
     assert r.details["reason"]
@@ -293,14 +293,14 @@ def test_very_short_audio_is_no_signal_without_warnings(encoder, n):
     y = (0.3 * np.sin(2 * np.pi * 150 * np.arange(n) / SR)).astype(np.float32)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # librosa warned "n_fft=512 is too large" before the padding
-        r = encoder.encode((y, SR))
+        r = encoder.encode(load_audio((y, SR)))
     _check_result(r)
     assert r.quality == 0 and r.probabilities is None and r.details["reason"]
 
 
 def test_long_audio_is_segmented(encoder):
-    y = np.concatenate([speech_like(3.0, seed=s, f0=(100 + 20 * s, 160 + 20 * s)) for s in range(4)])
-    r = encoder.encode((y, SR))
+    y = np.concatenate([with_fricatives(speech_like(3.0, seed=s, f0=(100 + 20 * s, 160 + 20 * s))) for s in range(4)])
+    r = encoder.encode(load_audio((y, SR)))
     _check_result(r)
     assert r.details["segments"] >= 3
 
@@ -308,10 +308,10 @@ def test_long_audio_is_segmented(encoder):
 def test_other_rate_and_file_through_encoder(encoder, tmp_path):
     import soundfile as sf
 
-    y = speech_like(2.0, sr=44100)
+    y = with_fricatives(speech_like(2.0, sr=44100), sr=44100)
     p = tmp_path / "speech.wav"
     sf.write(p, y, 44100, subtype="PCM_16")
-    a, b = encoder.encode(p), encoder.encode((y, 44100))
+    a, b = encoder.encode(load_audio(p)), encoder.encode(load_audio((y, 44100)))
     _check_result(a)
     assert a.quality > 0 and np.max(np.abs(a.probability_vector() - b.probability_vector())) < 0.02
 
@@ -319,14 +319,14 @@ def test_other_rate_and_file_through_encoder(encoder, tmp_path):
 def test_raw_logits_match_the_probabilities(encoder):
     # the calibration path (raw_logits, used by training to fit the temperature) is the inference path
     y = with_fricatives(speech_like(2.0, seed=7))
-    r = encoder.encode((y, SR))
-    lg = encoder.raw_logits((y, SR))
+    r = encoder.encode(load_audio((y, SR)))
+    lg = encoder.raw_logits(load_audio((y, SR)))
     assert lg.shape == (encoder.info()["members"], 7)
     z = lg.mean(0) / encoder.info()["temperature"] + np.array(encoder.info()["logit_bias"])
     p = np.exp(z - z.max())
     p /= p.sum()
     np.testing.assert_allclose(p, r.probability_vector(), atol=1e-3)  # info() rounds T to 4 decimals
-    assert encoder.raw_logits((np.zeros(2 * SR, np.float32), SR)) is None
+    assert encoder.raw_logits(load_audio((np.zeros(2 * SR, np.float32), SR))) is None
 
 
 def test_shipped_model_assumes_equal_class_priors(encoder):

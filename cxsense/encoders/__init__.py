@@ -1,21 +1,21 @@
 """The modality encoders, each behind the same :class:`~cxsense.encoders.base.Encoder` interface.
 
-``ENCODERS`` maps a modality name to the import path of its encoder class; encoders load lazily
-(on first use) and are shared, since they keep no state between calls.
+``ENCODERS`` maps a modality name to the import path of its encoder class; :func:`get_encoder` returns the
+shared instance for a modality and its options, created (and its weights checked) on first use. Encoders keep
+no state between calls, so one instance serves every caller and thread.
 """
 
 from __future__ import annotations
 
-import functools
 import importlib
-import inspect
 import threading
 
+from ..options import OPTIONS
 from .base import Encoder, ModalityResult
 
 __all__ = ["ENCODERS", "get_encoder", "Encoder", "ModalityResult"]
 
-#: modality -> "module:Class". A fourth modality fills one more slot here.
+#: modality -> "module:Class". A fourth modality fills one more slot here (and one in cxsense.options.OPTIONS).
 ENCODERS: dict[str, str] = {
     "face": "cxsense.encoders.face.encoder:FaceEncoder",
     "voice": "cxsense.encoders.voice.encoder:VoiceEncoder",
@@ -26,31 +26,40 @@ _instances: dict[tuple, Encoder] = {}
 _lock = threading.Lock()
 
 
-def get_encoder(modality: str, **config) -> Encoder:
-    """The shared encoder instance of a modality (and configuration, e.g. ``model="small"`` for the face),
-    created (and its weights checked) on first use."""
-    klass, _ = _encoder_class(modality)
-    key = _key(modality, config)
+def get_encoder(modality: str, options=None) -> Encoder:
+    """The shared encoder of ``modality`` for ``options`` (its :mod:`cxsense.options` object; None: defaults).
+
+    Only the options' ``encoder_key()`` fields (for the face: ``model`` and ``early_exit``) select the
+    instance; per-call fields (``detect``) are read by :meth:`Encoder.encode`.
+
+    Parameters
+    ----------
+    modality : {"face", "voice", "physio"}
+    options : FaceOptions, VoiceOptions or PhysioOptions, optional
+
+    Returns
+    -------
+    Encoder
+
+    Raises
+    ------
+    InputError
+        An unknown modality, or options of another modality.
+    ModelError
+        A weights file is missing or corrupt.
+    """
+    from ..errors import InputError
+
+    if modality not in ENCODERS:
+        raise InputError("modality", "one of " + ", ".join(map(repr, ENCODERS)), repr(modality))
+    options = OPTIONS[modality]() if options is None else options
+    if not isinstance(options, OPTIONS[modality]):
+        raise InputError("options", f"a {OPTIONS[modality].__name__}", type(options).__name__)
+    key = (modality, options.encoder_key())
     with _lock:
         enc = _instances.get(key)
         if enc is None:
-            enc = klass(**config)
+            module, cls = ENCODERS[modality].split(":")
+            enc = getattr(importlib.import_module(module), cls)(**dict(options.encoder_key()))
             _instances[key] = enc
         return enc
-
-
-_NO_DEFAULT = object()
-
-
-def _key(modality: str, config: dict) -> tuple:
-    """The shared-instance key of a modality and configuration. Settings equal to the class's defaults are
-    dropped, so that ``get_encoder("face", model="base")`` and ``get_encoder("face")`` share one instance."""
-    _, defaults = _encoder_class(modality)
-    return (modality, tuple(sorted((k, v) for k, v in config.items() if defaults.get(k, _NO_DEFAULT) != v)))
-
-
-@functools.lru_cache(maxsize=None)
-def _encoder_class(modality: str):
-    module, cls = ENCODERS[modality].split(":")
-    klass = getattr(importlib.import_module(module), cls)
-    return klass, {k: p.default for k, p in inspect.signature(klass).parameters.items()}

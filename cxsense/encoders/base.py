@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
-from ..emotions import EMOTIONS
+from ..emotions import EMOTIONS, top_emotion
 
 __all__ = ["ModalityResult", "Encoder"]
 
@@ -95,7 +95,7 @@ class ModalityResult:
         """The most probable category, or None without a categorical estimate."""
         if self.probabilities is None:
             return None
-        return max(EMOTIONS, key=lambda e: self.probabilities[e])
+        return top_emotion(self.probability_vector())
 
     def probability_vector(self) -> np.ndarray | None:
         """Probabilities as an array ordered as :data:`EMOTIONS`, or None."""
@@ -111,9 +111,9 @@ class ModalityResult:
         return cls(modality=modality, probabilities=None, embedding=np.zeros(embedding_dim, np.float32),
                    quality=0.0, details=d, model=model or {})
 
-    def to_dict(self) -> dict:
-        """JSON-serialisable form (the embedding as a list)."""
-        return {
+    def to_dict(self, embedding: bool = True) -> dict:
+        """JSON-serialisable form; the embedding as a list unless ``embedding=False`` (then left out)."""
+        d = {
             "modality": self.modality,
             "emotion": self.emotion,
             "probabilities": None if self.probabilities is None else dict(self.probabilities),
@@ -125,6 +125,9 @@ class ModalityResult:
             "details": _jsonable(self.details),
             "model": _jsonable(self.model),
         }
+        if not embedding:
+            del d["embedding"]
+        return d
 
 
 def _jsonable(x):
@@ -145,20 +148,49 @@ def _jsonable(x):
 
 
 class Encoder(ABC):
-    """One modality: a normalised input in, a :class:`ModalityResult` out.
+    """One modality: a cleaned input and its options in, a :class:`ModalityResult` out.
 
-    Subclasses set :attr:`modality` and :attr:`embedding_dim`, load their weights through
-    :mod:`cxsense.registry` in ``__init__`` and implement :meth:`encode`. Encoders are stateless
-    between calls (safe to share between threads) and keep no input.
+    A modality is four things: a loader in :mod:`cxsense.inputs` that turns every accepted form into one clean
+    form, an options class in :mod:`cxsense.options`, a subclass of this class, and one line in
+    :data:`cxsense.encoders.ENCODERS`. Subclasses set :attr:`modality` and :attr:`embedding_dim`, load their
+    weights through :mod:`cxsense.registry` in ``__init__`` (from the options' ``encoder_key`` fields) and
+    implement :meth:`encode`. Encoders keep no state between calls (one instance serves all threads) and keep
+    no input.
     """
 
     modality: ClassVar[str]
-    embedding_dim: ClassVar[int]
+    embedding_dim: int
 
     @abstractmethod
-    def encode(self, x: Any, **options) -> ModalityResult:
-        """Read one normalised input (the form :mod:`cxsense.inputs` gives for this modality)."""
+    def encode(self, x: Any, options: Any = None, *, baseline: Any = None) -> ModalityResult:
+        """Read one cleaned input.
+
+        Parameters
+        ----------
+        x : the clean form :mod:`cxsense.inputs` gives for this modality (``Image``, ``Audio``, ``PhysioInput``)
+        options : this modality's options object (:mod:`cxsense.options`); ``None`` means the defaults
+        baseline : what :meth:`prepare_baseline` returned for the same person, or None
+
+        Returns
+        -------
+        ModalityResult
+        """
 
     def info(self) -> dict:
         """Provenance of the models this encoder uses (names, versions, SHA-256)."""
         return {}
+
+    def prepare_baseline(self, baseline: Any, options: Any = None) -> Any:
+        """Read a person's baseline (a clean input of this modality) once, for :meth:`encode`'s ``baseline=``.
+
+        Raises
+        ------
+        NotAvailableError
+            This modality takes no baseline in this version.
+        """
+        from ..errors import NotAvailableError
+
+        raise NotAvailableError(f"{self.modality} baselines are not available in this version of cxsense")
+
+    def warm_up(self) -> None:
+        """Pay one-time costs (compilation, first-call allocations) now rather than in the first call."""

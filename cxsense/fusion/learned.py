@@ -29,7 +29,7 @@ from ..encoders.base import ModalityResult
 from ..errors import InputError, ModelError, NoSignalError
 from .features import CATEGORICAL_BLOCKS, QUALITY_COLUMNS, feature_row, gated_design
 from .incongruence import incongruence
-from .rule import FusedEstimate
+from .base import FusedEstimate, no_signal_reasons
 
 __all__ = ["LearnedFusion"]
 
@@ -168,8 +168,7 @@ class LearnedFusion:
     def fuse(self, results: Mapping[str, ModalityResult]) -> FusedEstimate:
         usable = {k: r for k, r in results.items() if r.quality > 0}
         if not usable:
-            reasons = "; ".join(f"{k}: {r.details.get('reason', 'no signal')}" for k, r in results.items())
-            raise NoSignalError(f"no modality given carries a usable signal ({reasons})")
+            raise NoSignalError(f"no modality given carries a usable signal ({no_signal_reasons(results)})")
         p = self.categorical(usable)
         cat_q = max((r.quality for r in usable.values() if r.probabilities is not None), default=0.0)
         ph = usable.get("physio")

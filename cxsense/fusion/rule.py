@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Mapping
 
 import numpy as np
@@ -18,18 +17,9 @@ import numpy as np
 from ..emotions import EMOTIONS
 from ..encoders.base import ModalityResult
 from ..errors import NoSignalError
+from .base import FusedEstimate, no_signal_reasons
 
-__all__ = ["FusedEstimate", "QualityWeightedFusion"]
-
-
-@dataclass(frozen=True)
-class FusedEstimate:
-    probabilities: np.ndarray
-    valence: float
-    arousal: float
-    stress: float
-    confidence: float
-    info: dict = field(default_factory=dict)
+__all__ = ["QualityWeightedFusion"]
 
 
 def _wmean(pairs):
@@ -49,8 +39,7 @@ class QualityWeightedFusion:
     def fuse(self, results: Mapping[str, ModalityResult]) -> FusedEstimate:
         usable = {k: r for k, r in results.items() if r.quality > 0}
         if not usable:
-            reasons = "; ".join(f"{k}: {r.details.get('reason', 'no signal')}" for k, r in results.items())
-            raise NoSignalError(f"no modality given carries a usable signal ({reasons})")
+            raise NoSignalError(f"no modality given carries a usable signal ({no_signal_reasons(results)})")
         cat = {k: r for k, r in usable.items() if r.probabilities is not None}
         if cat:
             q = np.array([r.quality for r in cat.values()])

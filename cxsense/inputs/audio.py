@@ -89,9 +89,9 @@ class Audio:
 
 
 def _describe(x) -> str:
-    if isinstance(x, np.ndarray):
-        return f"an array of dtype {x.dtype} and shape {x.shape}"
-    return f"{type(x).__name__} {x!r}"[:200]
+    from ..errors import describe
+
+    return describe(x)
 
 
 def _check_rate(rate, parameter: str) -> int:

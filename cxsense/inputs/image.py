@@ -149,7 +149,7 @@ def _decode(source, parameter: str, origin: str) -> np.ndarray:
     except Exception as e:  # noqa: BLE001 - every decoder failure (PIL raises OSError, SyntaxError, TypeError,
         # KeyError, struct.error, ... on damaged files) is bad input
         raise InputError(parameter, "a readable image file (JPEG, PNG, BMP, WebP, TIFF, ...)",
-                         f"{origin} that could not be decoded ({type(e).__name__}: {e})"[:400]) from None
+                         f"{origin} that could not be decoded ({type(e).__name__})") from None
 
 
 def _from_array(a: np.ndarray, parameter: str) -> np.ndarray:

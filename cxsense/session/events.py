@@ -12,8 +12,9 @@ Events (:func:`detect_events`), per person, on rows with signal:
   ``time`` is its onset and ``peak_time`` the peak.
 
 Summary (:func:`summarize`), per segment and person: the number of steps with signal, and for each
-emotion its mean probability, its peak and its share of time (share of steps where it is the top
-emotion); mean valence, arousal and stress.
+emotion its mean probability, its peak and its share of time (share of steps whose ``emotion`` it is, as
+:func:`cxsense.fusion.fuse` chose it: steps with physiology alone read ``"neutral"``); mean valence, arousal
+and stress. ``categorical_steps`` counts the steps with face or voice evidence.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 from ..emotions import EMOTIONS
 from ..errors import InputError
 
-__all__ = ["detect_events", "summarize", "EVENT_COLUMNS"]
+__all__ = ["detect_events", "summarize", "parse_segments", "EVENT_COLUMNS"]
 
 EVENT_COLUMNS = ["time", "person", "kind", "signal", "strength", "peak_time", "peak_value"]
 
@@ -88,11 +89,11 @@ def detect_events(timeline, min_height: float = 0.5, min_prominence: float = 0.2
     return ev.sort_values(["time", "person", "kind"], kind="stable").reset_index(drop=True)
 
 
-def _segments(segments, t_end: float):
+def parse_segments(segments) -> list[tuple[str, float, float]]:
+    """Segments as ``(name, start_s, end_s)`` triples from a list of triples, a DataFrame or a CSV path with
+    columns ``name, start, end``; an :class:`~cxsense.InputError` naming ``segments`` otherwise."""
     import pandas as pd
 
-    if segments is None:
-        return [("all", 0.0, t_end)]
     if isinstance(segments, (str, bytes)) or hasattr(segments, "__fspath__"):
         try:
             df = pd.read_csv(segments)
@@ -135,15 +136,17 @@ def summarize(timeline, segments=None):
     t_end = float(timeline["time"].max() + 1e-9) + 1.0 if len(timeline) else 0.0
     rows = []
     ok = timeline[timeline["emotion"] != "no_signal"] if len(timeline) else timeline
-    for name, a, b in _segments(segments, t_end):
+    for name, a, b in [("all", 0.0, t_end)] if segments is None else parse_segments(segments):
         seg = ok[(ok["time"] >= a) & (ok["time"] < b)]
         for person, g in seg.groupby("person", sort=True):
             r = {"segment": name, "start": a, "end": b, "person": person, "steps": int(len(g))}
-            top = g[list(EMOTIONS)].to_numpy(float).argmax(1)
-            for k, e in enumerate(EMOTIONS):
+            if "categorical_evidence" in g:
+                r["categorical_steps"] = int(g["categorical_evidence"].astype(bool).sum())
+            top = g["emotion"].to_numpy()
+            for e in EMOTIONS:
                 r[f"{e}_mean"] = float(g[e].mean())
                 r[f"{e}_peak"] = float(g[e].max())
-                r[f"{e}_share"] = float(np.mean(top == k))
+                r[f"{e}_share"] = float(np.mean(top == e))
             for c in ("valence", "arousal", "stress"):
                 r[f"{c}_mean"] = float(g[c].mean())
             rows.append(r)

@@ -1,120 +1,51 @@
 """Recorded sessions: a video (with its own audio track) and optional physiology become a timeline.
 
-Frame-sampling policy
----------------------
-The video is decoded frame by frame and never held: only the frames at the analysis rate ``fps``
-(default 5 per second: the first frame at or after each multiple of ``1/fps`` seconds) are turned into
-pixels and passed to the face detector and expression model. Facial expressions change over hundreds of
-milliseconds, so 5 frames per second sees every expression that lasts a fifth of a second or more, and
-keeps a 640x480 recording several times faster than real time on 2 cores. ``fps=0`` analyses every frame.
+Stages, each small (:func:`analyze_session` runs them in order):
 
-Each step (default 1 s) gives one row per person:
+1. **settings**: every option checked before the file is opened (:class:`SessionSettings`);
+2. **decode**: :func:`cxsense.session.decode.decode` yields timed frames and 16-kHz audio, within the limits of
+   docs/limits.md (audio is decoded no further than 120 s ahead of the video or 10 s past its end);
+3. **sample**: only frames at the analysis rate ``fps`` (default 5 per second: the first frame at or after each
+   multiple of ``1/fps`` seconds) are turned into pixels; expressions change over hundreds of milliseconds, so
+   5 per second sees every expression that lasts a fifth of a second; ``fps=0`` analyses every frame;
+4. **bucket**: each sampled frame's faces are tracked into persons ``p0``, ``p1``, ...
+   (:class:`~cxsense.session.tracking.IoUTracker`) and filed under their step;
+5. **assess step**: when the video and the audio have passed a step, its faces are pooled per person
+   (:func:`~cxsense.session.tracking.pool_face`), the voice of ``voice_window`` seconds centred on the step and
+   the physiology of ``physio_window`` seconds ending with it are read, and
+   :class:`~cxsense.session.steps.StepAssessor` makes the step's rows through :func:`cxsense.fusion.fuse`.
 
-- face: the faces of the frames sampled in the step, tracked by :class:`~cxsense.session.tracking.IoUTracker`
-  into persons ``p0``, ``p1``, ... and pooled per person (:func:`~cxsense.session.tracking.pool_face`);
-- voice: the audio track, resampled to 16 kHz mono, in a window of ``voice_window`` seconds (default 3)
-  centred on the step, through the voice encoder (its VAD decides whether there is speech). The audio is
-  not diarised: the voice joins the fusion only when at most one person's face is seen in the step; with
-  several people its own estimate is reported in the ``voice_*`` columns of every row but not fused;
-- physiology: the ``physio_window`` seconds (default 60; at least 30 must be covered) ending at the end of
-  the step, from a CSV with a ``time`` column (seconds) shifted by ``physio_offset`` (video time = CSV
-  time + offset), through the physiology encoder;
-- the three are fused by :func:`cxsense.fusion.get_fusion` exactly as in :func:`cxsense.assess`.
-
-A step in which nothing usable was seen gives a row with ``emotion == "no_signal"``, quality columns 0,
-probabilities, valence, arousal, stress and confidence 0 (so that the timeline never holds NaN).
+A step gets rows only when the recording has frames or audio in it; a gap in the timestamps gets none, and a
+note says where it was. A step in which nothing usable was seen gives a row with ``emotion == "no_signal"``.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
-import os
 import time as _time
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
-import numpy as np
+from ..assessment import ROW_COLUMNS
+from ..errors import InputError
+from ..options import EarlyExit, FaceOptions
+from .tracking import MIN_PERSON_SECONDS
 
-from ..emotions import EMOTIONS
-from ..errors import InputError, NoSignalError
+__all__ = ["Session", "SessionSettings", "analyze_session", "read_physio_csv", "TIMELINE_COLUMNS"]
 
-__all__ = ["Session", "analyze_session", "read_physio_csv", "TIMELINE_COLUMNS"]
-
-MODALITY_COLUMNS = ["face_quality", "face_emotion", "face_valence", "face_arousal",
-                    "voice_quality", "voice_emotion", "voice_valence", "voice_arousal", "voice_fused",
-                    "physio_quality", "physio_arousal", "physio_stress"]
 #: Columns of a session timeline, in order.
-TIMELINE_COLUMNS = (["time", "person", "emotion", *EMOTIONS, "valence", "arousal", "stress", "confidence",
-                     "incongruence"] + MODALITY_COLUMNS)
+TIMELINE_COLUMNS = ["time", "person", *ROW_COLUMNS]
+#: A stretch without frames or audio at least this long (seconds) is named in the notes.
+GAP_NOTE_S = 2.0
 
 
-def read_physio_csv(path, *, offset: float = 0.0, parameter: str = "physio"):
-    """A physiology CSV with a ``time`` column in seconds and one column per channel.
+def read_physio_csv(path, *, offset: float = 0.0, parameter: str = "physio", sampling_rate: float | None = None):
+    """A physiology CSV on the video's clock (``time`` + ``offset``); see
+    :func:`cxsense.inputs.physio_csv.read_physio_csv`. Returns a :class:`~cxsense.inputs.physio_csv.PhysioTable`."""
+    from ..inputs.physio_csv import read_physio_csv as _read
 
-    Channels as in :func:`cxsense.assess` (``ecg``, ``ppg``/``bvp``, ``eda``/``gsr``, ``rsp``, ``temp``,
-    and ``acc_x``, ``acc_y``, ``acc_z`` for motion). All columns share the CSV's rate, taken from the
-    median step of ``time``. ``offset`` (seconds) is added to ``time`` to put it on the video's clock.
-
-    Returns
-    -------
-    (times, frame, rate) : np.ndarray [shape=(n,)] seconds on the video clock, pandas.DataFrame without
-    the time column, float Hz.
-    """
-    import pandas as pd
-
-    if not isinstance(offset, (int, float)) or not math.isfinite(offset):
-        raise InputError("physio_offset", "a finite number of seconds", repr(offset))
-    try:
-        df = pd.read_csv(path)
-    except (OSError, ValueError) as e:
-        raise InputError(parameter, "a readable CSV with a 'time' column and one column per channel",
-                         f"{os.fspath(path)!r} ({type(e).__name__})") from None
-    if "time" not in df.columns:
-        raise InputError(parameter, "a CSV with a 'time' column in seconds", f"columns {list(df.columns)}")
-    t = pd.to_numeric(df.pop("time"), errors="coerce").to_numpy(dtype=float)
-    steps = np.diff(t)
-    if len(t) < 2 or not np.all(np.isfinite(t)) or np.median(steps) <= 0 or np.any(steps <= 0):
-        raise InputError(parameter, "a 'time' column of increasing finite seconds", f"{os.fspath(path)!r}")
-    return t + float(offset), df, float(1.0 / np.median(steps))
-
-
-class _AudioBuffer:
-    """The recent audio (16 kHz mono float32) with its start time; older samples are dropped."""
-
-    def __init__(self, rate: int = 16000):
-        self.rate = rate
-        self.start = None  # seconds of the first sample held
-        self.chunks: deque = deque()
-        self.n = 0
-
-    def push(self, samples: np.ndarray, t: float | None) -> None:
-        if self.start is None:
-            self.start = 0.0 if t is None else float(t)
-        self.chunks.append(samples.astype(np.float32, copy=False))
-        self.n += len(samples)
-
-    @property
-    def end(self) -> float:
-        return -math.inf if self.start is None else self.start + self.n / self.rate
-
-    def window(self, t0: float, t1: float) -> np.ndarray:
-        if self.start is None:
-            return np.zeros(0, np.float32)
-        data = np.concatenate(list(self.chunks)) if len(self.chunks) > 1 else (self.chunks[0] if self.chunks else np.zeros(0, np.float32))
-        self.chunks = deque([data]) if len(data) else deque()
-        i0 = max(0, int(round((t0 - self.start) * self.rate)))
-        i1 = max(0, min(len(data), int(round((t1 - self.start) * self.rate))))
-        return data[i0:i1]
-
-    def drop_before(self, t: float) -> None:
-        if self.start is None or t <= self.start:
-            return
-        data = np.concatenate(list(self.chunks)) if self.chunks else np.zeros(0, np.float32)
-        k = min(len(data), int((t - self.start) * self.rate))
-        self.chunks = deque([data[k:]])
-        self.start += k / self.rate
-        self.n = len(data) - k
+    return _read(path, offset=offset, parameter=parameter, sampling_rate=sampling_rate)
 
 
 @dataclass
@@ -128,7 +59,7 @@ class Session:
     events : pandas.DataFrame
         Reaction events (:func:`cxsense.session.events.detect_events`).
     info : dict
-        The source, the settings, the policies and timings.
+        The source, the settings, what happened (``notes``) and timings.
     """
 
     timeline: object
@@ -136,7 +67,7 @@ class Session:
     info: dict = field(default_factory=dict)
 
     def summary(self, segments=None):
-        """Per segment and person: mean, peak and share of time of each emotion (see :func:`~cxsense.session.events.summarize`)."""
+        """Per segment and person: mean, peak and share of time of each emotion (:func:`~cxsense.session.events.summarize`)."""
         from .events import summarize
 
         return summarize(self.timeline, segments)
@@ -152,82 +83,235 @@ class Session:
         write_report(self, path, segments=segments, title=title)
 
 
-def _open(video):
-    import av
-
-    if isinstance(video, (bytes, bytearray)):
-        raise InputError("video", "a path to a video file (mp4, mkv, webm, avi, ...)", "bytes")
-    if not isinstance(video, (str, os.PathLike)):
-        raise InputError("video", "a path to a video file (mp4, mkv, webm, avi, ...)", type(video).__name__)
-    path = os.fspath(video)
-    if not os.path.isfile(path):
-        raise InputError("video", "an existing video file", repr(path))
-    try:
-        c = av.open(path)
-    except (av.error.FFmpegError, OSError, ValueError) as e:  # FFmpeg's error types for unreadable files
-        raise InputError("video", "a readable video file (mp4, mkv, webm, avi, ...)", f"{path!r} ({type(e).__name__})") from None
-    if not c.streams.video:
-        c.close()
-        raise InputError("video", "a file with a video stream", f"{path!r} (no video stream)")
-    return c, path
+def _seconds(name: str, v, lo: float, hi: float, allowed: str | None = None) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
+        raise InputError(name, allowed or f"a number of seconds in [{lo}, {hi}]", repr(v))
+    return float(v)
 
 
-def _row(t, person, fused, results, voice_used) -> dict:
-    row = {"time": round(float(t), 6), "person": person}
-    if fused is None:
-        row.update({"emotion": "no_signal", **{e: 0.0 for e in EMOTIONS}, "valence": 0.0, "arousal": 0.0,
-                    "stress": 0.0, "confidence": 0.0, "incongruence": 0.0})
-    else:
-        p = np.asarray(fused.probabilities, float)
-        row.update({"emotion": EMOTIONS[int(p.argmax())], **{e: float(v) for e, v in zip(EMOTIONS, p)},
-                    "valence": fused.valence, "arousal": fused.arousal, "stress": fused.stress,
-                    "confidence": fused.confidence,
-                    "incongruence": float(fused.info.get("incongruence", {}).get("score", 0.0))})
-    for m in ("face", "voice"):
-        r = results.get(m)
-        ok = r is not None and r.quality > 0
-        row[f"{m}_quality"] = r.quality if ok else 0.0
-        row[f"{m}_emotion"] = (r.emotion or "") if ok else ""
-        row[f"{m}_valence"] = float(r.valence) if ok and r.valence is not None else 0.0
-        row[f"{m}_arousal"] = float(r.arousal) if ok and r.arousal is not None else 0.0
-    row["voice_fused"] = bool(voice_used)
-    r = results.get("physio")
-    ok = r is not None and r.quality > 0
-    row["physio_quality"] = r.quality if ok else 0.0
-    row["physio_arousal"] = float(r.arousal) if ok and r.arousal is not None else 0.0
-    row["physio_stress"] = float(r.stress) if ok and r.stress is not None else 0.0
-    return row
+@dataclass(frozen=True)
+class SessionSettings:
+    """The options of :func:`analyze_session`, checked once (stage 1)."""
+
+    step: float = 1.0
+    fps: float = 5.0
+    voice_window: float = 3.0
+    physio_window: float = 60.0
+    physio_offset: float = 0.0
+    persons: str = "all"
+    face: FaceOptions = FaceOptions()
+
+    def __post_init__(self):
+        _seconds("step", self.step, 0.2, 60)
+        _seconds("fps", self.fps, 0, 120, "0 (all frames) to 120")
+        _seconds("voice_window", self.voice_window, 1, 10)
+        _seconds("physio_window", self.physio_window, 30, 120)
+        _seconds("physio_offset", self.physio_offset, -1e7, 1e7, "a finite number of seconds")
+        if self.persons not in ("all", "largest"):
+            raise InputError("persons", "'all' or 'largest'", repr(self.persons))
+
+
+class _Recording:
+    """Stages 3-5 over one decoded recording (see the module docstring)."""
+
+    def __init__(self, s: SessionSettings, physio, decode_info, progress):
+        from ..encoders import get_encoder
+        from .buffers import AudioBuffer
+        from .steps import StepAssessor
+        from .tracking import IoUTracker
+
+        self.s, self.info, self.progress = s, decode_info, progress
+        self.face = get_encoder("face", s.face)
+        voice = get_encoder("voice") if decode_info.has_audio else None
+        self.steps = StepAssessor(voice, get_encoder("physio") if physio is not None else None, physio,
+                                  voice_window=s.voice_window, physio_window=s.physio_window)
+        self.audio, self.tracker = AudioBuffer(), IoUTracker()
+        self.buckets: dict[int, dict] = {}  # step -> {"n": sampled, "faces": {person: [results]}, "frames": [ids]}
+        self.pending: dict[int, tuple] = {}  # steps with a track not yet long enough to be a person: their evidence
+        self.content: list[int] = []  # heap of steps that have frames or audio
+        self._marked: set[int] = set()
+        self._frame_steps: set[int] = set()  # steps not yet assessed that hold a decoded frame
+        self.rows: list[dict] = []
+        self.next_sample, self.video_t, self.done, self.sampled = 0.0, -math.inf, 0, 0
+        self.gaps: list[tuple[float, float]] = []
+
+    @property
+    def frame_interval(self) -> float:
+        """Seconds between analysed frames (the analysis rate, or the video's own rate with ``fps=0``)."""
+        if self.s.fps:
+            return 1.0 / self.s.fps
+        return max(self.video_t, 0.0) / max(self.info.frames - 1, 1) if self.info.frames > 1 else 0.04
+
+    def drop_flickers(self, duration: float) -> set[str]:
+        """Rows of tracks too brief to be a person are removed (their steps' rows are made again without them);
+        persons are renumbered ``p0``, ``p1``, ... in order of first appearance. Returns the dropped ids."""
+        flickers = self.tracker.flickers(self.frame_interval, duration)
+        redo = {k: ctx for k, ctx in self.pending.items() if flickers & set(ctx[1])}
+        times = {round(ctx[0], 6) for ctx in redo.values()}
+        rows = [r for r in self.rows if r["time"] not in times]
+        for ts, faces, voice, physio, frames in redo.values():
+            kept = {p: f for p, f in faces.items() if p not in flickers}
+            together = any(len(set(f) - flickers) > 1 for f in frames)
+            rows += self.steps.rows(ts, kept, voice, physio, together=together)
+        rows.sort(key=lambda r: (r["time"], r["person"] == "-", r["person"]))
+        first = {}
+        for r in rows:
+            if r["person"] != "-":
+                first.setdefault(r["person"], len(first))
+        for r in rows:
+            if r["person"] != "-":
+                r["person"] = f"p{first[r['person']]}"
+        self.rows = sorted(rows, key=lambda r: (r["time"], r["person"] == "-", int(r["person"][1:] or 0)
+                                                if r["person"] != "-" else 0))
+        return flickers
+
+    def _mark(self, k: int) -> None:
+        if k >= self.done and k not in self._marked:
+            self._marked.add(k)
+            heapq.heappush(self.content, k)
+
+    # stage 3 + 4: sample and bucket -------------------------------------------------------------
+    def on_frame(self, t: float, frame) -> None:
+        from ..inputs.image import load_image
+
+        self.video_t = max(self.video_t, t)
+        k = int(t // self.s.step)
+        self._mark(k)
+        if k >= self.done:
+            self._frame_steps.add(k)
+        fps = self.s.fps
+        if fps and t + 1e-6 < self.next_sample:
+            return
+        self.next_sample = (math.floor(t * fps + 1e-6) + 1) / fps if fps else 0.0
+        self.sampled += 1
+        img = load_image(frame.to_ndarray(format="rgb24"), parameter="video frame")
+        faces = [r for r in self.face.encode_all(img, tiled="auto") if r.quality > 0]
+        faces = faces[:1] if self.s.persons == "largest" else faces
+        ids = self.tracker.update(t, [r.details["box"] for r in faces])
+        b = self.buckets.setdefault(k, {"n": 0, "faces": {}, "frames": []})
+        b["n"] += 1
+        b["frames"].append(tuple(ids))
+        for pid, r in zip(ids, faces):
+            b["faces"].setdefault(pid, []).append(r)
+
+    def on_audio(self, t: float | None, samples) -> None:
+        t0 = self.audio.end if t is None and self.audio.start is not None else t
+        self.audio.push(samples, t)
+        if t0 is not None:
+            step = self.s.step
+            for k in range(int(max(t0, 0) // step), int((t0 + len(samples) / 16000) // step) + 1):
+                self._mark(k)
+
+    # stage 5: assess the steps the recording has passed ------------------------------------------
+    def _ready(self, k: int, final: bool, duration: float) -> bool:
+        te = (k + 1) * self.s.step
+        if final:  # after the end: a step with a frame, or with at least 5 % of a step of the video's duration
+            return k == 0 or k in self._frame_steps or k * self.s.step < duration - 0.05 * self.s.step
+        need = te + self.s.voice_window / 2
+        audio_ok = (not self.info.has_audio or self.audio.end >= need
+                    or self.video_t > self.audio.end + 120.0)  # audio ended or lags far behind: do not wait
+        return self.video_t >= te and audio_ok
+
+    def finish_ready(self, final: bool = False, duration: float = math.inf) -> None:
+        while self.content:
+            k = self.content[0]
+            if not self._ready(k, final, duration):
+                if final:  # past the end of the video
+                    self._marked.discard(heapq.heappop(self.content))
+                    self._frame_steps.discard(k)
+                    continue
+                return
+            heapq.heappop(self.content)
+            self._marked.discard(k)
+            self._frame_steps.discard(k)
+            self._assess(k)
+
+    def _assess(self, k: int) -> None:
+        from .tracking import pool_face
+
+        step, s = self.s.step, self.s
+        if (k - self.done) * step >= GAP_NOTE_S:
+            self.gaps.append((self.done * step, k * step))
+        b = self.buckets.pop(k, {"n": 0, "faces": {}, "frames": []})
+        for old in [j for j in self.buckets if j < k]:  # frames of steps already passed (timestamps back)
+            self.buckets.pop(old)
+        ts, te = k * step, (k + 1) * step
+        faces = {pid: f for pid, f in ((p, pool_face(rs, b["n"])) for p, rs in b["faces"].items()) if f is not None}
+        voice = self.steps.voice(self.audio, (ts + te) / 2 - s.voice_window / 2, (ts + te) / 2 + s.voice_window / 2)
+        physio = self.steps.physio_at(te)
+        self.rows += self.steps.rows(ts, faces, voice, physio, together=any(len(f) > 1 for f in b["frames"]))
+        if any(self.tracker.seen_seconds(p, self.frame_interval) < MIN_PERSON_SECONDS for p in faces):
+            self.pending[k] = (ts, faces, voice, physio, b["frames"])  # kept until we know whether it is a person
+        self.done = k + 1
+        self.audio.drop_before(self.done * step - s.voice_window)
+        if self.progress is not None:
+            self.progress(min(te, self.info.duration_hint or te), self.info.duration_hint or 0.0)
+
+
+def _duration(rec: _Recording) -> float:
+    """The recording's duration: the header's, unless it claims more than two steps past the last frame."""
+    hint, last = rec.info.duration_hint, rec.video_t
+    if hint is None or hint > last + 2 * rec.s.step:
+        return last + (1.0 / rec.s.fps if rec.s.fps else 0.04)
+    return hint
+
+
+def _notes(rec: _Recording, physio, flickers: set) -> list[str]:
+    info, notes = rec.info, sorted(rec.steps.notes)
+    steps = {r["time"] for r in rec.rows}
+    with_face = {r["time"] for r in rec.rows if r["person"] != "-"}
+    if steps and len(with_face) < len(steps):
+        notes.append(f"no face found in {len(steps) - len(with_face)} of {len(steps)} steps "
+                     f"({100 * (1 - len(with_face) / len(steps)):.0f} %)")
+    if flickers:
+        notes.append(f"{len(flickers)} face track(s) seen for less than {MIN_PERSON_SECONDS:g} s were not counted as "
+                     "persons (a detector firing for a moment, a face glimpsed at a cut)")
+    if not info.has_audio:
+        notes.append("the video has no audio track: no voice was read")
+    for reason, n in sorted(rec.steps.sound.items()):
+        notes.append(f"{reason} in {n} step(s): the voice was left out there")
+    if info.audio_skipped_s > 0:
+        notes.append(f"{info.audio_skipped_s:.1f} s of audio beyond the video's end (or more than 120 s ahead of "
+                     "its frames) were not decoded")
+    for a, b in rec.gaps[:5]:
+        notes.append(f"no frames or audio from {a:.1f} s to {b:.1f} s: no rows for that time")
+    if len(rec.gaps) > 5:
+        notes.append(f"{len(rec.gaps) - 5} more gaps without frames or audio")
+    if info.decode_errors:
+        notes.append(f"{info.decode_errors} corrupt packet(s) skipped" + (f"; decoding stopped early "
+                     f"({info.stopped_early})" if info.stopped_early else ""))
+    if physio is not None and physio.skipped:
+        notes.append("physiology CSV columns skipped (not a known channel): " + ", ".join(physio.skipped))
+    if physio is not None and rec.steps.physio_steps == 0:
+        notes.append("the physiology does not cover any step of the video with 30 s or more: check physio_offset")
+    return notes
 
 
 def analyze_session(video, physio=None, *, step: float = 1.0, fps: float = 5.0, voice_window: float = 3.0,
                     physio_window: float = 60.0, physio_offset: float = 0.0, persons: str = "all",
-                    face_model: str = "base", face_early_exit: float | str | None = "auto",
+                    face_model: str = "base", face_early_exit: EarlyExit = "auto",
                     progress: Callable[[float, float], None] | None = None) -> Session:
     """Turn a recorded video (and optional physiology) into a timeline of reactions.
 
     Parameters
     ----------
     video : str or os.PathLike
-        A video file whose container FFmpeg (through PyAV) reads: mp4, mkv, webm, avi, mov, ...
-        Its first audio track, if any, is the voice input.
-    physio : str, os.PathLike, or (times, DataFrame, rate), optional
-        A CSV with a ``time`` column (see :func:`read_physio_csv`), or what that function returns.
+        A video file FFmpeg (through PyAV) reads: mp4, mkv, webm, avi, mov, ... Its first audio track is the voice.
+    physio : str, os.PathLike or PhysioTable, optional
+        A CSV with a ``time`` column in seconds and one column per channel (see
+        :func:`cxsense.inputs.physio_csv.read_physio_csv`), or what that function returns.
     step : float, default 1.0
         Seconds per timeline row (0.2 to 60).
     fps : float, default 5.0
-        Frames analysed per second of video (the sampling policy, see the module docstring); 0: all.
+        Frames analysed per second of video (0: all).
     voice_window, physio_window : float
         Seconds of audio around each step (1 to 10) and of physiology up to its end (30 to 120).
     physio_offset : float
         Seconds added to the CSV's ``time`` to align it with the video.
     persons : {"all", "largest"}
-        One timeline per tracked face (``person`` column), or only the largest face in each frame.
-    face_model : {"base", "small"}
-        The face expression network (see :func:`cxsense.assess`).
-    face_early_exit : "auto", float in (0, 1] or None
-        Base's early exit (see :func:`cxsense.assess`): with a threshold, a face that the stage-1 network reads
-        with at least that probability costs one small pass instead of eight; ``"auto"`` follows the model
-        file (0.65 for base v1.4.0), ``None`` turns it off.
+        One timeline per tracked face, or only the largest face in each frame.
+    face_model, face_early_exit
+        As for :func:`cxsense.assess`.
     progress : callable (seconds done, seconds total), optional
 
     Returns
@@ -237,193 +321,39 @@ def analyze_session(video, physio=None, *, step: float = 1.0, fps: float = 5.0, 
     Raises
     ------
     InputError
-        A missing, unreadable or video-less file; bad options; an unreadable physiology CSV.
+        A missing, unreadable or video-less file, bad options, an unreadable physiology CSV.
     """
-    import av
     import pandas as pd
 
-    from ..encoders import get_encoder
-    from ..fusion import get_fusion
-    from ..inputs.audio import Audio
-    from ..inputs.image import load_image
+    from ..inputs.physio_csv import PhysioTable
+    from .decode import decode, open_video
     from .events import detect_events
-    from .tracking import IoUTracker, pool_face
 
-    for name, v, lo, hi in (("step", step, 0.2, 60), ("fps", fps, 0, 120), ("voice_window", voice_window, 1, 10),
-                            ("physio_window", physio_window, 30, 120)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
-            raise InputError(name, f"a number of seconds in [{lo}, {hi}]" if name != "fps" else "0 (all frames) to 120", repr(v))
-    if persons not in ("all", "largest"):
-        raise InputError("persons", "'all' or 'largest'", repr(persons))
-    from ..encoders.face.encoder import check_face_options
-
-    check_face_options(face_model, face_early_exit)
-    ph = None
-    if physio is not None:
-        ph = physio if isinstance(physio, tuple) else read_physio_csv(physio, offset=physio_offset)
-    container, path = _open(video)
-    t_start = _time.perf_counter()
-    face_enc = get_encoder("face", model=face_model, early_exit=face_early_exit)
-    voice_enc = get_encoder("voice")
-    physio_enc = get_encoder("physio") if ph is not None else None
-    fusion = get_fusion()
-    vs = container.streams.video[0]
-    vs.thread_type = "AUTO"
-    aus = container.streams.audio[0] if container.streams.audio else None
-    duration = None
-    if vs.duration is not None and vs.time_base is not None:
-        duration = float(vs.duration * vs.time_base)
-    elif container.duration is not None:
-        duration = container.duration / 1e6
-    t0 = (container.start_time or 0) / 1e6 if container.start_time is not None else 0.0
-
-    resampler = None
-    if aus is not None:
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=16000)
-    audio = _AudioBuffer()
-    tracker = IoUTracker()
-    buckets: dict[int, dict] = {}  # step index -> {"n": sampled frames, "faces": {pid: [results]}}
-    rows: list[dict] = []
-    next_sample = 0.0
-    video_t = -math.inf
-    audio_done = aus is None
-    decode_errors = 0
-    n_frames = n_sampled = 0
-    done_step = 0
-    physio_notes: set = set()
-    overlap_steps = 0
-
-    def physio_result(t_end: float):
-        nonlocal overlap_steps
-        times, df, rate = ph
-        lo = t_end - physio_window
-        i0, i1 = np.searchsorted(times, lo), np.searchsorted(times, t_end)
-        if (i1 - i0) / rate < 30.0:
-            return None
-        overlap_steps += 1
-        try:
-            from ..inputs.physio import load_physio
-
-            x = load_physio(df.iloc[i0:i1].reset_index(drop=True), sampling_rate=rate, parameter="physio",
-                            nan_policy="interpolate")
-            return physio_enc.encode(x)
-        except InputError as e:
-            physio_notes.add(str(e)[:200])
-            return None
-
-    def finish(k: int) -> None:
-        b = buckets.pop(k, {"n": 0, "faces": {}})
-        ts, te = k * step, (k + 1) * step
-        voice = None
-        if aus is not None:
-            c = 0.5 * (ts + te)
-            w = audio.window(c - voice_window / 2, c + voice_window / 2)
-            if len(w) >= 1600:
-                voice = voice_enc.encode(Audio(np.clip(w, -1, 1).astype(np.float32), 16000))
-        phys = physio_result(te) if ph is not None else None
-        faces = {pid: pool_face(rs, b["n"]) for pid, rs in b["faces"].items()}
-        faces = {pid: f for pid, f in faces.items() if f is not None}
-        use_voice = voice is not None and len(faces) <= 1
-        people = sorted(faces, key=lambda s: int(s[1:])) or ["-"]
-        for pid in people:
-            res = {}
-            if pid in faces:
-                res["face"] = faces[pid]
-            if voice is not None:
-                res["voice"] = voice
-            if phys is not None:
-                res["physio"] = phys
-            fuse_in = {m: r for m, r in res.items() if m != "voice" or use_voice}
-            try:
-                fused = fusion.fuse(fuse_in) if fuse_in else None
-            except NoSignalError:
-                fused = None
-            rows.append(_row(ts, pid, fused, res, use_voice and voice.quality > 0))
-
-    def ready_steps(final: bool = False) -> None:
-        nonlocal done_step
-        while True:
-            te = (done_step + 1) * step
-            if not final:
-                need_audio = te + voice_window / 2
-                if video_t < te or (not audio_done and audio.end < need_audio):
-                    return
-            elif (duration is not None and done_step > 0
-                  and done_step * step >= max(duration, video_t if video_t > -math.inf else 0) - 0.05 * step):
-                return  # the last step needs at least 5 % of a step of video (a very short video still gets one)
-            elif duration is None and done_step * step > video_t:
-                return
-            finish(done_step)
-            done_step += 1
-            audio.drop_before(done_step * step - voice_window)
-            if progress is not None:
-                progress(min(done_step * step, duration or done_step * step), duration or 0.0)
-
-    streams = [s for s in (vs, aus) if s is not None]
-    try:
-        for packet in container.demux(streams):
-            try:
-                frames = packet.decode()
-            except av.error.FFmpegError:  # a corrupt packet: skip it, count it, keep going
-                decode_errors += 1
-                continue
-            for frame in frames:
-                if packet.stream.type == "video":
-                    if frame.time is None:
-                        continue
-                    t = float(frame.time) - t0
-                    n_frames += 1
-                    video_t = max(video_t, t)
-                    if fps == 0 or t + 1e-6 >= next_sample:
-                        next_sample = (math.floor(t * fps + 1e-6) + 1) / fps if fps else 0.0
-                        n_sampled += 1
-                        img = load_image(frame.to_ndarray(format="rgb24"), parameter="video frame")
-                        rs = face_enc.encode_all(img, tiled="auto")
-                        rs = [r for r in rs if r.quality > 0]
-                        if persons == "largest":
-                            rs = rs[:1]
-                        ids = tracker.update(t, [r.details["box"] for r in rs])
-                        b = buckets.setdefault(int(t // step), {"n": 0, "faces": {}})
-                        b["n"] += 1
-                        for pid, r in zip(ids, rs):
-                            b["faces"].setdefault(pid, []).append(r)
-                else:
-                    for rf in resampler.resample(frame):
-                        ft = None if rf.time is None else float(rf.time) - t0
-                        audio.push(rf.to_ndarray().reshape(-1), ft)
-            ready_steps()
-        if resampler is not None:
-            for rf in resampler.resample(None):
-                audio.push(rf.to_ndarray().reshape(-1), None)
-    except InputError:
-        raise
-    except (av.error.FFmpegError, OSError) as e:  # a truncated file may end the demuxer: keep what was read
-        decode_errors += 1
-        trailing = f"{type(e).__name__}"
-    else:
-        trailing = None
-    finally:
-        container.close()
-    audio_done = True
-    if n_frames == 0:
-        raise InputError("video", "a video with at least one decodable frame", f"{path!r} (none decoded)")
-    if duration is None or duration > video_t + 2 * step:
-        duration = video_t + (1.0 / fps if fps else 0.04)
-    ready_steps(final=True)
-    timeline = pd.DataFrame(rows, columns=TIMELINE_COLUMNS)
-    events = detect_events(timeline)
-    elapsed = _time.perf_counter() - t_start
-    info = {
-        "video": os.path.basename(path), "duration_s": float(duration), "frames_decoded": n_frames,
-        "frames_analysed": n_sampled, "has_audio": aus is not None, "physio": ph is not None,
-        "physio_steps_with_data": overlap_steps, "step_s": step, "fps_analysed": fps, "voice_window_s": voice_window,
-        "physio_window_s": physio_window, "physio_offset_s": physio_offset, "persons": persons,
-        "face_model": face_model, "face_early_exit": face_enc.info()["expression"].get("early_exit"),
-        "decode_errors": decode_errors, "stopped_early": trailing, "seconds": elapsed,
-        "speed_x_realtime": float(duration / elapsed) if elapsed > 0 else None,
-        "persons_seen": sorted({r["person"] for r in rows if r["person"] != "-"}, key=lambda s: int(s[1:])),
-        "notes": sorted(physio_notes),
-    }
-    if ph is not None and overlap_steps == 0:
-        info["notes"].append("the physiology does not cover any step of the video with 30 s or more: check physio_offset")
-    return Session(timeline=timeline, events=events, info=info)
+    s = SessionSettings(step, fps, voice_window, physio_window, physio_offset, persons,
+                        FaceOptions(model=face_model, early_exit=face_early_exit))
+    if physio is not None and not isinstance(physio, PhysioTable):
+        physio = read_physio_csv(physio, offset=physio_offset)
+    container, info = open_video(video)
+    started = _time.perf_counter()
+    rec = _Recording(s, physio, info, progress)
+    for kind, t, payload in decode(container, info):
+        rec.on_frame(t, payload) if kind == "video" else rec.on_audio(t, payload)
+        rec.finish_ready()
+    if info.frames == 0:
+        raise InputError("video", "a video with at least one decodable frame", f"{info.name!r} (none decoded)")
+    duration = _duration(rec)
+    rec.finish_ready(final=True, duration=duration)
+    flickers = rec.drop_flickers(duration)
+    timeline = pd.DataFrame(rec.rows, columns=TIMELINE_COLUMNS)
+    elapsed = _time.perf_counter() - started
+    out = {"video": info.name, "duration_s": float(duration), "frames_decoded": info.frames,
+           "frames_analysed": rec.sampled, "has_audio": info.has_audio, "physio": physio is not None,
+           "physio_steps_with_data": rec.steps.physio_steps, "step_s": step, "fps_analysed": fps,
+           "voice_window_s": voice_window, "physio_window_s": physio_window, "physio_offset_s": physio_offset,
+           "persons": persons, "face_model": face_model,
+           "face_early_exit": rec.face.info()["expression"].get("early_exit"), "decode_errors": info.decode_errors,
+           "stopped_early": info.stopped_early, "seconds": elapsed,
+           "speed_x_realtime": float(duration / elapsed) if elapsed > 0 else None,
+           "persons_seen": sorted({r["person"] for r in rec.rows if r["person"] != "-"}, key=lambda p: int(p[1:])),
+           "notes": _notes(rec, physio, flickers)}
+    return Session(timeline=timeline, events=detect_events(timeline), info=out)

@@ -117,10 +117,11 @@ class FaceDetector:
         One pass over the whole (letterboxed) image finds faces down to about 1/16 of the image's longer
         side. Smaller faces need a second pass over overlapping tiles of 384x384 pixels, which finds faces
         down to about 24 pixels: ``tiled=True`` always runs it, ``"auto"`` only when the first pass finds
-        nothing in an image larger than 480 pixels, ``False`` never. One call runs at most
-        :data:`~cxsense.limits.DETECT_MAX_TILES` tiles (400): a larger image is downscaled for this pass until
-        its grid fits (:func:`tile_grid`), so the smallest face found grows with the image beyond about
-        5,800 x 5,800 pixels (about 34 pixels in an 8000 x 8000 image).
+        nothing in an image larger than 480 pixels, ``False`` never. Tiles only add faces the first pass
+        missed: a face it found keeps its box, so :func:`cxsense.assess` and :func:`cxsense.assess_faces` read
+        the same crop of it. One call runs at most :data:`~cxsense.limits.DETECT_MAX_TILES` tiles (400): a larger
+        image is downscaled for this pass until its grid fits (:func:`tile_grid`), so the smallest face found
+        grows with the image beyond about 5,800 x 5,800 pixels (about 34 pixels in an 8000 x 8000 image).
 
         Close-ups: BlazeFace misses faces that fill most of the image. Unless ``tiled=False``, when nothing has
         been found the image is padded by replicating its border, to 2 and then 3 times its size, and searched
@@ -138,9 +139,13 @@ class FaceDetector:
         h, w = rgb.shape[:2]
         dets = self._detect_once(rgb)
         if tiled is True or (tiled == "auto" and not dets and max(h, w) > 480):
-            tiles = self._detect_tiles(rgb)
-            if tiles is not None:
-                dets = self._merge(dets + tiles)
+            found = self._detect_tiles(rgb)
+            if found is not None:
+                first = dets
+                known = np.array([[f.box[0], f.box[1], f.box[0] + f.box[2], f.box[1] + f.box[3]] for f in first])
+                new = [d for d in found if not len(known) or _iou(np.array([d.box[0], d.box[1], d.box[0] + d.box[2],
+                                                                            d.box[1] + d.box[3]]), known).max() < 0.3]
+                dets = first + self._merge(new)
         if not dets and tiled is not False:
             dets = self._detect_closeup(rgb)
         dets.sort(key=lambda d: (-d.area, -d.score))

@@ -57,12 +57,6 @@ def face_likeness(detector_score: float) -> float:
     return float(NO_FACE_QUALITY + (1.0 - NO_FACE_QUALITY) * min(1.0, max(0.0, t))) if detector_score > 0 else NO_FACE_QUALITY
 
 
-def _pixel_std(crop: np.ndarray) -> float:
-    import cv2
-
-    return float(cv2.meanStdDev(np.ascontiguousarray(crop))[1][0, 0])
-
-
 def crop_quality(crop: np.ndarray, det, *, probabilities=None, detector=None, std: float | None = None) -> float:
     """Quality in [1e-3, 1] of one crop whose expression was estimated.
 
@@ -83,7 +77,9 @@ def crop_quality(crop: np.ndarray, det, *, probabilities=None, detector=None, st
     float
     """
     if std is None:
-        std = _pixel_std(crop)
+        from .views import pixel_std
+
+        std = pixel_std(crop)
     contrast = float(min(1.0, std / CONTRAST_SD))
     if det is not None:
         q = float(det.score) * float(min(1.0, max(det.box[2], det.box[3]) / SMALL_FACE_PX) ** 0.5)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -34,7 +35,7 @@ from ..base import Encoder, ModalityResult
 from .pipeline import GROUPS, extract, shape
 from .quality import window_quality
 
-__all__ = ["PhysioEncoder"]
+__all__ = ["PhysioEncoder", "PhysioBaseline"]
 
 MODEL_NAME = "physio-stress"
 SHAPE_MODEL_NAME = "physio-shape"
@@ -55,6 +56,21 @@ def _round(d: dict, nd: int = 4) -> dict:
         else:
             out[k] = v
     return out
+
+
+@dataclass(frozen=True)
+class PhysioBaseline:
+    """A person's resting features (:meth:`PhysioEncoder.prepare_baseline`), used and dropped with the call or
+    session that made them.
+
+    Attributes
+    ----------
+    features : dict str -> float, mean features over the baseline's 60-s windows
+    info : dict, how much of the baseline was usable (windows, duration)
+    """
+
+    features: dict
+    info: dict
 
 
 class PhysioEncoder(Encoder):
@@ -116,8 +132,18 @@ class PhysioEncoder(Encoder):
         q = [float(gq.get(g, 0.0)) for g in _QUALITY_GROUPS]
         return np.concatenate([z, ex, q]).astype(np.float32)
 
-    def _baseline_features(self, baseline) -> tuple[dict, dict]:
-        """Mean features over 60-s windows (30-s hop) of the baseline recording."""
+    def prepare_baseline(self, baseline, options=None) -> "PhysioBaseline":
+        """Mean features over 60-s windows (30-s hop) of a person's resting recording, computed once.
+
+        Parameters
+        ----------
+        baseline : PhysioInput (from :func:`cxsense.inputs.physio.load_physio`)
+        options : PhysioOptions, optional
+
+        Returns
+        -------
+        PhysioBaseline
+        """
         from ...inputs.physio import Channel, PhysioInput
 
         dur = baseline.duration
@@ -141,30 +167,39 @@ class PhysioEncoder(Encoder):
             for k, v in ex.features.items():
                 acc.setdefault(k, []).append(v)
         feats = {k: float(np.mean(v)) for k, v in acc.items()}
-        return feats, {"baseline_windows": len(starts), "baseline_windows_with_features": n_ok,
-                       "baseline_duration_s": round(float(dur), 2)}
+        return PhysioBaseline(feats, {"baseline_windows": len(starts), "baseline_windows_with_features": n_ok,
+                                      "baseline_duration_s": round(float(dur), 2)})
 
     # ------------------------------------------------------------------ encode
 
-    def encode(self, x: Any, baseline: Any = None, **options) -> ModalityResult:
+    def encode(self, x: Any, options=None, *, baseline: "PhysioBaseline | None" = None) -> ModalityResult:
         """Assess one window.
 
         Parameters
         ----------
-        x : PhysioInput (or any form :func:`cxsense.inputs.physio.load_physio` accepts)
+        x : PhysioInput (from :func:`cxsense.inputs.physio.load_physio`)
             One window, typically 30-120 s; the model was trained on 60-s windows.
-        baseline : PhysioInput, optional
-            The same person's resting recording (e.g. 1-5 min before the session). With it, the
-            ``baseline`` model also sees each feature's difference from the person's resting mean.
+        options : PhysioOptions, optional
+            Read by the input stage (rate, NaN policy); nothing here.
+        baseline : PhysioBaseline, optional
+            From :meth:`prepare_baseline` on the same person's resting recording (e.g. 1-5 min before the
+            session). With it, the ``baseline`` model also sees each feature's change from the resting mean.
 
         Returns
         -------
         ModalityResult
             ``probabilities=None``; ``stress``, ``arousal``; ``valence=None``; see the module doc.
         """
-        from ...inputs.physio import load_physio
+        from ...inputs.physio import PhysioInput
 
-        x = load_physio(x, parameter="physio")
+        if not isinstance(x, PhysioInput):
+            from ...errors import InputError
+
+            raise InputError("x", "a PhysioInput from cxsense.inputs.physio.load_physio", type(x).__name__)
+        if baseline is not None and not isinstance(baseline, PhysioBaseline):
+            from ...errors import InputError
+
+            raise InputError("baseline", "a PhysioBaseline from PhysioEncoder.prepare_baseline", type(baseline).__name__)
         ex = extract(x)
         m = self._model
         details: dict[str, Any] = {
@@ -184,9 +219,8 @@ class PhysioEncoder(Encoder):
 
         use_base = False
         if baseline is not None:
-            b = load_physio(baseline, parameter="baseline")
-            bfeats, binfo = self._baseline_features(b)
-            details["baseline"] = binfo
+            bfeats = baseline.features
+            details["baseline"] = dict(baseline.info)
             shared = [f for f in m.feature_names if f in bfeats and f in ex.features]
             if shared:
                 use_base = True
@@ -215,7 +249,11 @@ class PhysioEncoder(Encoder):
             "model_used": "baseline" if use_base else "window",
             "score": round(float(z), 5),
             "decision_threshold": round(float(m.meta["decision_threshold"]), 5),
-            "stressed": bool(stress >= m.meta["decision_threshold"]),
+            "above_decision_threshold": bool(stress >= m.meta["decision_threshold"]),
+            "decision_rule": ("above_decision_threshold is stress >= the training prevalence (about 0.33), the "
+                              "balanced-accuracy decision of the model card; stress itself is a probability "
+                              "calibrated at that prevalence, so a window can be above the threshold with "
+                              "stress under 0.5"),
             "groups_used": sorted(usable),
             "group_quality": _round({g: float(q) for g, q in usable.items()}),
             "arousal_method": "2 * stress - 1 (stress model; training data has stress vs rest only)",

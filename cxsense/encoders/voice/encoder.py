@@ -4,7 +4,8 @@ Pipeline (see :mod:`cxsense.encoders.voice.features` for the signal stages):
 
 1. Any accepted input is normalised once by :func:`cxsense.inputs.audio.load_audio` (16-kHz mono float32).
 2. Voice activity detection, quality checks (silence, < 0.5 s of speech, no voiced speech, heavy clipping
-   give ``quality == 0`` and no estimate), loudness normalisation to -23 dBFS of active speech, a 64-band
+   give ``quality == 0`` and no estimate; so do music and noise without speech, judged on the kept frames by
+   :mod:`~cxsense.encoders.voice.speech`), loudness normalisation to -23 dBFS of active speech, a 64-band
    log-mel of the kept frames (pauses capped at 300 ms; the recording's mean log-mel per band is subtracted
    when the weights say ``cmn``) and 22 prosodic/spectral statistics (YIN pitch).
 3. :class:`~cxsense.encoders.voice.net.VoiceNet` reads the log-mel and the statistics. Up to 5 s of kept
@@ -83,8 +84,13 @@ class VoiceEncoder(Encoder):
             self._narrow = VoiceEncoder.__new__(VoiceEncoder)
             self._narrow._setup(*self._read(NARROWBAND_MODEL_NAME), name=NARROWBAND_MODEL_NAME)
             self._narrow._narrow = None
+        self._sound = _sound_classifier()
         if warmup:
-            self.encode(_warmup_signal())
+            self.warm_up()
+
+    def warm_up(self) -> None:
+        """Run one synthetic 1.5-s signal through the whole pipeline (numba compiles librosa's code once)."""
+        self.encode(_warmup_signal())
 
     @staticmethod
     def _read(name: str) -> tuple[dict, dict, str, dict]:
@@ -125,6 +131,7 @@ class VoiceEncoder(Encoder):
         self._setup(state, meta, "<in memory>", {"sha256": None, "version": meta.get("version"),
                                                  "licence": meta.get("licence")})
         self._narrow = None
+        self._sound = None  # no speech/music decision: training and calibration read every recording
         return self
 
     def _setup(self, state: dict, meta: dict, path: str, entry: dict, name: str = MODEL_NAME) -> None:
@@ -170,26 +177,27 @@ class VoiceEncoder(Encoder):
         """Provenance: model name, version, SHA-256, architecture, temperature, class prior and logit bias, licence."""
         return dict(self._info)
 
-    def encode(self, x, **options) -> ModalityResult:
+    def encode(self, x, options=None, *, baseline=None) -> ModalityResult:
         """Read the tone of one recording.
 
         Parameters
         ----------
-        x : Audio, or any voice form :func:`cxsense.inputs.audio.load_audio` accepts
-        **options
-            None are used by this encoder (accepted for the common :class:`Encoder` interface).
+        x : Audio (from :func:`cxsense.inputs.audio.load_audio`: 16-kHz mono float32)
+        options : VoiceOptions, optional
+            None are read yet (the interface every encoder shares).
+        baseline : None (voice baselines are not available in this version)
 
         Returns
         -------
         ModalityResult
             ``quality == 0`` (with ``details["reason"]``) for silence, less than 0.5 s of speech, no
-            voiced speech or heavy clipping; otherwise calibrated probabilities, valence, arousal,
-            stress and the 128-d pre-logit embedding.
+            voiced speech, heavy clipping, or music or noise without speech (``details["sound"]``: the
+            decision and the speech/music/noise probabilities of :mod:`.speech`); otherwise calibrated
+            probabilities, valence, arousal, stress and the 128-d pre-logit embedding.
         """
-        from ...inputs.audio import Audio, load_audio
         from .features import voice_process
 
-        audio = x if isinstance(x, Audio) else load_audio(x)
+        audio = _clean(x)
         f = voice_process(audio.samples)
         details = {"signal": dict(f.info), "methods": {
             "vad": "adaptive energy threshold (10-ms frames)", "loudness": "active speech to -23 dBFS",
@@ -201,6 +209,13 @@ class VoiceEncoder(Encoder):
         if f.quality <= 0:
             return ModalityResult.no_signal("voice", self.embedding_dim, f.reason or "no usable speech",
                                             details=details, model=self.info())
+        sound = self._sound.decide(f, _segments(f.logmel.shape[1])) if getattr(self, "_sound", None) else None
+        if sound is not None:  # speech, music or noise (cxsense.encoders.voice.speech): music is not read as speech
+            details["sound"] = {"decision": sound.label, **sound.probabilities}
+            details["methods"]["sound"] = f"speech/music/noise MLP; speech when p(speech) >= {sound.threshold}"
+            if not sound.is_speech:
+                return ModalityResult.no_signal("voice", self.embedding_dim, sound.reason, details=details,
+                                                model=self.info())
         m = self._model_for(f)
         quality = f.quality
         if f.info.get("narrowband") and m is self:  # no telephone-band model: such estimates count half
@@ -256,20 +271,36 @@ class VoiceEncoder(Encoder):
 
         Parameters
         ----------
-        x : Audio, or any voice form :func:`cxsense.inputs.audio.load_audio` accepts
+        x : Audio (from :func:`cxsense.inputs.audio.load_audio`)
 
         Returns
         -------
         np.ndarray [shape=(members, 7)] float64, or None when the recording has no usable speech (quality 0).
         """
-        from ...inputs.audio import Audio, load_audio
         from .features import voice_process
 
-        audio = x if isinstance(x, Audio) else load_audio(x)
-        f = voice_process(audio.samples)
+        f = voice_process(_clean(x).samples)
         if f.quality <= 0:
             return None
         return self._model_for(f)._member_logits(f)[0]
+
+
+def _sound_classifier():
+    """The registered speech/music/noise classifier, or None where this install has none."""
+    from ...registry import list_models
+    from .speech import SOUND_MODEL_NAME, SoundClassifier
+
+    return SoundClassifier() if SOUND_MODEL_NAME in list_models() else None
+
+
+def _clean(x):
+    from ...inputs.audio import Audio
+
+    if not isinstance(x, Audio):
+        from ...errors import InputError
+
+        raise InputError("x", "an Audio from cxsense.inputs.audio.load_audio", type(x).__name__)
+    return x
 
 
 def _warmup_signal():
