@@ -97,9 +97,9 @@ def main(argv=None):
     from cxsense.encoders.face.quality import crop_quality
     from training.datasets import data_root, load_fer
 
-    faces, _, split = load_fer(data_root(a.data), "dev")
+    faces, labels, split = load_fer(data_root(a.data), "dev")
     if a.limit:
-        faces = faces[: a.limit]
+        faces, labels = faces[: a.limit], labels[: a.limit]
     print(f"machine: {machine()}")
     print(f"split: {split} (faces, {len(faces)} used) against non-face crops made here (seed 0)")
     enc = FaceEncoder("base")
@@ -127,6 +127,14 @@ def main(argv=None):
         print(f"{k:<18} {len(q):>5} {(r['detector_score'] > 0).mean():>6.1%} {np.median(r['detector_score']):>7.2f} "
               f"{np.median(r['max_prob']):>8.2f} {np.median(r['entropy']):>7.2f} {np.median(q):>6.2f} "
               f"{(q >= 0.5).mean():>7.1%} {old.mean():>6.2f}")
+    f = res["faces (FER dev)"]
+    correct = f["probs"].argmax(1) == labels
+    found = f["detector_score"] > 0
+    print(f"dev accuracy of the expression network: all {correct.mean():.3f}; crops where the detector finds a face "
+          f"{correct[found].mean():.3f} (n={found.sum()}), where it finds none {correct[~found].mean():.3f} "
+          f"(n={(~found).sum()})")
+    out["accuracy"] = {"all": float(correct.mean()), "found": float(correct[found].mean()),
+                       "not_found": float(correct[~found].mean())}
     if a.save:
         np.savez(a.save, **{f"{k}:{m}": v for k, r in res.items() for m, v in r.items()})
     print("JSON " + json.dumps(out))

@@ -53,6 +53,8 @@ CASES = {
     "flac_2h_silence": ("voice", "FLAC of 2 h of silence at 48 kHz", False),
     "flac_50min_8ch": ("voice", "FLAC of 50 min, 8 channels of silence at 48 kHz", False),
     "array_59min": ("voice", "59 min of a synthetic voice as a float32 array at 16 kHz (226 MB)", False),
+    "array_9min": ("voice", "9.5 min of a synthetic voice as a float32 array at 16 kHz (the longest allowed)", False),
+    "flac_9min_8ch": ("voice", "FLAC of 9.5 min, 8 channels of a synthetic voice at 48 kHz", False),
     "ppg_x1e200": ("physio", "60 s of PPG multiplied by 1e200", True),
     "ppg_x1e306": ("physio", "60 s of PPG multiplied by 1e306", True),
     "physio_10h": ("physio", "10 h window: PPG 64 Hz, EDA 4 Hz", False),
@@ -156,6 +158,17 @@ def flac_silence(path: Path, seconds: float, rate: int, channels: int, value: in
             left -= k
 
 
+def flac_voice(path: Path, seconds: float, rate: int, channels: int) -> None:
+    """A 16-bit FLAC of the synthetic voice (:func:`_voice_signal`) at ``rate``, the same on every channel."""
+    import soundfile as sf
+    from scipy.signal import resample_poly
+
+    with sf.SoundFile(str(path), "w", rate, channels, format="FLAC", subtype="PCM_16") as f:
+        for s in range(0, int(seconds), 60):
+            y = resample_poly(_voice_signal(min(60, seconds - s)).astype(np.float64), rate // 16000, 1)
+            f.write(np.repeat((np.clip(y, -1, 1) * 32767).astype(np.int16)[:, None], channels, axis=1))
+
+
 def make_files(folder: Path, names) -> dict[str, str]:
     """The file cases among ``names``, written into ``folder``; name -> path."""
     makers = {
@@ -170,6 +183,7 @@ def make_files(folder: Path, names) -> dict[str, str]:
         "wav_1e9hz": ("1e9.wav", lambda p: p.write_bytes(wav_claiming(1_000_000_000))),
         "flac_2h_silence": ("2h.flac", lambda p: flac_silence(p, 7200, 48000, 1)),
         "flac_50min_8ch": ("50min8.flac", lambda p: flac_silence(p, 3000, 48000, 8)),
+        "flac_9min_8ch": ("9min8.flac", lambda p: flac_voice(p, 570, 48000, 8)),
     }
     out = {}
     for name in names:
@@ -252,6 +266,8 @@ def child(case: str, path: str | None) -> dict:
         kwargs["face"] = np.broadcast_to(np.uint8(0), (n, n))
     elif case == "array_59min":
         kwargs["voice"] = (_voice_signal(59 * 60), 16000)
+    elif case == "array_9min":
+        kwargs["voice"] = (_voice_signal(570), 16000)
     elif case.startswith("ppg_x"):
         kwargs["physio"] = _physio(60, float("1e" + case.split("1e")[1]))
     elif case == "physio_10h":

@@ -264,3 +264,25 @@ def test_crop_quality_rule():
     assert face_likeness(0.5) == NO_FACE_QUALITY
     assert face_likeness(FACE_SCORE_FULL) == face_likeness(0.99) == 1.0
     assert NO_FACE_QUALITY < face_likeness(0.58) < 1.0
+
+
+def test_private_neurokit_gives_the_same_numbers_and_cannot_plot(monkeypatch):
+    import neurokit2 as real
+
+    from cxsense.encoders.physio import _neurokit
+    from cxsense.errors import NotAvailableError
+
+    monkeypatch.delitem(sys.modules, "neurokit2")  # as if the caller had not imported it
+    nk = _neurokit.neurokit()
+    assert nk is not real and nk.__name__ == _neurokit.PRIVATE_NAME
+    x = _ppg(60) + 0.05 * np.random.default_rng(0).standard_normal(64 * 60)
+    eda = np.full(240, 2.0) + np.sin(np.arange(240) / 9)
+    peaks, phasic = [], []
+    for m in (real, nk):
+        peaks.append(m.ppg_findpeaks(m.ppg_clean(x, sampling_rate=64), sampling_rate=64)["PPG_Peaks"])
+        phasic.append(m.eda_phasic(eda, sampling_rate=4, method="highpass").to_numpy())
+    assert len(peaks[0]) > 50
+    np.testing.assert_array_equal(peaks[0], peaks[1])
+    np.testing.assert_array_equal(phasic[0], phasic[1])
+    with pytest.raises(NotAvailableError, match="plots or downloads"):
+        nk.signal_plot(x)

@@ -120,10 +120,8 @@ def neurokit():
                 from ...errors import NotAvailableError
 
                 raise NotAvailableError("physiology needs the neurokit2 package, which is not installed")
-            finder = _Finder(list(spec.submodule_search_locations)[0])
-            sys.meta_path.insert(0, finder)
-            try:
-                _module = importlib.import_module(PRIVATE_NAME)
-            finally:
-                sys.meta_path.remove(finder)
+            # the finder stays: it claims only names under PRIVATE_NAME, and a submodule that NeuroKit2 imports
+            # lazily, inside a function, must load the same way
+            sys.meta_path.insert(0, _Finder(list(spec.submodule_search_locations)[0]))
+            _module = importlib.import_module(PRIVATE_NAME)
     return _module
