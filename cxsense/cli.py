@@ -66,20 +66,23 @@ def _cmd_assess(a) -> dict:
     physio, rate = (None, None)
     if a.physio:
         physio, rate = _physio_for_assess(a.physio, a.sampling_rate, a.physio_window, notes)
+    baselines = {k: v for k, v in (("face_baseline", a.face_baseline), ("voice_baseline", a.voice_baseline)) if v}
     out = assess(face=a.face, voice=a.voice, physio=physio, sampling_rate=rate, detect_face=not a.no_detect_face,
-                 **_face_options(a)).to_dict(embeddings=a.embeddings)
+                 **baselines, **_face_options(a)).to_dict(embeddings=a.embeddings)
     if notes:
         out["notes"] = notes
     return out
 
 
 def _face_options(a) -> dict:
-    """``--face-model`` and ``--face-early-exit`` as ``assess`` options (only those given)."""
+    """``--face-model``, ``--face-early-exit`` and ``--face-cues`` as ``assess`` options (only those given)."""
     options = {}
     if a.face_model is not None:
         options["face_model"] = a.face_model
     if a.face_early_exit != "auto":
         options["face_early_exit"] = a.face_early_exit
+    if a.face_cues != "full":
+        options["face_cues"] = a.face_cues
     return options
 
 
@@ -187,6 +190,7 @@ def _cmd_session(a) -> dict:
     prog = _Progress(a.progress == "on" or (a.progress == "auto" and sys.stderr.isatty()))
     s = analyze_session(a.video, physio=a.physio, step=a.step, fps=a.fps, physio_offset=a.physio_offset,
                         persons=a.persons, face_model=a.face_model, face_early_exit=a.face_early_exit,
+                        face_cues=a.face_cues,
                         progress=prog)
     if prog.enabled:
         sys.stderr.write("\n")
@@ -232,6 +236,8 @@ def _cmd_serve(a) -> int:
 
 def _face_args(p, default=None) -> None:
     p.add_argument("--face-model", choices=list(_face_models()), default=default, help="face network (small: faster)")
+    p.add_argument("--face-cues", choices=["full", "fast", "off"], default="full",
+                   help="face mesh: confirms faces and gives the cues (fast: no iris network; off: no mesh)")
     p.add_argument("--face-early-exit", type=_early_exit_arg, default="auto", metavar="auto|off|THRESHOLD",
                    help="base face model: auto (the model file's setting), off, or a threshold in (0, 1]: the "
                         "stage-1 network answers alone when it is at least this sure (faster)")
@@ -253,6 +259,8 @@ def _parser() -> argparse.ArgumentParser:
     pa.add_argument("--physio-window", type=float, default=60.0,
                     help="seconds of a longer physio CSV assessed: its last N s (default 60, the model's window)")
     pa.add_argument("--no-detect-face", action="store_true", help="take the whole image as one face crop")
+    pa.add_argument("--face-baseline", nargs="+", metavar="IMG", help="neutral images of the same person")
+    pa.add_argument("--voice-baseline", nargs="+", metavar="AUDIO", help="recordings of the same speaker")
     _face_args(pa)
     pa.add_argument("--embeddings", action="store_true", help="include each modality's embedding in the JSON")
     pf = sub.add_parser("faces", help="one assessment per face in an image; prints JSON")
