@@ -25,6 +25,7 @@ from ...registry import model_entry, model_path
 from ..base import Encoder, ModalityResult
 from .detect import FaceDetection, FaceDetector
 from .early_exit import ExpressionRunner
+from .quality import crop_quality
 from .views import CROP, ROTATE_UPRIGHT, face_align, pixel_std, resize_crop
 from .weights import load_expression
 
@@ -98,8 +99,7 @@ class FaceEncoder(Encoder):
         if baseline is not None:  # the person's resting offset removed (cxsense.encoders.face.baseline)
             p, details["baseline"] = self._with_baseline(p, baseline)
         v, a = circumplex_va(p)
-        q = 1.0 if det is None else float(det.score) * float(min(1.0, max(det.box[2], det.box[3]) / 40.0) ** 0.5)
-        q = max(q * float(min(1.0, std / 20.0)), 1e-3)
+        q = crop_quality(crop, det, probabilities=p, detector=self._detector, std=std)
         return ModalityResult(modality="face", probabilities=dict(zip(EMOTIONS, map(float, p))), embedding=z[0],
                               quality=q, valence=v, arousal=a, stress=stress_from_va(v, a),
                               details=dict(details, passes=int(passes[0])), model=model)
