@@ -28,7 +28,7 @@ def load_ravdess(root: Path, split: str) -> list[dict]:
 
     Parameters
     ----------
-    root : Path, the data root (:func:`training.datasets.data_root`)
+    root : Path, the data root (:func:`training.common.data.data_root`)
     split : "train" (actors 01-18) or "dev" (actors 19-20)
     """
     folder = Path(root) / "voice" / "ravdess"

@@ -8,7 +8,7 @@ are stress). Features are computed by the library's own pipeline
 Data is read where it lies (``data_root()/physio/stress_predict``), never copied. The feature table
 is cached in ``training/runs/physio/`` (ignored by git).
 
-    python -m training.physio_data            # builds/refreshes the cache and prints a summary
+    python -m training.common.stress_predict            # builds/refreshes the cache and prints a summary
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 
 from cxsense.encoders.physio.pipeline import GROUPS, extract
 from cxsense.inputs.physio import load_physio
-from training.datasets import REPO, data_root
+from training.common.data import REPO, data_root
 
 WINDOW_S = 60
 HOP_S = 30

@@ -1,6 +1,6 @@
 """Measure how FER-2013 crops are framed relative to the detector's box (the constants in face_align).
 
-    python -m training.calibrate_face_framing [--n 400]
+    python -m training.experiments.face_framing [--n 400]
 
 Each dev crop is upscaled x2 and centred in a 192x192 frame; the detector runs on it; the box and keypoints are
 expressed in crop units. Prints the medians and interquartile ranges; cxsense/encoders/face/encoder.py uses the
@@ -16,7 +16,7 @@ import numpy as np
 
 from cxsense.encoders.face.detect import FaceDetector
 from cxsense.registry import model_path
-from training.datasets import data_root, load_fer
+from training.common.fer import data_root, load_fer
 
 
 def main(argv=None):

@@ -15,7 +15,7 @@ Variants (the shipped recipe is ``seed0``: width 32, 12 epochs):
                              task, Stroop, interview, hyperventilation; Stress-Predict's ``phase_1hz``) with
                              weight 0.5 or 1.0; the head is dropped after training
 
-    OMP_NUM_THREADS=1 python -m training.screen_physio_shape [--variants seed0,seed1,...]   # all: about 20 min
+    OMP_NUM_THREADS=1 python -m training.experiments.screen_physio_shape [--variants seed0,seed1,...]   # all: about 20 min
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import time
 
 import numpy as np
 
-from training.physio_data import load_features, stress_predict_dir, subjects
-from training.train_physio_shape import aligned, build_sequences, grouped_shape_scores
+from training.common.stress_predict import load_features, stress_predict_dir, subjects
+from training.physio.train_shape import aligned, build_sequences, grouped_shape_scores
 
 VARIANTS = {
     "seed0": dict(seed=0), "seed1": dict(seed=1), "seed2": dict(seed=2),
@@ -57,8 +57,8 @@ def main():
     ap.add_argument("--data", default=None)
     ap.add_argument("--variants", default=",".join(list(VARIANTS) + list(AVERAGES)))
     a = ap.parse_args()
-    from training.datasets import data_root
-    from training.train_physio import evaluate, grouped_scores, platt, sigmoid
+    from training.common.data import data_root
+    from training.physio.train import evaluate, grouped_scores, platt, sigmoid
 
     t0 = time.time()
     log = lambda m: print(f"[{time.time() - t0:6.0f} s] {m}", flush=True)

@@ -1,48 +1,34 @@
 """Export a trained face network to the shipped safetensors file, with a temperature fitted on dev.
 
-    python -m training.export_face --run training/runs/face_a --which best
-    python -m training.export_face --run training/runs/face_a:last-raw training/runs/face_c:last-raw --dry-run
+    python -m training.face.export --run training/runs/face_a --which best
+    python -m training.face.export --run training/runs/face_a:last-raw training/runs/face_c:last-raw --dry-run
         # several runs: an ensemble (logits averaged), here only evaluated; none ships
 
-Writes models/face/face_expression.safetensors (weights + metadata: architecture, labels,
-normalisation, temperature, training provenance) and updates its entry in models/registry.json.
+Writes models/face/face_expression.safetensors (float16 weights and the metadata block of
+:func:`training.common.model_metadata.face_meta`: architecture, labels, views, temperature, provenance) and
+updates its entry in models/registry.json. The temperature is :func:`cxsense.metrics.fit_temperature` on the
+float16-rounded networks' dev logits (flip-averaged unless ``--no-tta``). Files before 2026-12-04 fitted it with
+L-BFGS instead (small v2.0.0: 0.9851); ``training.face.early_exit --tta-scales`` refits base's on its views.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
 
-from cxsense.emotions import EMOTIONS
-from cxsense.encoders.face.net import FaceEnsemble, FaceNet
-from training.datasets import REPO, data_root, load_fer
-from training.registry_tools import register
-from training.train_face import evaluate
-
-
-def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
-    """Temperature minimising the NLL of ``logits / T`` (Guo et al. 2017)."""
-    log_t = torch.zeros(1, requires_grad=True)
-    opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200)
-
-    def closure():
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(logits / log_t.exp(), labels)
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    return float(log_t.exp().item())
+from cxsense.encoders.face.net import FaceEnsemble
+from cxsense.metrics import fit_temperature
+from training.common.fer import REPO, data_root, load_fer
+from training.common.model_metadata import FER_TERMS, FER_TRAIN, face_meta, provenance, register, write_safetensors
+from training.face.nets import augment, evaluate, load_run
 
 
 @torch.no_grad()
 def recalibrate_bn(net, root, n_batches: int, batch: int = 256, seed: int = 0) -> None:
     """Re-estimate batch-norm statistics of (EMA) weights on augmented training crops (cumulative average)."""
     from cxsense.encoders.face.net import standardize
-    from training.train_face import augment
 
     xtr, _, _ = load_fer(root, "train")
     x = torch.from_numpy(xtr).float().div_(255).unsqueeze(1)
@@ -59,31 +45,13 @@ def recalibrate_bn(net, root, n_batches: int, batch: int = 256, seed: int = 0) -
     net.eval()
 
 
-def _load_run(run: str, which: str, widths: str):
-    """The float16-rounded network of one training run (``which``: see ``--which``) and its epoch."""
-    if which.startswith("last-"):
-        ck = torch.load(Path(run) / "checkpoint.pt", weights_only=False)
-        state = ck["model" if which == "last-raw" else "ema"]
-        w = tuple(int(v) for v in (ck.get("widths") or widths.split(",")))
-    else:
-        ck = torch.load(Path(run) / f"{which}.pt", weights_only=True)
-        state = ck["ema"]
-        w = tuple(ck["widths"])
-    net = FaceNet(widths=w)
-    net.load_state_dict(state)
-    net.widths = w
-    # shipped in float16 (half the size); evaluate and calibrate the float16-rounded weights
-    net.load_state_dict({k: (v.half().float() if v.dtype.is_floating_point else v) for k, v in net.state_dict().items()})
-    return net.eval(), ck.get("epoch")
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", required=True, nargs="+",
                    help="run folder; several (each RUN or RUN:WHICH) make an ensemble whose logits are averaged")
     p.add_argument("--which", default="best", choices=["best", "final", "last-raw", "last-ema"],
-                   help="best/final: EMA weights saved by train_face; last-raw/last-ema: the raw or EMA weights "
-                        "of the last checkpoint")
+                   help="best/final: EMA weights saved by training.face.train; last-raw/last-ema: the raw or EMA "
+                        "weights of the last checkpoint")
     p.add_argument("--data", default=None)
     p.add_argument("--widths", default="48,96,192,384", help="architecture, for the last-* checkpoints")
     p.add_argument("--bn-recalibrate", type=int, default=0, metavar="N",
@@ -96,13 +64,13 @@ def main(argv=None):
     p.add_argument("--command", default="", help="the training command, recorded in the metadata")
     a = p.parse_args(argv)
     torch.set_num_threads(2)
-    nets, provenance = [], []
+    nets, runs = [], []
     for spec in a.run:
         run, _, which = spec.partition(":")
         which = which or a.which
-        net, epoch = _load_run(run, which, a.widths)
+        net, epoch = load_run(run, which, a.widths)
         nets.append(net)
-        provenance.append({"run": run, "checkpoint": which, "epoch": epoch})
+        runs.append({"run": run, "checkpoint": which, "epoch": epoch, "role": f"network {len(runs)}"})
     if len(nets) == 1:
         net = nets[0]
     else:
@@ -116,28 +84,23 @@ def main(argv=None):
     x = torch.from_numpy(xdv).float().div_(255).unsqueeze(1)
     y = torch.from_numpy(ydv)
     acc, logits = evaluate(net, x, y, tta=not a.no_tta)
-    t = fit_temperature(logits.float(), y)
+    t = fit_temperature(logits.double().numpy(), ydv)
     print(f"dev ({desc}): accuracy {'without' if a.no_tta else 'with'} flip TTA {acc:.4f}; fitted temperature {t:.4f}")
     if a.dry_run:
         return
-    cfg = {"embed_dim": net.embed_dim, "temperature": t, "flip_tta": not a.no_tta,
-           "input": "48x48 grey, /255, per-image standardisation", "labels": list(EMOTIONS)}
-    if len(nets) == 1:
-        cfg["widths"] = list(net.widths)
-    else:
-        cfg["members"] = [{"widths": list(n.widths), "embed_dim": n.embed_dim} for n in nets]
-    meta = {"format_version": "1", "config": json.dumps(cfg), "name": a.name, "version": a.version,
-            "training": json.dumps({**(provenance[0] if len(nets) == 1 else {"members": provenance}),
-                                    "command": a.command, "dev_split": desc})}
-    from safetensors.torch import save_file
-
+    arch = ({"widths": list(net.widths), "embed_dim": net.embed_dim} if len(nets) == 1 else
+            {"members": [{"widths": list(n.widths), "embed_dim": n.embed_dim} for n in nets]})
+    meta = face_meta(a.name, a.version, architecture=dict(arch, embed_dim=net.embed_dim, stage1=None), temperature=t,
+                     temperature_fitted=(f"NLL (cxsense.metrics.fit_temperature) on the float16-rounded "
+                                         f"network(s)' dev logits, "
+                                         f"{'one pass' if a.no_tta else 'averaged with the mirror image'} ({desc})"),
+                     mirror=not a.no_tta, zooms=[], early_exit=None, int8=None,
+                     provenance=provenance(f"{FER_TRAIN}; temperature fitted on {desc}", FER_TERMS,
+                                           a.command or "not recorded", runs))
     state = {k: v.detach().half().contiguous() for k, v in net.state_dict().items() if v.dtype.is_floating_point}
     state.update({k: v for k, v in net.state_dict().items() if not v.dtype.is_floating_point})
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save_file(state, str(out), metadata=meta)
-    register(a.name, out, version=a.version, licence="weights: cxsense's own, trained on FER-2013 (research use only, see card)",
-             card="face/MODEL_CARD.md")
+    out = write_safetensors(a.out, state, meta)
+    register(a.name, out, meta, licence=FER_TERMS, card="face/MODEL_CARD.md")
     print(f"wrote {out} ({out.stat().st_size} bytes)")
 
 

@@ -2,7 +2,7 @@
 
 A lent accelerator comes for minutes, not hours; this script plans its work to fit them:
 
-1. **Teachers.** ``--teachers`` runs of ``training.train_face`` (the shipped recipe, base architecture,
+1. **Teachers.** ``--teachers`` runs of ``training.face.train`` (the shipped recipe, base architecture,
    seeds ``--seed0``, ``--seed0 + 1``...) train at once, one process each. A short calibration times their
    steps while they all run, and the number of epochs is chosen so that they end in their share of the
    budget. The one-cycle schedule then runs to its end, as on the CPU.
@@ -11,14 +11,14 @@ A lent accelerator comes for minutes, not hours; this script plans its work to f
    with its epochs fitted to what is left.
 3. **Packing.** The raw weights of the last epoch (float16, as shipped) go to ``--out`` after each phase, so
    a stop still returns the teachers. ``--unpack`` turns those files back into run folders for
-   ``training.export_face --run``.
+   ``training.face.export --run``.
 
-Every run's exact ``train_face`` command, with the epochs chosen, is printed and packed beside its weights:
+Every run's exact ``training.face.train`` command, with the epochs chosen, is printed and packed beside its weights:
 the command alone reproduces it (bar GPU nondeterminism). The data is read from ``--data`` (for a remote
-machine, the packed copy that ``training.pack_fer`` makes).
+machine, the packed copy that ``training.common.fer`` makes).
 
-    python -m training.face_gpu --data .facedata --work /tmp/fg --out $OUT --budget 470
-    python -m training.face_gpu --unpack DIR --runs training/runs      # back on the CPU machine
+    python -m training.face.gpu --data .facedata --work /tmp/fg --out $OUT --budget 470
+    python -m training.face.gpu --unpack DIR --runs training/runs      # back on the CPU machine
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def _log(msg: str) -> None:
 
 
 def _cmd(args: list[str]) -> list[str]:
-    return [sys.executable, "-m", "training.train_face", *args]
+    return [sys.executable, "-m", "training.face.train", *args]
 
 
 def _launch(work: Path, name: str, args: list[str]) -> subprocess.Popen:
@@ -99,7 +99,7 @@ def _pack(out: Path, fname: str, runs: dict[str, dict]) -> None:
 
 
 def unpack(src: Path, runs: Path) -> None:
-    """Packed files back into run folders that ``export_face --run DIR:last-raw`` reads."""
+    """Packed files back into run folders that ``training.face.export --run DIR:last-raw`` reads."""
     import torch
 
     for f in sorted(src.glob("*.pt")):
@@ -156,7 +156,7 @@ def main(argv=None):
     truns, procs = {}, {}
     for n, args in tspecs.items():
         args = [*args, "--epochs", str(e_t), "--out", str(work / n)]
-        truns[n] = dict(dir=str(work / n), widths=WIDTHS["base"], command=" ".join(["python -m training.train_face", *args]))
+        truns[n] = dict(dir=str(work / n), widths=WIDTHS["base"], command=" ".join(["python -m training.face.train", *args]))
         _log(truns[n]["command"])
         procs[n] = _launch(work, n, args)
     _wait(procs, min(time.time() + t_teach * 1.3 + 30, deadline - 60))
@@ -189,7 +189,7 @@ def main(argv=None):
     for n, args in sspecs.items():
         args = [*args, "--epochs", str(e_s), "--out", str(work / n)]
         sruns[n] = dict(dir=str(work / n), widths=WIDTHS[n.split("_")[1]],
-                        command=" ".join(["python -m training.train_face", *args]))
+                        command=" ".join(["python -m training.face.train", *args]))
         _log(sruns[n]["command"])
         procs[n] = _launch(work, n, args)
     _wait(procs, deadline - 12)

@@ -1,7 +1,7 @@
 """Prune one network of the shipped base face model to narrower widths, as the start of a fine-tuning run.
 
-    python -m training.prune_face --member 0 --widths 32,64,128,256 --out training/runs/face_p_init
-    python -m training.train_face --out training/runs/face_p --widths 32,64,128,256 \
+    python -m training.face.prune --member 0 --widths 32,64,128,256 --out training/runs/face_p_init
+    python -m training.face.train --out training/runs/face_p --widths 32,64,128,256 \
         --init training/runs/face_p_init --epochs 12 --lr 0.01 \
         --teacher models/face/face_expression.safetensors --kd-alpha 0.7 --kd-temperature 2 --seed 5
 
@@ -9,36 +9,38 @@ Structured (channel) pruning in the manner of network slimming (Liu et al. 2017)
 channels whose batch-norm scale ``|gamma|`` is largest are kept, the next layer's input channels are sliced to
 match, and the embedding layer keeps the columns of the kept channels of the last stage. The result is a
 :class:`~cxsense.encoders.face.net.FaceNet` of the new widths, written as ``checkpoint.pt`` with key ``model``
-(what ``train_face --init`` reads). Pruning alone costs accuracy; the fine-tuning run (distilled from the whole
+(what ``training.face.train --init`` reads). Pruning alone costs accuracy; the fine-tuning run (distilled from the whole
 base model) wins it back. It prints the pruned network's dev accuracy before any fine-tuning.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from cxsense.encoders.face.net import FaceNet
-from training.datasets import REPO, data_root, load_fer
-from training.train_face import evaluate
+from training.common.fer import REPO, data_root, load_fer
+from training.face.nets import evaluate
 
 
 def load_member(path: Path, member: int) -> tuple[FaceNet, dict]:
-    """Network ``member`` of a face ensemble file, in float32, unfolded (batch norms kept)."""
+    """Network ``member`` of a face ensemble file, in float32, unfolded (batch norms kept), and the file's
+    ``architecture`` (metadata block)."""
     from safetensors import safe_open
 
+    from cxsense.modelmeta import read_meta
+
+    arch = read_meta(path).architecture
     with safe_open(str(path), "pt") as f:
-        cfg = json.loads(f.metadata()["config"])
         prefix = f"members.{member}."
         state = {k[len(prefix):]: f.get_tensor(k).float() for k in f.keys() if k.startswith(prefix)}
-    spec = cfg["members"][member]
+    spec = arch["members"][member]
     net = FaceNet(widths=tuple(spec["widths"]), embed_dim=int(spec["embed_dim"]))
     net.load_state_dict(state)
-    return net.eval(), cfg
+    return net.eval(), arch
 
 
 @torch.no_grad()

@@ -1,29 +1,28 @@
 """Add int8 activation scales to a shipped face model (post-training static quantization).
 
-    python -m training.quantize_face --name face-expression --version 1.2.1
-    python -m training.quantize_face --name face-expression-small --version 1.1.1
+    python -m training.face.quantize --name face-expression --version 1.2.1
+    python -m training.face.quantize --name face-expression-small --version 1.1.1
 
 Reads the shipped safetensors file as the encoder does (float weights, batch norms folded), observes
 activation ranges on ``--calibration`` seeded training crops (FER-2013 train split, never dev), checks that
 the scales alone rebuild the same int8 network, prints dev accuracy in float32 and in int8 (the network with
 flip averaging only: the encoder's extra views and early exit of v1.3.0+ are not applied here, so these are
 a check of the quantization, not the shipped figures; ``benchmarks/face_precision.py`` measures the whole
-encoder in each precision), then rewrites the file with the same tensors and an ``int8``
-metadata entry, and updates models/registry.json. ``--dry-run`` prints and writes nothing.
+encoder in each precision), then rewrites the file with the same tensors and the scales in the metadata block
+(``quantization.int8``; the command joins ``provenance.command``), and updates models/registry.json.
+``--dry-run`` prints and writes nothing.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from cxsense.encoders.face.net import quantize_int8, standardize
-from training.datasets import data_root, load_fer
-from training.registry_tools import rewrite_registered
+from training.common.fer import data_root, load_fer
+from training.common.model_metadata import read_tensors, rewrite, with_command
 
 
 def _logits(net, x: torch.Tensor, tta: bool) -> torch.Tensor:
@@ -44,18 +43,13 @@ def main(argv=None) -> int:
     p.add_argument("--dry-run", action="store_true")
     a = p.parse_args(argv)
     torch.set_num_threads(2)
-    from safetensors import safe_open
+    from cxsense.encoders.face.weights import load_expression
+    from cxsense.registry import model_file
 
-    from cxsense.encoders.face.encoder import _load_facenet, _load_stage1
-    from cxsense.registry import model_entry, model_path
-
-    path = Path(model_path(a.name))
-    entry = model_entry(a.name)
-    with safe_open(str(path), framework="pt") as f:
-        meta = dict(f.metadata() or {})
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
-    net, cfg, _ = _load_facenet(a.name)
-    stage1 = _load_stage1(a.name, cfg)  # a separate stage-1 network gets its scales too (prefix stage1.)
+    f = model_file(a.name)
+    tensors, _ = read_tensors(f.path)
+    model = load_expression(a.name, "fp32")  # the float networks, batch norms folded, as the encoder builds them
+    net, stage1, path = model.net, model.stage1, f.path
     root = data_root(a.data)
     xtr, _, dtr = load_fer(root, "train")
     pick = np.sort(np.random.default_rng(a.seed).choice(len(xtr), a.calibration, replace=False))
@@ -65,14 +59,14 @@ def main(argv=None) -> int:
     xdv, ydv, ddv = load_fer(root, "dev")
     x = standardize(torch.from_numpy(xdv).float().div_(255).unsqueeze(1))
     y = torch.from_numpy(ydv)
-    tta = bool(cfg.get("flip_tta", True))
+    tta = bool(f.meta.input["views"]["mirror"])
     lf, lq, lr = _logits(net, x, tta), _logits(qnet, x, tta), _logits(again, x, tta)
     if not torch.equal(lq, lr):
         raise SystemExit("the shipped scales do not rebuild the calibrated int8 network exactly")
     acc_f = (lf.argmax(1) == y).float().mean().item()
     acc_q = (lq.argmax(1) == y).float().mean().item()
     agree = (lf.argmax(1) == lq.argmax(1)).float().mean().item()
-    print(f"{a.name} {entry.get('version')} ({path.name}); calibration: {a.calibration} crops of {dtr}, seed {a.seed}")
+    print(f"{a.name} {f.meta.version} ({path.name}); calibration: {a.calibration} crops of {dtr}, seed {a.seed}")
     print(f"dev ({ddv}), the network with flip {'on' if tta else 'off'} (no extra views, no early exit: "
           f"a quantization check, not the encoder's figure): float32 {acc_f:.4f}, int8 {acc_q:.4f}, "
           f"same emotion on {agree:.4f}; {len(qparams)} activation scales; rebuilt from scales: identical")
@@ -84,15 +78,13 @@ def main(argv=None) -> int:
         qparams = dict(qparams, **{f"stage1.{k}": v for k, v in qp1.items()})
     if a.dry_run:
         return 0
-    meta["int8"] = json.dumps({
-        "scheme": "post-training static quantization (PyTorch eager, x86/fbgemm): weights int8 per output channel "
-                  "(symmetric), activations 7-bit per tensor; first convolution and head in float32",
-        "calibration": f"{a.calibration} FER-2013 train crops (seed {a.seed}), histogram observer",
-        "command": f"python -m training.quantize_face --name {a.name} --version {a.version} "
-                   f"--calibration {a.calibration} --seed {a.seed}",
-        "qparams": qparams,
-    })
-    rewrite_registered(a.name, path, tensors, meta, a.version)
+    command = (f"python -m training.face.quantize --name {a.name} --version {a.version} "
+               f"--calibration {a.calibration} --seed {a.seed}")
+    int8 = {"scheme": "post-training static quantization (PyTorch eager, x86/fbgemm): weights int8 per output "
+                      "channel (symmetric), activations 7-bit per tensor; first convolution and head in float32",
+            "calibration": f"{a.calibration} FER-2013 train crops (seed {a.seed}), histogram observer",
+            "command": command, "qparams": qparams}
+    rewrite(a.name, tensors, with_command(f.meta, command).replace(version=a.version, quantization={"int8": int8}))
     return 0
 
 

@@ -3,16 +3,16 @@
 Seeded, CPU-friendly (bf16 autocast, channels-last), checkpointed every epoch so that a stop
 loses nothing: run the same command again and it resumes.
 
-    python -m training.train_face --out training/runs/face_a --epochs 36 --seed 0
+    python -m training.face.train --out training/runs/face_a --epochs 36 --seed 0
 
 On an accelerator, ``--device cuda`` keeps the data and the augmentation on the GPU (same recipe, same
-schedule); ``training/face_gpu.py`` runs several such trainings side by side on one GPU.
+schedule); ``training/face/gpu.py`` runs several such trainings side by side on one GPU.
 
 Distillation (the small model): ``--teacher FILE`` reads a shipped face model (safetensors), computes its
 flip-averaged logits on the training images once (offline knowledge distillation; cached in the run
 folder) and trains on ``(1 - kd_alpha) * cross-entropy + kd_alpha * T^2 * KL(teacher_T || student_T)``:
 
-    python -m training.train_face --out training/runs/face_small --widths 24,48,96,192 --epochs 30 \
+    python -m training.face.train --out training/runs/face_small --widths 24,48,96,192 --epochs 30 \
         --teacher models/face/face_expression.safetensors --kd-alpha 0.7 --kd-temperature 2 --seed 0
 
 Online distillation from several runs: ``--teacher-runs RUN[:WHICH] ...`` averages the teachers' logits on
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 
@@ -31,54 +30,8 @@ import torch
 import torch.nn.functional as F
 
 from cxsense.encoders.face.net import FaceNet, standardize
-from training.datasets import data_root, load_fer
-
-
-def augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-    """Random affine (rotation, scale, shift), flip, gamma and random erasing on a batch in [0, 1]."""
-    n, dev = x.shape[0], x.device
-
-    def rand(*shape):
-        return torch.rand(*shape, generator=g, device=dev)
-
-    ang = (rand(n) * 2 - 1) * math.radians(15)
-    scale = 1 + (rand(n) * 2 - 1) * 0.15
-    tx, ty = [(rand(n) * 2 - 1) * 0.12 for _ in range(2)]
-    flip = torch.where(rand(n) < 0.5, -1.0, 1.0)
-    cos, sin = torch.cos(ang) / scale, torch.sin(ang) / scale
-    theta = torch.stack([torch.stack([cos * flip, -sin, tx], 1), torch.stack([sin * flip, cos, ty], 1)], 1)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
-    gamma = torch.exp((rand(n, 1, 1, 1) * 2 - 1) * 0.4)
-    x = x.clamp_min(1e-4) ** gamma
-    # random erasing of one rectangle, half of the time
-    er = rand(n) < 0.5
-    h = (rand(n) * 16 + 8).long()
-    w = (rand(n) * 16 + 8).long()
-    y0 = (rand(n) * (48 - h)).long()
-    x0 = (rand(n) * (48 - w)).long()
-    rows = torch.arange(48, device=dev).view(1, 48, 1)
-    cols = torch.arange(48, device=dev).view(1, 1, 48)
-    m = (rows >= y0.view(-1, 1, 1)) & (rows < (y0 + h).view(-1, 1, 1)) & (cols >= x0.view(-1, 1, 1)) & (cols < (x0 + w).view(-1, 1, 1))
-    m = m & er.view(-1, 1, 1)
-    noise = rand(x.shape)
-    x = torch.where(m.unsqueeze(1), noise, x)
-    return x
-
-
-@torch.no_grad()
-def evaluate(model, images: torch.Tensor, labels: torch.Tensor, tta: bool) -> tuple[float, torch.Tensor]:
-    model.eval()
-    logits = []
-    for i in range(0, len(images), 512):
-        x = standardize(images[i : i + 512]).contiguous(memory_format=torch.channels_last)
-        with torch.autocast(images.device.type, dtype=torch.bfloat16):
-            lo = model(x).float()
-            if tta:
-                lo = (lo + model(torch.flip(x, dims=[3])).float()) / 2
-        logits.append(lo)
-    logits = torch.cat(logits)
-    return (logits.argmax(1) == labels).float().mean().item(), logits
+from training.common.fer import data_root, load_fer
+from training.face.nets import augment, evaluate, load_run
 
 
 def main(argv=None):
@@ -136,15 +89,13 @@ def main(argv=None):
         if tl_path.exists():
             teacher_logits = torch.load(tl_path)
         else:
-            from safetensors import safe_open
             from safetensors.torch import load_file
 
-            with safe_open(a.teacher, "pt") as f:
-                meta = f.metadata()
-            cfg = json.loads(meta["config"]) if "config" in meta else json.loads(meta["architecture"])
             from cxsense.encoders.face.net import build_from_config
+            from cxsense.modelmeta import read_meta
 
-            teacher = build_from_config(cfg)  # one network or an ensemble (its logits averaged)
+            # one network or an ensemble (its logits averaged)
+            teacher = build_from_config(read_meta(a.teacher).architecture)
             teacher.load_state_dict({k: v.float() for k, v in load_file(a.teacher).items()
                                      if not k.startswith("stage1.")})  # a separate stage-1 network is no teacher
             teacher = teacher.to(dev).to(memory_format=torch.channels_last)
@@ -158,12 +109,10 @@ def main(argv=None):
 
     teachers = []
     if a.teacher_runs:
-        from training.export_face import _load_run
-
         for spec in a.teacher_runs:
             run, _, which = spec.partition(":")
             # runs older than session 5 keep no widths in their checkpoint: they are base networks
-            net, ep = _load_run(run, which or "last-raw", "48,96,192,384")
+            net, ep = load_run(run, which or "last-raw")
             teachers.append(net.to(dev).to(memory_format=torch.channels_last).eval())
             print(f"teacher {spec}: epoch {ep}", flush=True)
 

@@ -6,13 +6,13 @@ runs each shipped encoder, exactly as :func:`cxsense.assess` does, over its own 
 what the fusion reads (calibrated probabilities, quality, embedding, label, group):
 
 - face: FER-2013 de-duplicated PublicTest (dev, all 3,292) and a seeded, class-stratified subset of
-  the de-duplicated Training split, crops through ``FaceEncoder.encode(detect_face=False)``;
+  the de-duplicated Training split, crops through ``FaceEncoder.encode`` with ``FaceOptions(detect=False)``;
 - voice: RAVDESS actors 19-20 (dev, 120 clips) clean and with white noise at 10 dB SNR (a degraded
   voice), and actors 01-18 (train, 1,080 clips), through ``VoiceEncoder.encode``.
 
 The cache (``training/runs/fusion/outputs_<face sha>_<voice sha>.npz``, git-ignored) is keyed by the
 SHA-256 of the shipped weights, so a new model gets new outputs. Pairing happens in
-:mod:`training.fit_fusion` and :mod:`benchmarks.fusion_accuracy`.
+:mod:`training.fusion.fit` and :mod:`benchmarks.fusion_accuracy`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.datasets import REPO, data_root, load_fer
+from training.common.fer import REPO, data_root, load_fer
 
 CACHE = REPO / "training" / "runs" / "fusion"
 
@@ -36,11 +36,13 @@ def _key() -> str:
 def _face_outputs(x: np.ndarray) -> dict:
     from cxsense.encoders import get_encoder
     from cxsense.inputs.image import load_image
+    from cxsense.options import FaceOptions
 
-    enc = get_encoder("face")
+    options = FaceOptions(detect=False)
+    enc = get_encoder("face", options)
     P, Q, E = [], [], []
     for im in x:
-        r = enc.encode(load_image(im, parameter="face"), detect_face=False)
+        r = enc.encode(load_image(im, parameter="face"), options)
         P.append(r.probability_vector() if r.quality > 0 else np.full(7, 1 / 7))
         Q.append(r.quality)
         E.append(r.embedding)
@@ -85,7 +87,7 @@ def _faces(root, face_train_n, seed, verbose) -> dict:
 
 def build(root: Path | None = None, face_train_n: int = 7000, seed: int = 0, verbose: bool = True) -> dict:
     """Run the shipped face and voice encoders over their train and dev data (see the module docstring)."""
-    from training.voice_data import add_noise, load_ravdess, read_wav
+    from training.common.ravdess import add_noise, load_ravdess, read_wav
 
     root = data_root(root)
     out: dict[str, np.ndarray] = {}
@@ -123,15 +125,6 @@ def load_outputs(root: Path | None = None, rebuild: bool = False) -> dict:
     CACHE.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, **out)
     return out
-
-
-if __name__ == "__main__":
-    import torch
-
-    torch.set_num_threads(1)
-    d = load_outputs(rebuild=True)
-    for k, v in d.items():
-        print(k, v.shape, v.dtype)
 
 
 def make_pairs(face: dict, voice: dict, rng: np.random.Generator, mode: str = "both") -> dict:
@@ -173,3 +166,23 @@ def part(d: dict, modality: str, split: str, idx: np.ndarray | None = None) -> d
     if idx is not None:
         out = {k: v[idx] for k, v in out.items()}
     return out
+
+
+def main(argv=None) -> int:
+    """``python -m training.fusion.data [--data DIR]``: (re)build the cached encoder outputs and list them."""
+    import argparse
+
+    import torch
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default=None)
+    a = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    d = load_outputs(data_root(a.data), rebuild=True)
+    for k, v in d.items():
+        print(k, v.shape, v.dtype)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,14 +1,14 @@
 """Fit the late fusion (issue 5) on pseudo-pairs and export ``models/fusion/late_fusion_v1.json``.
 
-    python -m training.fit_fusion                 # fit, choose, export (about a minute once outputs are cached)
-    python -m training.fit_fusion --dry-run       # print the comparison only
+    python -m training.fusion.fit                 # fit, choose, export (about a minute once outputs are cached)
+    python -m training.fusion.fit --dry-run       # print the comparison only
 
 Pseudo-pairs: no public dataset pairs face, voice and body with emotion labels, so each face sample is
 paired with a random voice clip of the same label. Rows are "mix" pairs (60 % both, 20 % face only,
 20 % voice only, so that every subset is learnt), 4 draws per face sample.
 
 - **Fit** on pseudo-pairs of the modalities' own **train** splits (FER-2013 Training subset x RAVDESS
-  actors 01-18), outputs of the shipped encoders (:mod:`training.fusion_data`).
+  actors 01-18), outputs of the shipped encoders (:mod:`training.fusion.data`).
 - **Choose** the L2 strength C and fit the temperature T on **dev** pseudo-pairs (FER-2013 PublicTest
   de-duplicated x actors 19-20): C by the dev NLL after T. The script also prints the ECE with T fitted
   on one half of dev (half of the face images, one actor) and measured on the other (cross-fitted), and,
@@ -23,8 +23,10 @@ import time
 
 import numpy as np
 
-from training.datasets import REPO
-from training.fusion_data import load_outputs, make_pairs, part
+from cxsense.metrics import softmax
+from training.common.data import REPO
+from training.common.model_metadata import provenance, register, write_json
+from training.fusion.data import CACHE, load_outputs, make_pairs, part
 
 OUT = REPO / "models" / "fusion" / "late_fusion_v1.json"
 C_GRID = (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 1.0)
@@ -40,7 +42,10 @@ def mix_rows(face, voice, seed, draws=DRAWS, mode="mix"):
 
 
 def nll_acc(P, y):
-    return float(-np.mean(np.log(np.clip(P[np.arange(len(y)), y], 1e-12, 1)))), float(np.mean(P.argmax(1) == y))
+    """(NLL, accuracy) of probabilities ``P`` ``(n, 7)`` against labels ``y``."""
+    from cxsense.metrics import accuracy, nll
+
+    return nll(P, y), accuracy(P, y)
 
 
 def dev_folds(d, seed=0):
@@ -72,21 +77,19 @@ def crossfit_logits(d, C, seed=0):
     return {m: (np.vstack(v[0]), np.concatenate(v[1])) for m, v in out.items()}
 
 
-def softmax(z):
-    z = z - z.max(1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(1, keepdims=True)
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dry-run", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
-    from benchmarks.metrics import expected_calibration_error
     from cxsense.emotions import EMOTIONS
-    from cxsense.fusion.estimator import LateFusionClassifier, fit_temperature
+    from cxsense.fusion.estimator import FUSION_TEMPERATURE_GRID, LateFusionClassifier
     from cxsense.fusion.learned import LearnedFusion
+    from cxsense.metrics import expected_calibration_error
+    from cxsense.metrics import fit_temperature as fit
+
+    def fit_temperature(logits, y):
+        return fit(logits, y, FUSION_TEMPERATURE_GRID)
 
     t0 = time.time()
     d = load_outputs()
@@ -148,25 +151,21 @@ def main(argv=None) -> int:
         return 0
     from cxsense.registry import model_entry
 
-    fus = LearnedFusion.from_estimator(clf, meta={"version": "1.0.0"})
+    fus = LearnedFusion.from_estimator(clf)
     fus.subset_temperatures = subset_T
-    doc = fus.to_json(training={
-        "command": "python -m training.fit_fusion",
-        "rows": int(len(yt)), "C": C, "temperature_from": "dev pseudo-pairs (NLL grid), one per subset of face/voice present",
-        "face_model_sha256": model_entry("face-expression")["sha256"],
-        "voice_model_sha256": model_entry("voice-tone")["sha256"],
-        "pairs": "pseudo-pairs: FER-2013 Training (class-stratified subset of 6,379) x RAVDESS actors 01-18, same "
-                 f"label, 60% both / 20% face only / 20% voice only, 4 draws per face image, seed {a.seed}",
-        "classes": list(EMOTIONS)})
-    doc["version"] = "1.0.0"
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(doc, indent=1) + "\n")
-    from training.registry_tools import register
-
-    e = register("late-fusion", OUT, version="1.0.0",
-                 licence="weights: cxsense's own; fitted on outputs of the face (FER-2013, research use) and voice "
-                         "(RAVDESS, CC BY-NC-SA 4.0) models: non-commercial research use, see card",
-                 card="fusion/MODEL_CARD.md")
+    encoders = {n: {"version": model_entry(n)["version"], "sha256_at_fit": model_entry(n)["sha256"]}
+                for n in ("face-expression", "voice-tone")}
+    licence = ("weights: cxsense's own; fitted on outputs of the face (FER-2013, research use) and voice (RAVDESS, CC "
+               "BY-NC-SA 4.0) models: non-commercial research use, see card")
+    meta = fus.metadata("late-fusion", "1.0.0", provenance(
+        "pseudo-pairs: FER-2013 Training (class-stratified subset of 6,379) x RAVDESS actors 01-18, same label, 60% "
+        f"both / 20% face only / 20% voice only, {DRAWS} draws per face image, seed {a.seed}", licence,
+        "python -m training.fusion.data; python -m training.fusion.fit",
+        [{"run": str(CACHE.relative_to(REPO)), "role": "encoder outputs"}],
+        rows=int(len(yt)), C=C, temperature_from="dev pseudo-pairs (NLL grid), one per subset of face/voice present",
+        encoders=encoders))
+    write_json(OUT, {"coef": fus.coef.tolist(), "intercept": fus.intercept.tolist()}, meta)
+    e = register("late-fusion", OUT, meta, licence=licence, card="fusion/MODEL_CARD.md")
     print(f"wrote {OUT} sha256 {e['sha256']} ({time.time() - t0:.0f} s)")
     return 0
 

@@ -16,20 +16,22 @@ medians, feature scaling and calibration are written to ``models/physio/physio_s
 Split: train = the 25 ``train`` subjects of ``subjects.csv``; dev = S04, S09, S14 (model choice and
 check only). Seeded (``--seed``); single-threaded.
 
-    OMP_NUM_THREADS=1 nice -n 10 python -m training.train_physio --seed 0
+    OMP_NUM_THREADS=1 nice -n 10 python -m training.physio.train --seed 0
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from training.datasets import REPO, data_root
-from training.physio_data import load_features
+from training.common.data import REPO, data_root
+from training.common.model_metadata import STRESS_LICENCE, physio_stress_meta, provenance, register, write_json
+from training.common.stress_predict import CACHE, load_features
 
 VERSION = "1.1.0"
 #: Recipe of the no-baseline ("window") model; the baseline model stays gradient boosting ("gb").
@@ -314,7 +316,7 @@ def loso_calibrated(z, y, s):
 def evaluate(p, y, thr, s=None) -> dict:
     from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
-    from benchmarks.metrics import binary_ece
+    from cxsense.metrics import binary_ece
 
     pred = p >= thr
     out = {
@@ -338,23 +340,6 @@ def evaluate(p, y, thr, s=None) -> dict:
 
 # ----------------------------------------------------------------------------- main
 
-def register(path: Path) -> None:
-    """Add or update the ``physio-stress`` entry of models/registry.json (other entries kept)."""
-    from cxsense.registry import sha256_file
-
-    reg_path = REPO / "models" / "registry.json"
-    reg = json.loads(reg_path.read_text()) if reg_path.is_file() else {"models": {}}
-    reg.setdefault("models", {})["physio-stress"] = {
-        "file": str(path.resolve().relative_to((REPO / "models").resolve())),
-        "sha256": sha256_file(path),
-        "version": VERSION,
-        "licence": "MIT (model and training data: Stress-Predict, (c) 2022 Talha Iqbal)",
-        "card": "physio/MODEL_CARD.md",
-    }
-    reg_path.write_text(json.dumps(reg, indent=2) + "\n")
-    print(f"registered physio-stress in {reg_path}")
-
-
 def main():
     ap = argparse.ArgumentParser(description="Train the physiology stress model (Stress-Predict).")
     ap.add_argument("--data", default=None)
@@ -375,7 +360,7 @@ def main():
     names = [str(n) for n in d["feature_names"]]
     groups = [str(g) for g in d["groups"]]
     X, y, s = d["X"], d["y"], d["subject"]
-    from training.physio_data import subjects
+    from training.common.stress_predict import subjects
 
     sp = subjects(root)
     tr = np.array([sp[u] == "train" for u in s])
@@ -425,10 +410,10 @@ def main():
 
     for g, fs in GROUPS.items():
         gimp[g] = float(sum(models["window"]["importance"][f] for f in fs))
-    meta = {
-        "format": "cxsense-physio-gbt",
-        "version": VERSION,
-        "architecture": {
+    cal = {kind: models[kind].pop("calibration") for kind in models}
+    command = "python -m training.physio.train " + " ".join(sys.argv[1:])
+    meta = physio_stress_meta(
+        VERSION, architecture={
             "window": {"hgb": f"sklearn HistGradientBoostingClassifier {HGB_PARAMS} (balanced class weights; "
                               "missing features follow the learned direction), score / its training SD, exported "
                               "to arrays; Platt calibration",
@@ -438,26 +423,18 @@ def main():
                               "calibration",
                        "gb": f"sklearn GradientBoostingClassifier {GB_PARAMS}; Platt calibration"}[a.window_model],
             "baseline": f"sklearn GradientBoostingClassifier {GB_PARAMS} exported to arrays; Platt calibration"},
-        "labels": ["nonstress", "stress"],
-        "groups": {g: list(GROUPS[g]) for g in groups},
-        "group_weights": gimp,
-        "feature_mean": mu.tolist(),
-        "feature_sd": sd.tolist(),
-        "decision_threshold": prev,
-        "window_s": 60,
-        "baseline_max_windows": BASELINE_MAX_WINDOWS,
-        "trained_on": "Stress-Predict (Iqbal et al. 2022), 25 train subjects, wrist E4 PPG/EDA/TEMP/ACC, MIT licence",
-        "seed": a.seed,
-        "figures": report,
-        "train_seconds": round(time.time() - t0, 1),
-    }
-    out = {"meta": meta, "models": models}
-    path = Path(a.out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, separators=(",", ":")))
+        groups={g: list(GROUPS[g]) for g in groups}, group_weights=gimp, window_s=60,
+        baseline_max_windows=BASELINE_MAX_WINDOWS, feature_mean=mu.tolist(), feature_sd=sd.tolist(),
+        calibration={**cal, "decision_threshold": prev}, figures=report,
+        provenance=provenance("Stress-Predict (Iqbal et al. 2022), 25 train subjects, wrist E4 PPG/EDA/TEMP/ACC, MIT "
+                              "licence", STRESS_LICENCE, command,
+                              [{"run": str(CACHE.relative_to(REPO)), "role": "feature cache"}],
+                              seed=a.seed, train_seconds=round(time.time() - t0, 1)))
+    path = write_json(a.out, {"models": models}, meta, compact=True)
     log(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
     if path.resolve() == OUT.resolve():
-        register(path)
+        register("physio-stress", path, meta, licence=STRESS_LICENCE, card="physio/MODEL_CARD.md")
+        print("registered physio-stress in models/registry.json")
     print("JSON " + json.dumps(report))
 
 

@@ -1,6 +1,6 @@
 """Train the physiology shape network (a small 1-D CNN on within-window series) and its ensemble with the trees.
 
-The tree model (``training/train_physio.py``) reads levels, and levels differ between people. The shape
+The tree model (``training/physio/train.py``) reads levels, and levels differ between people. The shape
 network reads each window's 4-Hz series centred on their own means (:mod:`cxsense.encoders.physio.sequences`),
 so a person's offsets cancel. At run time the stress probability is the tree model's raw score (the window
 model, or the baseline model when a resting baseline is given) and the network's, each divided by its
@@ -12,8 +12,8 @@ Data: Stress-Predict, the 25 ``train`` subjects; dev = S04, S09, S14 (check only
 30-s-hop windows. Series are computed by the library's own code (``extract`` then ``shape``), cached in
 ``training/runs/physio/`` (ignored by git).
 
-    OMP_NUM_THREADS=1 python -m training.train_physio_shape --seed 0           # about 5 min on 2 cores
-    OMP_NUM_THREADS=1 python -m training.train_physio_shape --seed 0 --loso    # + LOSO figures (about 15 min more)
+    OMP_NUM_THREADS=1 python -m training.physio.train_shape --seed 0           # about 5 min on 2 cores
+    OMP_NUM_THREADS=1 python -m training.physio.train_shape --seed 0 --loso    # + LOSO figures (about 15 min more)
 
 Recipe: Conv(6->32, k7)-BN-ReLU-MaxPool2, Conv(32->64, k5)-BN-ReLU-MaxPool2, Conv(64->64, k5)-BN-ReLU, mean and
 max over time, dropout 0.3, linear. AdamW (lr 3e-3 one-cycle, weight decay 0.01), batch 128, 12 epochs,
@@ -30,8 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from training.datasets import REPO, data_root
-from training.physio_data import CACHE, load_features, subjects, windows
+from training.common.data import REPO, data_root
+from training.common.model_metadata import STRESS_LICENCE, physio_shape_meta, provenance, register, write_safetensors
+from training.common.stress_predict import CACHE, load_features, subjects, windows
 
 VERSION = "1.1.0"
 OUT = REPO / "models" / "physio" / "physio_shape_v1.safetensors"
@@ -110,7 +111,7 @@ def channel_scale(seq: np.ndarray) -> np.ndarray:
 def fit(seq: np.ndarray, y: np.ndarray, seed: int, epochs: int = EPOCHS, width: int = WIDTH,
         aux: np.ndarray | None = None, aux_weight: float = 0.0):
     """Train one network; returns ``(net, channel_scale)``. ``aux`` (integer classes per window) adds an
-    auxiliary class-balanced cross-entropy with weight ``aux_weight`` (``training/screen_physio_shape.py``)."""
+    auxiliary class-balanced cross-entropy with weight ``aux_weight`` (``training/experiments/screen_physio_shape.py``)."""
     import torch
 
     torch.set_num_threads(TORCH_THREADS)  # part of the recipe: results depend (slightly) on the thread count
@@ -184,7 +185,7 @@ def _protocol(d: dict) -> np.ndarray:
 
 def grouped_shape_scores(d: dict, subs_in: list[str], folds: int, seed: int, log=print,
                          aux: np.ndarray | None = None, **fit_kw) -> dict:
-    """Out-of-fold network scores on the 30-s windows of ``subs_in`` (the folds of train_physio.grouped_scores:
+    """Out-of-fold network scores on the 30-s windows of ``subs_in`` (the folds of training.physio.train.grouped_scores:
     sorted subject ids, round robin; ``folds=len(subs_in)`` is leave-one-subject-out). ``aux`` (one class per
     series window) and ``fit_kw`` go to :func:`fit`. Returns ``{(subject, start_s): score}``."""
     subs = sorted(subs_in)
@@ -217,7 +218,7 @@ def main():
     ap.add_argument("--calib-folds", type=int, default=5)
     a = ap.parse_args()
     from cxsense.encoders.physio.encoder import PhysioEncoder
-    from training.train_physio import (baseline_features, baseline_masks, evaluate, grouped_scores, loso_calibrated,
+    from training.physio.train import (baseline_features, baseline_masks, evaluate, grouped_scores, loso_calibrated,
                                        loso_scores, platt, sigmoid, with_delta)
 
     t0 = time.time()
@@ -278,35 +279,25 @@ def main():
                 f"AUC {report[name]['auc']:.4f} ECE {report[name]['ece']:.4f}")
 
     m = fit(d["seq"][np.isin(d["subject"], train_subs)], d["y"][np.isin(d["subject"], train_subs)], a.seed)
-    cfg = {
-        "format": "cxsense-physio-shape", "version": VERSION,
-        "channels": ["eda", "temp", "activity", "hr", "ppg_amp", "hr_valid"], "fs": 4.0,
-        "channel_scale": m[1].tolist(),
-        "ensemble": {"tree_scale": tree_scale, "shape_scale": shape_scale, "a": pa, "b": pb,
-                     "tree_model": "physio-stress window model",
-                     "rule": "p = sigmoid(a * (tree / tree_scale + shape / shape_scale) + b)"},
-        "ensemble_baseline": {"tree_scale": base_scale, "shape_scale": shape_scale, "a": pa_b, "b": pb_b,
-                              "tree_model": "physio-stress baseline model",
-                              "rule": "p = sigmoid(a * (tree / tree_scale + shape / shape_scale) + b)"},
-        "architecture": "Conv(6->32,k7)-BN-ReLU-MaxPool2, Conv(32->64,k5)-BN-ReLU-MaxPool2, Conv(64->64,k5)-BN-ReLU, "
+    rule = "p = sigmoid(a * (tree / tree_scale + shape / shape_scale) + b)"
+    meta = physio_shape_meta(
+        VERSION, layers="Conv(6->32,k7)-BN-ReLU-MaxPool2, Conv(32->64,k5)-BN-ReLU-MaxPool2, Conv(64->64,k5)-BN-ReLU, "
                         "mean+max over time, linear (batch norms folded)",
-        "training": {"data": "Stress-Predict (Iqbal et al. 2022), 25 train subjects, wrist E4, MIT licence",
-                     "windows": f"60 s, {TRAIN_HOP_S}-s hop, majority label", "epochs": EPOCHS, "lr": LR,
-                     "weight_decay": WEIGHT_DECAY, "batch": BATCH, "channel_drop": CHANNEL_DROP, "seed": a.seed,
-                     "command": f"OMP_NUM_THREADS=1 python -m training.train_physio_shape --seed {a.seed}"},
-        "figures": report,
-    }
-    from safetensors.numpy import save_file
-
-    path = Path(a.out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(folded_tensors(m), str(path), metadata={"config": json.dumps(cfg)})
+        channels=["eda", "temp", "activity", "hr", "ppg_amp", "hr_valid"], fs=4.0, channel_scale=m[1].tolist(),
+        ensemble={"tree_scale": tree_scale, "shape_scale": shape_scale, "a": pa, "b": pb,
+                  "tree_model": "physio-stress window model", "rule": rule},
+        ensemble_baseline={"tree_scale": base_scale, "shape_scale": shape_scale, "a": pa_b, "b": pb_b,
+                           "tree_model": "physio-stress baseline model", "rule": rule},
+        figures=report, provenance=provenance(
+            "Stress-Predict (Iqbal et al. 2022), 25 train subjects, wrist E4, MIT licence", STRESS_LICENCE,
+            f"OMP_NUM_THREADS=1 python -m training.physio.train_shape --seed {a.seed}",
+            [{"run": str(CACHE.relative_to(REPO)), "role": "feature and series cache"}],
+            recipe={"windows": f"60 s, {TRAIN_HOP_S}-s hop, majority label", "epochs": EPOCHS, "lr": LR,
+                    "weight_decay": WEIGHT_DECAY, "batch": BATCH, "channel_drop": CHANNEL_DROP, "seed": a.seed}))
+    path = write_safetensors(a.out, folded_tensors(m), meta)
     log(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
     if path.resolve() == OUT.resolve():
-        from training.registry_tools import register
-
-        register("physio-shape", path, version=VERSION, card="physio/MODEL_CARD.md",
-                 licence="MIT (model and training data: Stress-Predict, (c) 2022 Talha Iqbal)")
+        register("physio-shape", path, meta, card="physio/MODEL_CARD.md", licence=STRESS_LICENCE)
         # dev subjects through the encoder, window by window, no baseline
         enc = PhysioEncoder()
         from cxsense.inputs.physio import load_physio

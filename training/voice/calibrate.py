@@ -2,7 +2,7 @@
 
 The dev split has 120 files (2 actors): a temperature fitted there is fitted on the same files the figures come
 from, and a binned ECE over 120 files is mostly sampling noise. This script instead uses the logits that
-``train_voice --cv-folds K --cv-fold i`` writes for the training actors each fold held out (same recipe, one run
+``training.voice.train --cv-folds K --cv-fold i`` writes for the training actors each fold held out (same recipe, one run
 per fold and seed; 1080 files for actors 01-18), averaged over the seeds given:
 
 1. temperature ``T``: NLL-optimal on the out-of-fold logits (grid over [0.3, 5]), under the training prior;
@@ -12,10 +12,11 @@ per fold and seed; 1080 files for actors 01-18), averaged over the seeds given:
    quiet). ``--prior training`` keeps the training prior.
 
 It prints the out-of-fold figures (with ``T`` cross-fitted over the folds, so that no file calibrates itself)
-and writes a copy of the weights with ``temperature``, ``logit_bias``, ``class_prior`` and ``calibration`` set.
-If ``--out`` is inside ``models/``, the ``voice-tone`` registry entry is updated too.
+and writes a copy of the weights with the metadata block's ``calibration`` (``temperature``, ``logit_bias``,
+``class_prior``, ``fitted``) set and this command joined to ``provenance.command``. If ``--out`` is inside
+``models/``, the registry entry (``--name``) is updated too.
 
-    python -m training.calibrate_voice --weights /tmp/voice5.safetensors \\
+    python -m training.voice.calibrate --weights training/runs/voice_join/voice5.safetensors \\
         --oof training/runs/voice_cv3_f0_s0 training/runs/voice_cv3_f1_s0 training/runs/voice_cv3_f2_s0 \\
               training/runs/voice_cv3_f0_s1 training/runs/voice_cv3_f1_s1 training/runs/voice_cv3_f2_s1 \\
         --out models/voice/voice_tone_v1.safetensors --version 1.1.0
@@ -24,27 +25,36 @@ If ``--out`` is inside ``models/``, the ``voice-tone`` registry entry is updated
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+from cxsense.metrics import classification_report, fit_temperature, softmax
+from training.common.data import REPO
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(1, keepdims=True)
-    p = np.exp(z)
-    return p / p.sum(1, keepdims=True)
+def encoder_logits(model, audio) -> np.ndarray | None:
+    """Uncalibrated logits of each member for one recording, computed exactly as the encoder computes them.
 
+    Parameters
+    ----------
+    model : VoiceModel (:mod:`cxsense.encoders.voice.model`)
+    audio : Audio (from :func:`cxsense.inputs.audio.load_audio`)
 
-def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
-    """NLL-optimal temperature on a log grid over [0.3, 5] (400 points)."""
-    Ts = np.exp(np.linspace(np.log(0.3), np.log(5.0), 400))
-    nll = [-np.log(_softmax(logits / T)[np.arange(len(y)), y] + 1e-12).mean() for T in Ts]
-    return float(Ts[int(np.argmin(nll))])
+    Returns
+    -------
+    np.ndarray [shape=(members, 7)] float64, segment-averaged, before the temperature; or None when the
+    recording has no usable speech (the encoder's quality 0).
+    """
+    from cxsense.encoders.voice.encoder import SEGMENT_FRAMES, SEGMENT_HOP_FRAMES, SINGLE_PASS_FRAMES
+    from cxsense.encoders.voice.features import voice_process
+
+    f = voice_process(audio.samples)
+    if f.quality <= 0:
+        return None
+    return model.member_logits(f, SINGLE_PASS_FRAMES, SEGMENT_FRAMES, SEGMENT_HOP_FRAMES)[0]
 
 
 def load_oof(runs: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
@@ -83,11 +93,9 @@ def main(argv=None) -> int:
                          "the encoder uses for telephone-band speech)")
     args = ap.parse_args(argv)
 
-    from safetensors import safe_open
-    from safetensors.torch import save_file
-
-    from benchmarks.metrics import classification_report
     from cxsense.emotions import EMOTIONS
+    from cxsense.modelmeta import read_meta
+    from training.common.model_metadata import read_tensors, register, with_command, write_safetensors
 
     L, y, folds, seeds = load_oof(args.oof)
     n_folds = len(np.unique(folds))
@@ -109,35 +117,32 @@ def main(argv=None) -> int:
     for k in range(n_folds):
         Tcf[folds == k] = fit_temperature(L[folds != k], y[folds != k])
     print(f"out-of-fold figures (T cross-fitted over folds: {sorted(set(np.round(Tcf, 3).tolist()))}):")
-    show("training prior", _softmax(L / Tcf[:, None]))
-    show(f"{args.prior} prior  ", _softmax(L / Tcf[:, None] + bias))
+    show("training prior", softmax(L / Tcf[:, None]))
+    show(f"{args.prior} prior  ", softmax(L / Tcf[:, None] + bias))
 
-    with safe_open(args.weights, framework="pt") as f:
-        meta = dict(f.metadata() or {})
-        state = {k: f.get_tensor(k) for k in f.keys()}
-    meta.update(temperature=repr(T), logit_bias=json.dumps([round(float(b), 6) for b in bias]),
-                class_prior=args.prior,
-                calibration=(f"temperature NLL-fitted on out-of-fold logits of actors 01-18 ({n_folds} actor-grouped "
-                             f"folds, seeds {seeds}, {len(y)} files); logit_bias = "
-                             + ("-log(7 * training prior)" if args.prior == "uniform" else "0")))
-    if args.version:
-        meta["version"] = args.version
-    meta["trained_on"] = ("RAVDESS speech actors 01-18 (calm merged into neutral); calibrated on their "
-                          "out-of-fold logits; actors 19-20 (dev) chose the recipe")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save_file(state, str(out), metadata=meta)
+    state, _ = read_tensors(args.weights)
+    meta = read_meta(args.weights)
+    fitted = (f"temperature NLL-fitted on out-of-fold logits of actors 01-18 ({n_folds} actor-grouped folds, seeds "
+              f"{seeds}, {len(y)} files); logit_bias = " + ("-log(7 * training prior)" if args.prior == "uniform"
+                                                              else "0"))
+    command = (f"python -m training.voice.calibrate --weights {args.weights} --oof {' '.join(args.oof)} "
+               f"--prior {args.prior} --out {args.out}" + (f" --version {args.version}" if args.version else "")
+               + f" --name {args.name}")
+    meta = meta.replace(
+        name=args.name, version=args.version or meta.version,
+        calibration=dict(meta.calibration, temperature=T, logit_bias=[round(float(b), 6) for b in bias],
+                         class_prior=args.prior, fitted=fitted),
+        provenance=dict(meta.provenance, training_data=(
+            "RAVDESS speech actors 01-18 (calm merged into neutral); calibrated on their out-of-fold logits; actors "
+            "19-20 (dev) chose the recipe"), runs=meta.provenance["runs"] + [
+            {"run": r, "role": "out-of-fold logits (calibration)"} for r in args.oof]))
+    meta = with_command(meta, command)
+    out = write_safetensors(args.out, state, meta)
     from cxsense.registry import sha256_file
 
-    sha = sha256_file(out)
-    print(f"wrote {out} ({out.stat().st_size} bytes, sha256 {sha})")
+    print(f"wrote {out} ({out.stat().st_size} bytes, sha256 {sha256_file(out)})")
     if out.resolve().is_relative_to((REPO / "models").resolve()):
-        from cxsense.registry import list_models
-        from training.registry_tools import register
-
-        base = list_models()["voice-tone"]
-        register(args.name, out, version=meta.get("version", base["version"]), licence=base["licence"],
-                 card=base["card"])
+        register(args.name, out, meta, licence=meta.provenance["licence"], card="voice/MODEL_CARD.md")
         print(f"registry entry {args.name!r} updated")
     return 0
 

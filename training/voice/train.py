@@ -4,23 +4,23 @@ The shipped model, voice-tone 1.2.0 (see models/voice/MODEL_CARD.md), was made b
 
     export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1
     C="--cache-dir training/runs/voice_n85 --cache-seed 0 --variants 5 --epochs 320 --cmn --pitch-tempo --noise-p 0.85"
-    nice -n 10 python3 -m training.train_voice --out training/runs/voice_n85_320_N $C --seed N --no-export  # N = 0 .. 4
-    nice -n 10 python3 -m training.train_voice --out training/runs/voice_n85cv3_320_fK_sS $C --seed S \
+    nice -n 10 python3 -m training.voice.train --out training/runs/voice_n85_320_N $C --seed N --no-export  # N = 0 .. 4
+    nice -n 10 python3 -m training.voice.train --out training/runs/voice_n85cv3_320_fK_sS $C --seed S \
         --cv-folds 3 --cv-fold K                                                             # K = 0 .. 2, S = 0, 1
-    cp -r training/runs/voice_n85_320_0 /tmp/vn320/run0
-    nice -n 10 python3 -m training.train_voice --out /tmp/vn320/run0 $C --seed 0 \
-        --ensemble training/runs/voice_n85_320_{1,2,3,4} --export /tmp/vn320/voice5.safetensors
-    python3 -m training.calibrate_voice --weights /tmp/vn320/voice5.safetensors \
+    cp -r training/runs/voice_n85_320_0 training/runs/voice_n85_320_join
+    nice -n 10 python3 -m training.voice.train --out training/runs/voice_n85_320_join $C --seed 0 \
+        --ensemble training/runs/voice_n85_320_{1,2,3,4} --export training/runs/voice_n85_320_join/voice5.safetensors
+    python3 -m training.voice.calibrate --weights training/runs/voice_n85_320_join/voice5.safetensors \
         --oof training/runs/voice_n85cv3_320_f{0,1,2}_s{0,1} --out models/voice/voice_tone_v1.safetensors --version 1.2.0
 
 (the first run builds the feature cache, ``cache_train_v5_s0_pt_n85.npz``; the ``--cv-folds`` runs write
-out-of-fold logits of the training actors, on which :mod:`training.calibrate_voice` fits the temperature and the
+out-of-fold logits of the training actors, on which :mod:`training.voice.calibrate` fits the temperature and the
 prior correction). The previous files' commands are in the model card; the defaults still reproduce them.
 
 Stages (each resumable; a run whose checkpoint is at the last epoch only re-fits T and exports):
 
 1. Feature cache (``cache_train_v{variants}_s{seed}.npz``, ``cache_dev.npz``): every training file once clean
-   and ``--variants - 1`` times augmented at waveform level (:func:`training.voice_data.augment`: gain,
+   and ``--variants - 1`` times augmented at waveform level (:func:`training.common.ravdess.augment`: gain,
    noise (``--noise-p``, default 0.6), reverberation, recording-chain equalisation; with ``--pitch-tempo`` also
    the phase-vocoder pitch shift and time stretch, cache ``cache_train_v{variants}_s{seed}_pt.npz``), each through the
    encoder's own signal stages (:func:`cxsense.encoders.voice.features.voice_process`). Dev files clean.
@@ -31,11 +31,13 @@ Stages (each resumable; a run whose checkpoint is at the last epoch only re-fits
    ``--balanced`` weights the loss by inverse class frequency). With ``--cmn`` each recording's mean log-mel (per band,
    over its kept frames) is subtracted first. AdamW, one-cycle schedule, label smoothing 0.05; the
    exponential moving average of the weights (decay 0.99) is evaluated (every 3 epochs) and shipped.
-3. Temperature fitted on dev (NLL grid; the shipped file then replaces it through ``training.calibrate_voice``) on logits computed exactly as at inference (each dev file through
-   ``load_audio``, the current signal stages and :meth:`VoiceEncoder.raw_logits`, members averaged), not on
-   the cached features (which may come from older code); safetensors export with metadata (architecture, feature
-   normalisation, labels, temperature, cmn) to ``models/voice/voice_tone_v1.safetensors`` and the
-   ``voice-tone`` entry of ``models/registry.json``. ``--ensemble RUN ...`` adds other runs' weights as members.
+3. Temperature fitted on dev (:func:`cxsense.metrics.fit_temperature`; the shipped file then replaces it
+   through ``training.voice.calibrate``) on logits computed exactly as at inference (each dev file through
+   ``load_audio``, the current signal stages and :func:`training.voice.calibrate.encoder_logits`, members
+   averaged), not on the cached features (which may come from older code); safetensors export with the metadata
+   block of :func:`training.common.model_metadata.voice_meta` (architecture, feature normalisation, labels,
+   temperature, cmn, the command and runs) to ``models/voice/voice_tone_v1.safetensors`` and the ``voice-tone``
+   entry of ``models/registry.json``. ``--ensemble RUN ...`` adds other runs' weights as members.
 
 Seeded (``--seed``), one thread.
 """
@@ -43,22 +45,24 @@ Seeded (``--seed``), one thread.
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+from cxsense.metrics import fit_temperature, softmax
+from training.common.data import REPO
+from training.common.model_metadata import provenance, register, voice_meta, write_safetensors
+
+VOICE_LICENCE = "CC BY-NC-SA 4.0 (weights derived from RAVDESS; non-commercial use only)"
 
 
 def build_cache(rows, variants: int, seed: int, path: Path, log, pitch_tempo: bool = False,
                 telephone: float = 0.0, noise_p: float = 0.6) -> None:
     from cxsense.encoders.voice.features import voice_process
-    from training.voice_data import augment, read_wav
+    from training.common.ravdess import augment, read_wav
 
     mels, stats, labels, speakers, file_idx, quality, ops = [], [], [], [], [], [], []
     t0 = time.time()
@@ -113,10 +117,10 @@ def main(argv=None) -> int:
                     help="subtract each recording's mean log-mel (per band, over its kept frames) before normalising")
     ap.add_argument("--pitch-tempo", action="store_true",
                     help="augmented cache copies also get the waveform pitch shift (+-2.5 semitones, p=0.4) and "
-                         "time stretch (0.85-1.15, p=0.3) of training.voice_data.augment; cache file *_pt.npz")
+                         "time stretch (0.85-1.15, p=0.3) of training.common.ravdess.augment; cache file *_pt.npz")
     ap.add_argument("--telephone", type=float, default=0.0,
                     help="probability that an augmented cache copy also goes through a telephone line "
-                         "(training.voice_data.telephone_channel); cache file *_tel<percent>.npz")
+                         "(training.common.ravdess.telephone_channel); cache file *_tel<percent>.npz")
     ap.add_argument("--noise-p", type=float, default=0.6,
                     help="probability that an augmented cache copy gets background noise (3-30 dB SNR); "
                          "cache file *_n<percent>.npz when not 0.6")
@@ -140,8 +144,8 @@ def main(argv=None) -> int:
     from cxsense.emotions import EMOTIONS
     from cxsense.encoders.voice.features import N_MELS, N_STATS, STAT_NAMES
     from cxsense.encoders.voice.net import ARCH, VoiceNet
-    from training.datasets import data_root
-    from training.voice_data import load_ravdess
+    from training.common.data import data_root
+    from training.common.ravdess import load_ravdess
 
     F0_LEVEL_STATS = [STAT_NAMES.index(n) for n in ("f0_mean_st", "f0_p10_st", "f0_p90_st")]
 
@@ -156,7 +160,7 @@ def main(argv=None) -> int:
         logf.flush()
 
     t_start = time.time()
-    log("command: " + " ".join([sys.executable.split("/")[-1], "-m", "training.train_voice"] + (argv or sys.argv[1:])))
+    log("command: " + " ".join([sys.executable.split("/")[-1], "-m", "training.voice.train"] + (argv or sys.argv[1:])))
     root = data_root(args.data)
     train_rows, dev_rows = load_ravdess(root, "train"), load_ravdess(root, "dev")
     log(f"train: {len(train_rows)} files, speakers {sorted({r['speaker'] for r in train_rows})}")
@@ -283,11 +287,9 @@ def main(argv=None) -> int:
         return np.stack(logits)
 
     def metrics(logits, y, T=1.0):
-        z = logits / T
-        z = z - z.max(1, keepdims=True)
-        p = np.exp(z); p /= p.sum(1, keepdims=True)
-        from benchmarks.metrics import classification_report
-        return classification_report(p, y, EMOTIONS)
+        from cxsense.metrics import classification_report
+
+        return classification_report(softmax(logits / T), y, EMOTIONS)
 
     for epoch in range(start_epoch, args.epochs):
         model.train()
@@ -340,33 +342,37 @@ def main(argv=None) -> int:
     r1 = metrics(lg_cache, ydv)
     log(f"cached dev features ({len(members)} member(s)): acc {r1['accuracy']:.4f} F1 {r1['macro_f1']:.4f}; "
         f"T=1 ECE {r1['ece']:.4f} NLL {r1['nll']:.4f}")
-    meta = {
-        "arch": ARCH, "version": "1.0.0", "labels": json.dumps(list(EMOTIONS)), "temperature": "1.0",
-        "normalisation": json.dumps(norm), "stat_names": json.dumps(list(STAT_NAMES)),
-        "n_mels": str(N_MELS), "n_stats": str(N_STATS), "sampling_rate": "16000",
-        "trained_on": "RAVDESS speech actors 01-18 (calm merged into neutral); temperature fitted on actors 19-20",
-        "licence": "CC BY-NC-SA 4.0 (derived from RAVDESS)", "seed": str(args.seed), "epochs": str(args.epochs),
-        "members": str(len(members)), "cmn": "1" if args.cmn else "0",
-        "ensemble_runs": json.dumps([str(out)] + list(args.ensemble)),
-    }
-    if args.pitch_tempo:  # only then, so that the shipped model's command still writes the same metadata
-        meta.update(variants=str(args.variants), pitch_tempo="1")
+    recipe = {"seed": args.seed, "epochs": args.epochs, "variants": args.variants, "cmn": args.cmn}
+    if args.pitch_tempo:  # only then, so that the earlier models' commands still write the same facts
+        recipe["pitch_tempo"] = True
     if args.telephone > 0:
-        meta["telephone"] = str(args.telephone)
+        recipe["telephone"] = args.telephone
     if args.noise_p != 0.6:
-        meta["noise_p"] = str(args.noise_p)
+        recipe["noise_p"] = args.noise_p
+    command = " ".join(["python", "-m", "training.voice.train"] + (argv if argv is not None else sys.argv[1:]))
+    runs = [{"run": str(out), "role": "member 0"}] + [{"run": str(r), "role": f"member {i + 1}"}
+                                                      for i, r in enumerate(args.ensemble)]
+    meta = voice_meta(
+        "voice-tone", "1.0.0", members=len(members), normalisation=norm, temperature=1.0,
+        logit_bias=[0.0] * len(EMOTIONS), class_prior="training", cmn=args.cmn,
+        fitted="temperature NLL-fitted on the dev actors 19-20 through the encoder (replace it with "
+               "training.voice.calibrate)",
+        provenance=provenance("RAVDESS speech actors 01-18 (calm merged into neutral); temperature fitted on "
+                              "actors 19-20", VOICE_LICENCE, command, runs, recipe=recipe))
     sd = {f"m{i}.{k}": v.detach().contiguous() for i, m in enumerate(members) for k, v in m.state_dict().items()}
     # The temperature is fitted on logits computed exactly as at inference: every dev file read from disk,
     # through load_audio and the encoder's own signal stages (current VAD), segment pooling and member
-    # averaging (VoiceEncoder.raw_logits), not on the cached features, which may come from older code.
-    from cxsense.encoders.voice.encoder import VoiceEncoder
+    # averaging (training.voice.calibrate.encoder_logits), not on the cached features, which may come from
+    # older code.
+    from cxsense.encoders.voice.model import VoiceModel
     from cxsense.inputs.audio import load_audio
-    from training.voice_data import read_wav
+    from training.common.ravdess import read_wav
+    from training.voice.calibrate import encoder_logits
 
-    enc = VoiceEncoder._from_weights(sd, meta)
+    model = VoiceModel(sd, meta)
     enc_logits, keep = [], []
     for r_ in dev_rows:
-        l_ = enc.raw_logits(load_audio((read_wav(r_["path"]).astype(np.float32), 16000)))
+        l_ = encoder_logits(model, load_audio((read_wav(r_["path"]).astype(np.float32), 16000)))
         keep.append(l_ is not None)
         if l_ is not None:
             enc_logits.append(l_)
@@ -376,9 +382,7 @@ def main(argv=None) -> int:
         r = metrics(enc_logits[:, i], ydv_enc)
         log(f"member {i}: dev acc {r['accuracy']:.4f} F1 {r['macro_f1']:.4f} NLL {r['nll']:.4f} (through the encoder)")
     lg = enc_logits.mean(1)
-    Ts = np.exp(np.linspace(np.log(0.3), np.log(5.0), 400))
-    nlls = [metrics(lg, ydv_enc, T)["nll"] for T in Ts]
-    T = float(Ts[int(np.argmin(nlls))])
+    T = fit_temperature(lg, ydv_enc)
     r1, rT = metrics(lg, ydv_enc), metrics(lg, ydv_enc, T)
     log(f"final EMA dev through the encoder ({len(members)} member(s), {int(sum(keep))} files with signal): "
         f"acc {r1['accuracy']:.4f} F1 {r1['macro_f1']:.4f}; T=1 ECE {r1['ece']:.4f} NLL {r1['nll']:.4f}; "
@@ -387,29 +391,13 @@ def main(argv=None) -> int:
     log(f"total time {took:.0f} s")
     if args.no_export:
         return 0
-    from safetensors.torch import save_file
-
-    meta["temperature"] = repr(T)
-    meta["dev_accuracy"] = f"{rT['accuracy']:.4f}"
-    meta["run_seconds"] = f"{took:.0f}"
-    exp = Path(args.export)
-    exp.parent.mkdir(parents=True, exist_ok=True)
-    save_file(sd, str(exp), metadata=meta)
-    from cxsense.registry import sha256_file
-
+    meta = meta.replace(calibration=dict(meta.calibration, temperature=T), provenance=dict(
+        meta.provenance, dev_accuracy=round(rT["accuracy"], 4), run_seconds=round(took)))
+    exp = write_safetensors(args.export, sd, meta)
     if not exp.resolve().is_relative_to((REPO / "models").resolve()):
         log(f"exported {exp} ({exp.stat().st_size} bytes); outside models/, so the registry was not changed")
         return 0
-    reg_path = REPO / "models" / "registry.json"
-    reg = json.loads(reg_path.read_text()) if reg_path.exists() else {"models": {}}
-    reg.setdefault("models", {})["voice-tone"] = {
-        "file": str(exp.resolve().relative_to((REPO / "models").resolve())), "sha256": sha256_file(exp),
-        "version": "1.0.0", "licence": "CC BY-NC-SA 4.0 (weights derived from RAVDESS; non-commercial use only)",
-        "card": "voice/MODEL_CARD.md",
-    }
-    tmp = reg_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(reg, indent=2) + "\n")
-    os.replace(tmp, reg_path)
+    register("voice-tone", exp, meta, licence=VOICE_LICENCE, card="voice/MODEL_CARD.md")
     log(f"exported {exp} ({exp.stat().st_size} bytes) and registered 'voice-tone'")
     return 0
 
