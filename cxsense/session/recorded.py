@@ -30,6 +30,7 @@ from typing import Callable
 from ..assessment import ROW_COLUMNS
 from ..errors import InputError
 from ..options import EarlyExit, FaceOptions
+from .tracking import MIN_PERSON_SECONDS
 
 __all__ = ["Session", "SessionSettings", "analyze_session", "read_physio_csv", "TIMELINE_COLUMNS"]
 
@@ -125,13 +126,44 @@ class _Recording:
         self.steps = StepAssessor(voice, get_encoder("physio") if physio is not None else None, physio,
                                   voice_window=s.voice_window, physio_window=s.physio_window)
         self.audio, self.tracker = AudioBuffer(), IoUTracker()
-        self.buckets: dict[int, dict] = {}  # step -> {"n": frames sampled, "faces": {person: [results]}}
+        self.buckets: dict[int, dict] = {}  # step -> {"n": sampled, "faces": {person: [results]}, "frames": [ids]}
+        self.pending: dict[int, tuple] = {}  # steps with a track not yet long enough to be a person: their evidence
         self.content: list[int] = []  # heap of steps that have frames or audio
         self._marked: set[int] = set()
         self._frame_steps: set[int] = set()  # steps not yet assessed that hold a decoded frame
         self.rows: list[dict] = []
         self.next_sample, self.video_t, self.done, self.sampled = 0.0, -math.inf, 0, 0
         self.gaps: list[tuple[float, float]] = []
+
+    @property
+    def frame_interval(self) -> float:
+        """Seconds between analysed frames (the analysis rate, or the video's own rate with ``fps=0``)."""
+        if self.s.fps:
+            return 1.0 / self.s.fps
+        return max(self.video_t, 0.0) / max(self.info.frames - 1, 1) if self.info.frames > 1 else 0.04
+
+    def drop_flickers(self, duration: float) -> set[str]:
+        """Rows of tracks too brief to be a person are removed (their steps' rows are made again without them);
+        persons are renumbered ``p0``, ``p1``, ... in order of first appearance. Returns the dropped ids."""
+        flickers = self.tracker.flickers(self.frame_interval, duration)
+        redo = {k: ctx for k, ctx in self.pending.items() if flickers & set(ctx[1])}
+        times = {round(ctx[0], 6) for ctx in redo.values()}
+        rows = [r for r in self.rows if r["time"] not in times]
+        for ts, faces, voice, physio, frames in redo.values():
+            kept = {p: f for p, f in faces.items() if p not in flickers}
+            together = any(len(set(f) - flickers) > 1 for f in frames)
+            rows += self.steps.rows(ts, kept, voice, physio, together=together)
+        rows.sort(key=lambda r: (r["time"], r["person"] == "-", r["person"]))
+        first = {}
+        for r in rows:
+            if r["person"] != "-":
+                first.setdefault(r["person"], len(first))
+        for r in rows:
+            if r["person"] != "-":
+                r["person"] = f"p{first[r['person']]}"
+        self.rows = sorted(rows, key=lambda r: (r["time"], r["person"] == "-", int(r["person"][1:] or 0)
+                                                if r["person"] != "-" else 0))
+        return flickers
 
     def _mark(self, k: int) -> None:
         if k >= self.done and k not in self._marked:
@@ -156,8 +188,9 @@ class _Recording:
         faces = [r for r in self.face.encode_all(img, tiled="auto") if r.quality > 0]
         faces = faces[:1] if self.s.persons == "largest" else faces
         ids = self.tracker.update(t, [r.details["box"] for r in faces])
-        b = self.buckets.setdefault(k, {"n": 0, "faces": {}})
+        b = self.buckets.setdefault(k, {"n": 0, "faces": {}, "frames": []})
         b["n"] += 1
+        b["frames"].append(tuple(ids))
         for pid, r in zip(ids, faces):
             b["faces"].setdefault(pid, []).append(r)
 
@@ -199,14 +232,16 @@ class _Recording:
         step, s = self.s.step, self.s
         if (k - self.done) * step >= GAP_NOTE_S:
             self.gaps.append((self.done * step, k * step))
-        b = self.buckets.pop(k, {"n": 0, "faces": {}})
+        b = self.buckets.pop(k, {"n": 0, "faces": {}, "frames": []})
         for old in [j for j in self.buckets if j < k]:  # frames of steps already passed (timestamps back)
             self.buckets.pop(old)
         ts, te = k * step, (k + 1) * step
-        faces = {pid: pool_face(rs, b["n"]) for pid, rs in b["faces"].items()}
+        faces = {pid: f for pid, f in ((p, pool_face(rs, b["n"])) for p, rs in b["faces"].items()) if f is not None}
         voice = self.steps.voice(self.audio, (ts + te) / 2 - s.voice_window / 2, (ts + te) / 2 + s.voice_window / 2)
-        self.rows += self.steps.rows(ts, {p: f for p, f in faces.items() if f is not None}, voice,
-                                     self.steps.physio_at(te))
+        physio = self.steps.physio_at(te)
+        self.rows += self.steps.rows(ts, faces, voice, physio, together=any(len(f) > 1 for f in b["frames"]))
+        if any(self.tracker.seen_seconds(p, self.frame_interval) < MIN_PERSON_SECONDS for p in faces):
+            self.pending[k] = (ts, faces, voice, physio, b["frames"])  # kept until we know whether it is a person
         self.done = k + 1
         self.audio.drop_before(self.done * step - s.voice_window)
         if self.progress is not None:
@@ -221,10 +256,20 @@ def _duration(rec: _Recording) -> float:
     return hint
 
 
-def _notes(rec: _Recording, physio) -> list[str]:
+def _notes(rec: _Recording, physio, flickers: set) -> list[str]:
     info, notes = rec.info, sorted(rec.steps.notes)
+    steps = {r["time"] for r in rec.rows}
+    with_face = {r["time"] for r in rec.rows if r["person"] != "-"}
+    if steps and len(with_face) < len(steps):
+        notes.append(f"no face found in {len(steps) - len(with_face)} of {len(steps)} steps "
+                     f"({100 * (1 - len(with_face) / len(steps)):.0f} %)")
+    if flickers:
+        notes.append(f"{len(flickers)} face track(s) seen for less than {MIN_PERSON_SECONDS:g} s were not counted as "
+                     "persons (a detector firing for a moment, a face glimpsed at a cut)")
     if not info.has_audio:
         notes.append("the video has no audio track: no voice was read")
+    for reason, n in sorted(rec.steps.sound.items()):
+        notes.append(f"{reason} in {n} step(s): the voice was left out there")
     if info.audio_skipped_s > 0:
         notes.append(f"{info.audio_skipped_s:.1f} s of audio beyond the video's end (or more than 120 s ahead of "
                      "its frames) were not decoded")
@@ -298,6 +343,7 @@ def analyze_session(video, physio=None, *, step: float = 1.0, fps: float = 5.0, 
         raise InputError("video", "a video with at least one decodable frame", f"{info.name!r} (none decoded)")
     duration = _duration(rec)
     rec.finish_ready(final=True, duration=duration)
+    flickers = rec.drop_flickers(duration)
     timeline = pd.DataFrame(rec.rows, columns=TIMELINE_COLUMNS)
     elapsed = _time.perf_counter() - started
     out = {"video": info.name, "duration_s": float(duration), "frames_decoded": info.frames,
@@ -309,5 +355,5 @@ def analyze_session(video, physio=None, *, step: float = 1.0, fps: float = 5.0, 
            "stopped_early": info.stopped_early, "seconds": elapsed,
            "speed_x_realtime": float(duration / elapsed) if elapsed > 0 else None,
            "persons_seen": sorted({r["person"] for r in rec.rows if r["person"] != "-"}, key=lambda p: int(p[1:])),
-           "notes": _notes(rec, physio)}
+           "notes": _notes(rec, physio, flickers)}
     return Session(timeline=timeline, events=detect_events(timeline), info=out)

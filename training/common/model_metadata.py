@@ -138,6 +138,25 @@ def physio_shape_meta(version: str, *, layers: str, channels: list, fs: float, c
         provenance=provenance, extra={"figures": figures} if figures else {})
 
 
+def sound_meta(version: str, *, mean: list, std: list, threshold: float, hidden: list, provenance: dict,
+               threshold_rule: str) -> ModelMeta:
+    """The block of the speech/music/noise classifier (family ``cxsense-sound-mlp``; ``layers`` beside it).
+
+    ``mean``, ``std``: the standardiser of the features; ``threshold``: the speech threshold on p(speech).
+    """
+    from cxsense.encoders.voice.speech import FAMILY, FEATURE_NAMES, SOUND_CLASSES
+
+    return ModelMeta(
+        name="speech-music", version=version, labels=tuple(SOUND_CLASSES),
+        architecture={"family": FAMILY, "hidden": list(hidden),
+                      "layers": "ReLU multilayer perceptron, softmax output (scikit-learn MLPClassifier, exported)"},
+        input={"features": list(FEATURE_NAMES), "segments": "the voice encoder's segments of the kept frames, "
+                                                            "probabilities averaged"},
+        normalisation={"mean": list(mean), "std": list(std)},
+        calibration={"threshold": threshold, "rule": threshold_rule},
+        provenance=provenance)
+
+
 # ------------------------------------------------------------------------------------------------- writers
 def write_safetensors(path: Path | str, tensors: dict, meta: ModelMeta) -> Path:
     """Write ``tensors`` (torch tensors or NumPy arrays, dtypes kept) with ``meta`` in the header; the block is
@@ -295,6 +314,21 @@ def _from_fusion(doc: dict, name: str) -> tuple[ModelMeta, dict]:
     return ModelMeta.from_json_document(out, name), {k: v for k, v in out.items() if k != KEY}
 
 
+def _from_sound_mlp(doc: dict, name: str) -> tuple[ModelMeta, dict]:
+    """The speech/music classifier's JSON before the schema (``version``, ``classes``, ``features``, ``mean``,
+    ``std``, ``threshold``, ``layers``, ``trained_on``)."""
+    from cxsense.encoders.voice.speech import FEATURE_NAMES, SOUND_CLASSES
+
+    if tuple(doc["features"]) != FEATURE_NAMES or tuple(doc["classes"]) != SOUND_CLASSES:
+        raise SystemExit(f"{name}: features or classes differ from this code's")
+    meta = sound_meta(doc["version"], mean=doc["mean"], std=doc["std"], threshold=doc["threshold"],
+                      hidden=[len(b) for _, b in doc["layers"][:-1]],
+                      threshold_rule="share of the lowest p(speech) of a clean RAVDESS dev take (actors 19-20), "
+                                     "capped at 0.5",
+                      provenance=provenance(doc.get("trained_on", ""), "", "", [], ""))
+    return meta, {"layers": doc["layers"]}
+
+
 def convert(path: Path | str, name: str) -> tuple[ModelMeta, dict | None]:
     """An older file's metadata as a block: (meta, body) where ``body`` is the new JSON body (None for
     safetensors, whose tensors stay as they are). Already in this format: returns its block unchanged."""
@@ -317,6 +351,8 @@ def convert(path: Path | str, name: str) -> tuple[ModelMeta, dict | None]:
             return _from_physio_gbt(doc, name)
         if doc.get("format") == "cxsense-late-fusion":
             return _from_fusion(doc, name)
+        if {"layers", "classes", "features", "threshold"} <= set(doc):
+            return _from_sound_mlp(doc, name)
     raise SystemExit(f"{path}: metadata of an unknown style; nothing to migrate from")
 
 
@@ -341,12 +377,15 @@ def migrate(path: Path | str, name: str, *, version: str | None = None, registry
     """
     path = Path(path)
     meta, body = convert(path, name)
+    found = meta
     prov = dict(meta.provenance, **{k: v for k, v in provenance_fields.items() if v is not None})
     if not prov["date"]:
         raise SystemExit(f"{path}: the old metadata gives no date: pass date= (the day the weights were made, ISO)")
     if "/tmp" in json.dumps(prov):
         raise SystemExit(f"{path}: provenance names a /tmp path; say what the run was (pass runs=... / notes=...)")
     meta = meta.replace(provenance=prov, **({"version": version} if version else {}))
+    if body is None and meta == found and meta == _current(path):
+        return meta  # already this block: nothing to write (a rewrite would change the SHA-256 for nothing)
     if path.suffix == ".safetensors":
         tensors, _ = read_tensors(path)
         before = {k: (str(v.dtype), tuple(v.shape), v.numpy().tobytes()) for k, v in tensors.items()}
@@ -361,6 +400,13 @@ def migrate(path: Path | str, name: str, *, version: str | None = None, registry
     if registry and name in reg.get("models", {}):
         register(name, path, meta)
     return meta
+
+
+def _current(path: Path) -> ModelMeta | None:
+    try:
+        return read_meta(path)
+    except Exception:  # noqa: BLE001 - an older style: not current
+        return None
 
 
 def _json_body(path: Path) -> dict:

@@ -10,7 +10,8 @@ byte-identical (same dtype, shape and bits; NaN where NaN was).
 The models are reached through the library as a user reaches them (:func:`cxsense.encoders.get_encoder`, the
 fusion in use), with the registry's SHA-256 check. Inputs: the example portrait and FER-2013 dev crops (face,
 base and small, each in float32 and int8, early exit on and off), synthetic and RAVDESS dev speech, wideband
-and telephone band (voice, both models), Stress-Predict windows with and without a baseline (physio: trees and
+and telephone band (voice, both models, and the speech/music decision), fixed feature rows (the speech/music
+classifier), Stress-Predict windows with and without a baseline (physio: trees and
 shape network), and fusion rows and results (late fusion). Data folders that are missing are skipped, and the
 comparison then says so: the same inputs must be present on both sides.
 """
@@ -65,6 +66,8 @@ def _result_arrays(prefix: str, r, out: dict) -> None:
         out[f"{prefix}.probabilities"] = r.probability_vector()
     for k, v in sorted((r.details.get("scores") or {}).items()):
         out[f"{prefix}.score.{k}"] = np.float64(v)
+    if "sound" in r.details:  # the speech/music/noise decision of the voice encoder
+        out[f"{prefix}.sound"] = np.array([r.details["sound"][c] for c in ("speech", "music", "noise")], np.float64)
 
 
 def face_outputs(out: dict, notes: list) -> dict:
@@ -127,6 +130,18 @@ def voice_outputs(out: dict, notes: list):
     return first
 
 
+def sound_outputs(out: dict, notes: list) -> None:
+    """The speech/music/noise classifier on fixed feature rows (where this cxsense has one)."""
+    try:
+        from cxsense.encoders.voice.speech import N_FEATURES, SoundClassifier
+    except ImportError:
+        return
+    sc = SoundClassifier()
+    X = np.random.default_rng(4).normal(size=(16, N_FEATURES)) * 2
+    out["sound.predict"], out["sound.threshold"] = sc.predict(X), np.float64(sc.threshold)
+    notes.append("speech-music: 16 fixed feature rows")
+
+
 def physio_outputs(out: dict, notes: list):
     """Stress-Predict windows (or synthetic signals) with and without a baseline."""
     from cxsense.encoders import get_encoder
@@ -186,6 +201,7 @@ def collect() -> tuple[dict, list]:
     notes: list = []
     face = face_outputs(out, notes)
     voice = voice_outputs(out, notes)
+    sound_outputs(out, notes)
     physio = physio_outputs(out, notes)
     fusion_outputs(out, face, voice, physio)
     return out, notes

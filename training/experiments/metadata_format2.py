@@ -102,6 +102,13 @@ SHIPPED = {
         runs=[{"run": "training/runs/fusion", "role": "cached encoder outputs"}], notes=(
             "Fitted on the outputs of face-expression 1.4.0 and voice-tone 1.2.0 (sha256_at_fit: their files before "
             "the metadata rewrite of 2026-12-04, same tensors). " + RENAMED)),
+    "speech-music": dict(date="2026-12-04", licence=(
+        "CC BY-NC-SA 4.0 (trained on RAVDESS speech, CC BY-NC-SA 4.0, with synthetic music and noise; SoundFont renders "
+        "with FluidR3 GM, MIT)"), command=(
+        "CXSENSE_DATA=../shared/data OMP_NUM_THREADS=1 python -m training.voice.train_speech_music --pieces 300 --out "
+        "training/runs/speech_music3 --export"), runs=[{"run": "training/runs/speech_music3", "role": "feature caches"}],
+        notes="Migrated when the branch schema merged main (the file was written in the style before format 2). "
+              + RENAMED.replace("training.train_face, training.export_face", "training.train_speech_music")),
 }
 
 DETECTOR = {

@@ -36,7 +36,8 @@ from training.common.data import REPO
 
 
 def encoder_logits(model, audio) -> np.ndarray | None:
-    """Uncalibrated logits of each member for one recording, computed exactly as the encoder computes them.
+    """Uncalibrated logits of each member for one recording, computed exactly as the encoder computes them (every
+    recording is read: no speech/music decision).
 
     Parameters
     ----------
@@ -48,13 +49,13 @@ def encoder_logits(model, audio) -> np.ndarray | None:
     np.ndarray [shape=(members, 7)] float64, segment-averaged, before the temperature; or None when the
     recording has no usable speech (the encoder's quality 0).
     """
-    from cxsense.encoders.voice.encoder import SEGMENT_FRAMES, SEGMENT_HOP_FRAMES, SINGLE_PASS_FRAMES
+    from cxsense.encoders.voice.encoder import segments
     from cxsense.encoders.voice.features import voice_process
 
     f = voice_process(audio.samples)
     if f.quality <= 0:
         return None
-    return model.member_logits(f, SINGLE_PASS_FRAMES, SEGMENT_FRAMES, SEGMENT_HOP_FRAMES)[0]
+    return model.member_logits(f, segments(f.logmel.shape[1]))[0]
 
 
 def load_oof(runs: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:

@@ -4,7 +4,8 @@ Pipeline (see :mod:`cxsense.encoders.voice.features` for the signal stages):
 
 1. Any accepted input is normalised once by :func:`cxsense.inputs.audio.load_audio` (16-kHz mono float32).
 2. Voice activity detection, quality checks (silence, < 0.5 s of speech, no voiced speech, heavy clipping
-   give ``quality == 0`` and no estimate), loudness normalisation to -23 dBFS of active speech, a 64-band
+   give ``quality == 0`` and no estimate; so do music and noise without speech, judged on the kept frames by
+   :mod:`~cxsense.encoders.voice.speech`), loudness normalisation to -23 dBFS of active speech, a 64-band
    log-mel of the kept frames (pauses capped at 300 ms; the recording's mean log-mel per band is subtracted
    when the weights say ``cmn``) and 22 prosodic/spectral statistics (YIN pitch).
 3. :class:`~cxsense.encoders.voice.net.VoiceNet` reads the log-mel and the statistics. Up to 5 s of kept
@@ -33,7 +34,7 @@ from ..base import Encoder, ModalityResult
 from .features import NARROWBAND_QUALITY
 from .model import VoiceModel
 
-__all__ = ["VoiceEncoder", "MODEL_NAME", "NARROWBAND_MODEL_NAME", "SEGMENT_FRAMES", "SEGMENT_HOP_FRAMES",
+__all__ = ["VoiceEncoder", "segments", "MODEL_NAME", "NARROWBAND_MODEL_NAME", "SEGMENT_FRAMES", "SEGMENT_HOP_FRAMES",
            "SINGLE_PASS_FRAMES"]
 
 MODEL_NAME = "voice-tone"
@@ -44,6 +45,18 @@ SINGLE_PASS_FRAMES = 500
 #: Segment length and hop for longer recordings, in 10-ms frames (4 s and 2 s).
 SEGMENT_FRAMES = 400
 SEGMENT_HOP_FRAMES = 200
+
+
+def segments(n_frames: int) -> list[tuple[int, int]]:
+    """The segments a recording of ``n_frames`` kept 10-ms frames is read in: ``[(0, n_frames)]`` up to
+    :data:`SINGLE_PASS_FRAMES`, else windows of :data:`SEGMENT_FRAMES` with hop :data:`SEGMENT_HOP_FRAMES`, the
+    last one aligned to the end. Returns ``[(start, end), ...]`` in frames."""
+    if n_frames <= SINGLE_PASS_FRAMES:
+        return [(0, n_frames)]
+    starts = list(range(0, n_frames - SEGMENT_FRAMES + 1, SEGMENT_HOP_FRAMES))
+    if starts[-1] + SEGMENT_FRAMES < n_frames:
+        starts.append(n_frames - SEGMENT_FRAMES)
+    return [(s, s + SEGMENT_FRAMES) for s in starts]
 
 
 class VoiceEncoder(Encoder):
@@ -71,12 +84,13 @@ class VoiceEncoder(Encoder):
     def __init__(self, *, warmup: bool = True, model: VoiceModel | None = None):
         from ...registry import list_models
 
-        if model is not None:
-            self._wide, self._narrow = model, None
+        if model is not None:  # a candidate file: every recording is read, no speech/music decision
+            self._wide, self._narrow, self._sound = model, None, None
         else:
             self._wide = VoiceModel.load(MODEL_NAME)
             # telephone-band speech goes to a model trained with telephone-line augmentation, where one is registered
             self._narrow = VoiceModel.load(NARROWBAND_MODEL_NAME) if NARROWBAND_MODEL_NAME in list_models() else None
+            self._sound = _sound_classifier()
         if warmup:
             self.warm_up()
 
@@ -108,8 +122,9 @@ class VoiceEncoder(Encoder):
         -------
         ModalityResult
             ``quality == 0`` (with ``details["reason"]``) for silence, less than 0.5 s of speech, no
-            voiced speech or heavy clipping; otherwise calibrated probabilities, valence, arousal,
-            stress and the 128-d pre-logit embedding.
+            voiced speech, heavy clipping, or music or noise without speech (``details["sound"]``: the
+            decision and the speech/music/noise probabilities of :mod:`.speech`); otherwise calibrated
+            probabilities, valence, arousal, stress and the 128-d pre-logit embedding.
         """
         from .features import voice_process
 
@@ -125,12 +140,19 @@ class VoiceEncoder(Encoder):
         if f.quality <= 0:
             return ModalityResult.no_signal("voice", self.embedding_dim, f.reason or "no usable speech",
                                             details=details, model=self.info())
+        sound = self._sound.decide(f, segments(f.logmel.shape[1])) if self._sound is not None else None
+        if sound is not None:  # speech, music or noise (cxsense.encoders.voice.speech): music is not read as speech
+            details["sound"] = {"decision": sound.label, **sound.probabilities}
+            details["methods"]["sound"] = f"speech/music/noise MLP; speech when p(speech) >= {sound.threshold}"
+            if not sound.is_speech:
+                return ModalityResult.no_signal("voice", self.embedding_dim, sound.reason, details=details,
+                                                model=self.info())
         narrowband = bool(f.info.get("narrowband"))
         m = self.model_for(narrowband)
         quality = f.quality
         if narrowband and m is self._wide:  # no telephone-band model: such estimates count half
             quality *= NARROWBAND_QUALITY
-        lg, e, n_segs = m.member_logits(f, SINGLE_PASS_FRAMES, SEGMENT_FRAMES, SEGMENT_HOP_FRAMES)
+        lg, e, n_segs = m.member_logits(f, segments(f.logmel.shape[1]))
         p = m.probabilities(lg)
         v, a = circumplex_va(p)
         voiced_f0 = f.f0[f.voiced]
@@ -141,6 +163,14 @@ class VoiceEncoder(Encoder):
         return ModalityResult(modality="voice", probabilities=dict(zip(EMOTIONS, p.tolist())), embedding=e,
                               quality=quality, valence=v, arousal=a, stress=stress_from_va(v, a),
                               details=details, model=dict(m.info))
+
+
+def _sound_classifier():
+    """The registered speech/music/noise classifier, or None where this install has none."""
+    from ...registry import list_models
+    from .speech import SOUND_MODEL_NAME, SoundClassifier
+
+    return SoundClassifier() if SOUND_MODEL_NAME in list_models() else None
 
 
 def _clean(x):

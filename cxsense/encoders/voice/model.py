@@ -21,15 +21,6 @@ from ...modelmeta import ModelMeta
 __all__ = ["VoiceModel"]
 
 
-def _segments(k: int, single: int, length: int, hop: int) -> list[tuple[int, int]]:
-    if k <= single:
-        return [(0, k)]
-    starts = list(range(0, k - length + 1, hop))
-    if starts[-1] + length < k:
-        starts.append(k - length)
-    return [(s, s + length) for s in starts]
-
-
 class VoiceModel:
     """The networks and calibration of one voice-tone file.
 
@@ -107,10 +98,10 @@ class VoiceModel:
 
         return cls(_tensors(path), read_meta(path), sha256_file(path), str(path))
 
-    def member_logits(self, f, single: int, length: int, hop: int) -> tuple[np.ndarray, np.ndarray, int]:
+    def member_logits(self, f, segs: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray, int]:
         """Uncalibrated logits of every member, the embedding and the number of segments, for features ``f``
-        (:func:`~cxsense.encoders.voice.features.voice_process`). Up to ``single`` kept frames are read in one
-        pass, longer recordings in segments of ``length`` frames with ``hop``.
+        (:func:`~cxsense.encoders.voice.features.voice_process`) read in the segments ``segs`` (frame ranges of
+        one length: :func:`cxsense.encoders.voice.encoder.segments`).
 
         Returns
         -------
@@ -122,7 +113,6 @@ class VoiceModel:
         mel = f.logmel - f.logmel.mean(1, keepdims=True) if self.cmn else f.logmel
         mel = (mel - self._mel_mean) / self._mel_std
         st = ((f.stats - self._st_mean) / self._st_std).astype(np.float32)
-        segs = _segments(mel.shape[1], single, length, hop)
         L = segs[0][1] - segs[0][0]
         xb = np.stack([mel[:, s:e] for s, e in segs]).astype(np.float32)
         xt, mt = torch.from_numpy(xb), torch.ones(len(segs), L)
