@@ -329,6 +329,19 @@ def _from_sound_mlp(doc: dict, name: str) -> tuple[ModelMeta, dict]:
     return meta, {"layers": doc["layers"]}
 
 
+def _from_face_baseline(doc: dict, name: str) -> tuple[ModelMeta, dict]:
+    """The face neutral baseline's JSON of branch ``baseline`` (``format`` ``cxsense-face-baseline-1``: ``ref``,
+    ``eps``, ``alpha``, ``labels``, ``fitted_on``, ``licence``): its numbers go to ``calibration``, where its loader
+    reads them (``meta.calibration["ref"]`` ...)."""
+    meta = ModelMeta(name=name, version=doc["version"], labels=tuple(doc["labels"]),
+                     architecture={"family": "cxsense-face-baseline", "reads": "face-expression probabilities"},
+                     input={"probabilities": "7 calibrated face-expression probabilities per crop"},
+                     normalisation={"none": "probabilities as the face model gives them"},
+                     calibration={"ref": doc["ref"], "eps": doc["eps"], "alpha": doc["alpha"]},
+                     provenance=provenance(doc.get("fitted_on", ""), doc.get("licence", ""), "", [], ""))
+    return meta, {}
+
+
 def convert(path: Path | str, name: str) -> tuple[ModelMeta, dict | None]:
     """An older file's metadata as a block: (meta, body) where ``body`` is the new JSON body (None for
     safetensors, whose tensors stay as they are). Already in this format: returns its block unchanged."""
@@ -353,6 +366,8 @@ def convert(path: Path | str, name: str) -> tuple[ModelMeta, dict | None]:
             return _from_fusion(doc, name)
         if {"layers", "classes", "features", "threshold"} <= set(doc):
             return _from_sound_mlp(doc, name)
+        if doc.get("format") == "cxsense-face-baseline-1":
+            return _from_face_baseline(doc, name)
     raise SystemExit(f"{path}: metadata of an unknown style; nothing to migrate from")
 
 

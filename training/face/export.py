@@ -100,7 +100,8 @@ def main(argv=None):
     state = {k: v.detach().half().contiguous() for k, v in net.state_dict().items() if v.dtype.is_floating_point}
     state.update({k: v for k, v in net.state_dict().items() if not v.dtype.is_floating_point})
     out = write_safetensors(a.out, state, meta)
-    register(a.name, out, meta, licence=FER_TERMS, card="face/MODEL_CARD.md")
+    if out.resolve().is_relative_to((REPO / "models").resolve()):  # a candidate elsewhere is not registered
+        register(a.name, out, meta, licence=FER_TERMS, card="face/MODEL_CARD.md")
     print(f"wrote {out} ({out.stat().st_size} bytes)")
 
 
