@@ -219,3 +219,33 @@ def test_training_tree_has_no_import_circles_and_no_benchmarks():
 
     cycles = [c for c in map(cycle_from, inner) if c]
     assert not cycles, cycles
+
+
+def test_migration_of_old_style_json_files(tmp_path, monkeypatch):
+    """The fusion's JSON before the schema and branch baseline's face-baseline JSON: one call each, the same
+    numbers (the migrated fusion predicts bit for bit what the shipped one does)."""
+    from cxsense.fusion.learned import LearnedFusion
+    from training.common import model_metadata as mm
+
+    monkeypatch.setattr(mm, "REGISTRY", tmp_path / "registry.json")  # no registry entry: nothing registered
+    shipped = registry.model_file("late-fusion")
+    doc = json.loads(shipped.path.read_text())
+    m = shipped.meta
+    old = {"format": "cxsense-late-fusion", "version": "1.0.0", "classes": list(m.labels),
+           "blocks": m.architecture["blocks"], "coef": doc["coef"], "intercept": doc["intercept"],
+           "temperature": m.calibration["temperature"], "physio_weight": m.architecture["physio_weight"],
+           "subset_temperatures": m.calibration["subset_temperatures"],
+           "single_passthrough": m.architecture["single_passthrough"],
+           "training": {"command": "python -m training.fit_fusion", "pairs": "pseudo-pairs", "C": 0.0003}}
+    path = tmp_path / "fusion.json"
+    path.write_text(json.dumps(old))
+    meta = mm.migrate(path, "late-fusion", date="2026-12-01", licence="research")
+    assert meta.provenance["C"] == 0.0003 and meta.calibration == m.calibration
+    X = np.random.default_rng(0).random((20, 16))
+    np.testing.assert_array_equal(LearnedFusion.load(path).predict_rows(X), LearnedFusion.load().predict_rows(X))
+    base = {"format": "cxsense-face-baseline-1", "version": "1.0.0", "ref": [0.1] * 6 + [0.4], "eps": 0.02,
+            "alpha": 0.5, "labels": list(cxsense.EMOTIONS), "fitted_on": "dev neutral crops", "licence": "FER terms"}
+    path = tmp_path / "face_baseline_v1.json"
+    path.write_text(json.dumps(base))
+    meta = mm.migrate(path, "face-baseline", date="2026-12-04")
+    assert read_meta(path) == meta and meta.calibration == {"ref": base["ref"], "eps": 0.02, "alpha": 0.5}
