@@ -74,12 +74,14 @@ def _cmd_assess(a) -> dict:
 
 
 def _face_options(a) -> dict:
-    """``--face-model`` and ``--face-early-exit`` as ``assess`` options (only those given)."""
+    """``--face-model``, ``--face-early-exit`` and ``--face-cues`` as ``assess`` options (only those given)."""
     options = {}
     if a.face_model is not None:
         options["face_model"] = a.face_model
     if a.face_early_exit != "auto":
         options["face_early_exit"] = a.face_early_exit
+    if a.face_cues != "full":
+        options["face_cues"] = a.face_cues
     return options
 
 
@@ -187,6 +189,7 @@ def _cmd_session(a) -> dict:
     prog = _Progress(a.progress == "on" or (a.progress == "auto" and sys.stderr.isatty()))
     s = analyze_session(a.video, physio=a.physio, step=a.step, fps=a.fps, physio_offset=a.physio_offset,
                         persons=a.persons, face_model=a.face_model, face_early_exit=a.face_early_exit,
+                        face_cues=a.face_cues,
                         progress=prog)
     if prog.enabled:
         sys.stderr.write("\n")
@@ -232,6 +235,8 @@ def _cmd_serve(a) -> int:
 
 def _face_args(p, default=None) -> None:
     p.add_argument("--face-model", choices=list(_face_models()), default=default, help="face network (small: faster)")
+    p.add_argument("--face-cues", choices=["full", "fast", "off"], default="full",
+                   help="face mesh: confirms faces and gives the cues (fast: no iris network; off: no mesh)")
     p.add_argument("--face-early-exit", type=_early_exit_arg, default="auto", metavar="auto|off|THRESHOLD",
                    help="base face model: auto (the model file's setting), off, or a threshold in (0, 1]: the "
                         "stage-1 network answers alone when it is at least this sure (faster)")

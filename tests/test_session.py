@@ -45,9 +45,15 @@ def one_face_mp4(tmp_path_factory, face_rgb):
 
 
 def _check_timeline(tl):
+    from cxsense.assessment import CUE_COLUMNS
+
     assert list(tl.columns) == TIMELINE_COLUMNS
-    num = tl.select_dtypes("number")
+    num = tl.select_dtypes("number").drop(columns=CUE_COLUMNS)
     assert np.all(np.isfinite(num.to_numpy(float)))
+    # the cue columns are NaN exactly where no face gave cues; in range where it did
+    cues = tl[CUE_COLUMNS]
+    assert (cues.isna().all(axis=1) | cues.notna().all(axis=1)).all()
+    assert ((cues.iloc[:, 3:] >= 0) & (cues.iloc[:, 3:] <= 1) | cues.iloc[:, 3:].isna()).all().all()
     ok = tl[tl["emotion"] != "no_signal"]
     assert np.allclose(ok[list(EMOTIONS)].sum(axis=1), 1, atol=1e-6)
     assert ((tl[["valence", "arousal"]] >= -1) & (tl[["valence", "arousal"]] <= 1)).all().all()

@@ -21,9 +21,9 @@ from .uploads import Upload, form_bool, form_choice, form_early_exit, form_float
 __all__ = ["create_app"]
 
 ASSESS_FILES = ("face", "voice", "physio", "physio_baseline", "face_baseline", "voice_baseline")
-ASSESS_FIELDS = ("detect_face", "face_model", "face_early_exit", "sampling_rate", "physio_window", "nan_policy",
-                 "embeddings")
-SESSION_FIELDS = ("step", "fps", "physio_offset", "persons", "face_model", "face_early_exit")
+ASSESS_FIELDS = ("detect_face", "face_model", "face_early_exit", "face_cues", "sampling_rate", "physio_window",
+                 "nan_policy", "embeddings")
+SESSION_FIELDS = ("step", "fps", "physio_offset", "persons", "face_model", "face_early_exit", "face_cues")
 
 
 def _form_doc(files, fields, required=()) -> dict:
@@ -47,6 +47,8 @@ def _face_options(up: Upload) -> dict:
         out["face_model"] = model
     if up.fields.get("face_early_exit") not in (None, "", "auto"):
         out["face_early_exit"] = form_early_exit(up)
+    if up.fields.get("face_cues"):
+        out["face_cues"] = up.fields["face_cues"]
     return out
 
 
@@ -221,13 +223,13 @@ def create_app(config: ServeConfig | None = None, **settings):
         return JSONResponse(out, headers=headers)
 
     @app.post("/v1/faces", summary="one Assessment per face in an image, largest first (as cxsense.assess_faces)",
-              openapi_extra=_form_doc(("face",), ("face_model", "face_early_exit", "embeddings"), ("face",)),
+              openapi_extra=_form_doc(("face",), ("face_model", "face_early_exit", "face_cues", "embeddings"), ("face",)),
               responses=_ERRORS)
     async def faces_route(request: Request):
         s = svc(request)
         with s.workdir() as d:
             try:
-                up = await _upload(request, s, d, ("face",), ("face_model", "face_early_exit", "embeddings"))
+                up = await _upload(request, s, d, ("face",), ("face_model", "face_early_exit", "face_cues", "embeddings"))
                 embeddings = form_bool(up, "embeddings", False)
                 out = await s.run(_faces_sync, up)
             except Exception as e:  # noqa: BLE001

@@ -27,7 +27,7 @@ import time as _time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..assessment import ROW_COLUMNS
+from ..assessment import CUE_COLUMNS, ROW_COLUMNS
 from ..errors import InputError
 from ..options import EarlyExit, FaceOptions
 from .tracking import MIN_PERSON_SECONDS
@@ -57,20 +57,27 @@ class Session:
     timeline : pandas.DataFrame
         One row per step and person, columns :data:`TIMELINE_COLUMNS`.
     events : pandas.DataFrame
-        Reaction events (:func:`cxsense.session.events.detect_events`).
+        Reaction events (:func:`cxsense.session.events.detect_events`), with the cue events (``jaw_drop``,
+        ``smile_onset``, ``looked_away``; :mod:`cxsense.session.cue_events`) read from the analysed frames.
     info : dict
         The source, the settings, what happened (``notes``) and timings.
+    cue_samples : pandas.DataFrame or None
+        The cues of every analysed frame with a face (``time``, ``person``, the eight cues, the face's
+        ``surprise``): what the cue events and blink counts read. Estimates only; no landmark is kept.
     """
 
     timeline: object
     events: object
     info: dict = field(default_factory=dict)
+    cue_samples: object = None
 
     def summary(self, segments=None):
-        """Per segment and person: mean, peak and share of time of each emotion (:func:`~cxsense.session.events.summarize`)."""
+        """Per segment and person: mean, peak and share of time of each emotion, attention and blinks per minute
+        (:func:`~cxsense.session.events.summarize`)."""
         from .events import summarize
 
-        return summarize(self.timeline, segments)
+        return summarize(self.timeline, segments, cue_samples=self.cue_samples,
+                         fps=self.info.get("fps_analysed_effective"))
 
     def to_csv(self, path) -> None:
         """Write the timeline as CSV (only when asked)."""
@@ -134,6 +141,7 @@ class _Recording:
         self.rows: list[dict] = []
         self.next_sample, self.video_t, self.done, self.sampled = 0.0, -math.inf, 0, 0
         self.gaps: list[tuple[float, float]] = []
+        self.cue_samples: list[dict] = []
 
     @property
     def frame_interval(self) -> float:
@@ -161,6 +169,8 @@ class _Recording:
         for r in rows:
             if r["person"] != "-":
                 r["person"] = f"p{first[r['person']]}"
+        self.cue_samples = [dict(c, person=f"p{first[c['person']]}") for c in self.cue_samples
+                            if c["person"] in first]
         self.rows = sorted(rows, key=lambda r: (r["time"], r["person"] == "-", int(r["person"][1:] or 0)
                                                 if r["person"] != "-" else 0))
         return flickers
@@ -185,7 +195,7 @@ class _Recording:
         self.next_sample = (math.floor(t * fps + 1e-6) + 1) / fps if fps else 0.0
         self.sampled += 1
         img = load_image(frame.to_ndarray(format="rgb24"), parameter="video frame")
-        faces = [r for r in self.face.encode_all(img, tiled="auto") if r.quality > 0]
+        faces = [r for r in self.face.encode_all(img, tiled="auto", options=self.s.face) if r.quality > 0]
         faces = faces[:1] if self.s.persons == "largest" else faces
         ids = self.tracker.update(t, [r.details["box"] for r in faces])
         b = self.buckets.setdefault(k, {"n": 0, "faces": {}, "frames": []})
@@ -193,6 +203,9 @@ class _Recording:
         b["frames"].append(tuple(ids))
         for pid, r in zip(ids, faces):
             b["faces"].setdefault(pid, []).append(r)
+            if r.cues is not None:  # per-frame cues, for the cue events and blinks (finer than a step)
+                self.cue_samples.append({"time": round(t, 6), "person": pid, **r.cues,
+                                         "surprise": float(r.probabilities["surprise"])})
 
     def on_audio(self, t: float | None, samples) -> None:
         t0 = self.audio.end if t is None and self.audio.start is not None else t
@@ -289,7 +302,7 @@ def _notes(rec: _Recording, physio, flickers: set) -> list[str]:
 
 def analyze_session(video, physio=None, *, step: float = 1.0, fps: float = 5.0, voice_window: float = 3.0,
                     physio_window: float = 60.0, physio_offset: float = 0.0, persons: str = "all",
-                    face_model: str = "base", face_early_exit: EarlyExit = "auto",
+                    face_model: str = "base", face_early_exit: EarlyExit = "auto", face_cues: str = "full",
                     progress: Callable[[float, float], None] | None = None) -> Session:
     """Turn a recorded video (and optional physiology) into a timeline of reactions.
 
@@ -310,8 +323,9 @@ def analyze_session(video, physio=None, *, step: float = 1.0, fps: float = 5.0, 
         Seconds added to the CSV's ``time`` to align it with the video.
     persons : {"all", "largest"}
         One timeline per tracked face, or only the largest face in each frame.
-    face_model, face_early_exit
-        As for :func:`cxsense.assess`.
+    face_model, face_early_exit, face_cues
+        As for :func:`cxsense.assess`. With cues (the default) the face mesh also confirms each detection, so text,
+        logos and patterns do not become persons; the timeline gets the cue columns.
     progress : callable (seconds done, seconds total), optional
 
     Returns
@@ -330,7 +344,7 @@ def analyze_session(video, physio=None, *, step: float = 1.0, fps: float = 5.0, 
     from .events import detect_events
 
     s = SessionSettings(step, fps, voice_window, physio_window, physio_offset, persons,
-                        FaceOptions(model=face_model, early_exit=face_early_exit))
+                        FaceOptions(model=face_model, early_exit=face_early_exit, cues=face_cues))
     if physio is not None and not isinstance(physio, PhysioTable):
         physio = read_physio_csv(physio, offset=physio_offset)
     container, info = open_video(video)
@@ -345,15 +359,17 @@ def analyze_session(video, physio=None, *, step: float = 1.0, fps: float = 5.0, 
     rec.finish_ready(final=True, duration=duration)
     flickers = rec.drop_flickers(duration)
     timeline = pd.DataFrame(rec.rows, columns=TIMELINE_COLUMNS)
+    samples = pd.DataFrame(rec.cue_samples, columns=["time", "person", *CUE_COLUMNS, "surprise"])
     elapsed = _time.perf_counter() - started
     out = {"video": info.name, "duration_s": float(duration), "frames_decoded": info.frames,
            "frames_analysed": rec.sampled, "has_audio": info.has_audio, "physio": physio is not None,
            "physio_steps_with_data": rec.steps.physio_steps, "step_s": step, "fps_analysed": fps,
            "voice_window_s": voice_window, "physio_window_s": physio_window, "physio_offset_s": physio_offset,
            "persons": persons, "face_model": face_model,
-           "face_early_exit": rec.face.info()["expression"].get("early_exit"), "decode_errors": info.decode_errors,
+           "face_early_exit": rec.face.info()["expression"].get("early_exit"), "face_cues": face_cues,
+           "fps_analysed_effective": 1.0 / rec.frame_interval, "decode_errors": info.decode_errors,
            "stopped_early": info.stopped_early, "seconds": elapsed,
            "speed_x_realtime": float(duration / elapsed) if elapsed > 0 else None,
            "persons_seen": sorted({r["person"] for r in rec.rows if r["person"] != "-"}, key=lambda p: int(p[1:])),
            "notes": _notes(rec, physio, flickers)}
-    return Session(timeline=timeline, events=detect_events(timeline), info=out)
+    return Session(timeline=timeline, events=detect_events(timeline, cue_samples=samples), info=out, cue_samples=samples)

@@ -153,7 +153,8 @@ def pool_face(results: list, n_sampled: int):
 
     Probabilities, embedding, valence and arousal are quality-weighted means over the frames where the
     face was found; quality is their mean quality times the square root of the share of sampled frames in
-    which it was found (a face seen in one frame of five counts for less).
+    which it was found (a face seen in one frame of five counts for less). The cues are the quality-weighted
+    means over the frames that have them (None when none has).
     """
     from ..emotions import EMOTIONS, circumplex_va, stress_from_va
     from ..encoders.base import ModalityResult
@@ -172,5 +173,10 @@ def pool_face(results: list, n_sampled: int):
     details = {"frames": len(good), "sampled_frames": int(n_sampled)}
     if "box" in last.details:
         details["box"] = list(last.details["box"])
+    with_cues = [(r.quality, r.cues) for r in good if r.cues is not None]
+    cues = None
+    if with_cues:
+        cw = np.array([c[0] for c in with_cues])
+        cues = {k: float(sum(wi * c[k] for wi, (_, c) in zip(cw, with_cues)) / cw.sum()) for k in with_cues[0][1]}
     return ModalityResult("face", dict(zip(EMOTIONS, map(float, p))), emb.astype(np.float32), q, v, a,
-                          stress_from_va(v, a), details=details, model=dict(last.model))
+                          stress_from_va(v, a), details=details, model=dict(last.model), cues=cues)

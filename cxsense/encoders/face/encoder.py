@@ -102,6 +102,20 @@ class FaceEncoder(Encoder):
                               quality=q, valence=v, arousal=a, stress=stress_from_va(v, a),
                               details=dict(details, passes=int(passes[0])), model=model)
 
+    def _face(self, image: Image, det: FaceDetection | None, crop: np.ndarray, options: FaceOptions) -> ModalityResult:
+        """One face: confirmed by the face mesh (when cues are on), read by the expression network, with its cues."""
+        import dataclasses
+
+        from .cue_hook import NOT_CONFIRMED, cues_of, read_mesh
+
+        shape = image.rgb.shape
+        mesh = None if options.cues == "off" else read_mesh(image.rgb, det, options.cues)
+        if mesh is None and det is not None and options.cues != "off":
+            return ModalityResult.no_signal("face", self.embedding_dim, NOT_CONFIRMED, details=_details(det, shape),
+                                            model=self.info())
+        r = self._result(crop, det, shape)
+        return r if mesh is None or not r.has_signal else dataclasses.replace(r, cues=cues_of(mesh, image.rgb, options.cues))
+
     # -- the interface -------------------------------------------------------------------------
     def encode(self, image: Image, options: FaceOptions | None = None, *, baseline=None) -> ModalityResult:
         """Assess the largest face (``options.detect``, the default) or the whole image as one crop.
@@ -113,25 +127,28 @@ class FaceEncoder(Encoder):
         baseline : None (face baselines are not available in this version)
         """
         _check_clean(image)
+        options = options or FaceOptions()
         gray = image.gray
-        if options is not None and not options.detect:
-            return self._result(resize_crop(gray), None, gray.shape)
+        if not options.detect:
+            return self._face(image, None, resize_crop(gray), options)
         dets = self.detect(image)
         if not dets:
             return ModalityResult.no_signal("face", self.embedding_dim, "no face detected",
                                             details={"image_size": [int(gray.shape[1]), int(gray.shape[0])],
                                                      "faces": 0}, model=self.info())
-        return self._result(face_align(gray, dets[0], rotate=ROTATE_UPRIGHT), dets[0], gray.shape)
+        return self._face(image, dets[0], face_align(gray, dets[0], rotate=ROTATE_UPRIGHT), options)
 
-    def encode_all(self, image: Image, tiled: bool | str = True) -> list[ModalityResult]:
+    def encode_all(self, image: Image, tiled: bool | str = True, options: FaceOptions | None = None) -> list[ModalityResult]:
         """One result per detected face, largest first (empty list when there is none).
 
         ``tiled``: ``True`` (default) also looks for small faces in tiles (group scenes), ``"auto"`` only when the
-        whole-image pass finds none (what video sessions use).
+        whole-image pass finds none (what video sessions use). Detections the face mesh does not confirm come back
+        with quality 0 (unless ``options.cues == "off"``).
         """
         _check_clean(image)
+        options = options or FaceOptions()
         gray = image.gray
-        return [self._result(face_align(gray, d, rotate=ROTATE_UPRIGHT), d, gray.shape)
+        return [self._face(image, d, face_align(gray, d, rotate=ROTATE_UPRIGHT), options)
                 for d in self.detect(image, tiled=tiled)]
 
 
