@@ -54,8 +54,8 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    from benchmarks.metrics import print_report
-    from cxsense.metrics import classification_report, expected_calibration_error
+    from benchmarks.metrics import calibration_noise_floor, print_report
+    from cxsense.metrics import classification_report
     from cxsense.emotions import EMOTIONS
     from cxsense.encoders.voice.encoder import VoiceEncoder
     from cxsense.inputs.audio import Audio, load_audio
@@ -63,13 +63,11 @@ def main(argv=None) -> int:
     from training.common.ravdess import add_noise, load_ravdess, read_wav
 
     if args.weights:
-        from safetensors import safe_open
+        from cxsense.encoders.voice.model import VoiceModel
 
-        with safe_open(args.weights, framework="pt") as f:
-            meta = dict(f.metadata() or {})
-            state = {k: f.get_tensor(k) for k in f.keys()}
-        enc = VoiceEncoder._from_weights(state, meta)
-        print(f"weights: {args.weights} (candidate, not the registered model; T = {float(meta['temperature']):.3f})")
+        candidate = VoiceModel.from_file(args.weights)
+        enc = VoiceEncoder(model=candidate, warmup=False)
+        print(f"weights: {args.weights} (candidate, not the registered model; T = {candidate.temperature:.3f})")
     else:
         enc = VoiceEncoder()
     rows = load_ravdess(data_root(args.data), "dev")
@@ -121,15 +119,7 @@ def main(argv=None) -> int:
             # What ECE a perfectly calibrated model with these confidences would show on this many files:
             # labels drawn from the model's own probabilities (seeded). With ~120 files and 15 bins the binned
             # ECE is dominated by this sampling noise, so read the measured ECE against it.
-            rng = np.random.default_rng(0)
-            Pk = P[ok]
-            cum = np.cumsum(Pk, 1)
-            sims = []
-            for _ in range(2000):
-                u = rng.random((len(Pk), 1))
-                ys = np.minimum((u > cum).sum(1), len(EMOTIONS) - 1)
-                sims.append(expected_calibration_error(Pk, ys))
-            sims = np.array(sims)
+            sims = calibration_noise_floor(P[ok])
             print(f"ECE of a perfectly calibrated model with these confidences on {int(ok.sum())} files "
                   f"(2000 simulations): median {np.median(sims):.4f}, 5-95 % {np.percentile(sims, 5):.4f}-"
                   f"{np.percentile(sims, 95):.4f}; P(ECE <= 0.06) = {np.mean(sims <= 0.06):.3f}")

@@ -66,8 +66,9 @@ def _cmd_assess(a) -> dict:
     physio, rate = (None, None)
     if a.physio:
         physio, rate = _physio_for_assess(a.physio, a.sampling_rate, a.physio_window, notes)
+    baselines = {k: v for k, v in (("face_baseline", a.face_baseline), ("voice_baseline", a.voice_baseline)) if v}
     out = assess(face=a.face, voice=a.voice, physio=physio, sampling_rate=rate, detect_face=not a.no_detect_face,
-                 **_face_options(a)).to_dict(embeddings=a.embeddings)
+                 **baselines, **_face_options(a)).to_dict(embeddings=a.embeddings)
     if notes:
         out["notes"] = notes
     return out
@@ -258,6 +259,8 @@ def _parser() -> argparse.ArgumentParser:
     pa.add_argument("--physio-window", type=float, default=60.0,
                     help="seconds of a longer physio CSV assessed: its last N s (default 60, the model's window)")
     pa.add_argument("--no-detect-face", action="store_true", help="take the whole image as one face crop")
+    pa.add_argument("--face-baseline", nargs="+", metavar="IMG", help="neutral images of the same person")
+    pa.add_argument("--voice-baseline", nargs="+", metavar="AUDIO", help="recordings of the same speaker")
     _face_args(pa)
     pa.add_argument("--embeddings", action="store_true", help="include each modality's embedding in the JSON")
     pf = sub.add_parser("faces", help="one assessment per face in an image; prints JSON")

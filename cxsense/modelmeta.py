@@ -191,6 +191,19 @@ class ModelMeta:
         return ModelMeta.from_dict(d, f"{self.name} (changed)")
 
     # -- model-specific fields -------------------------------------------------------------------------------
+    def expect(self, family: str, labels=None, where: str | None = None) -> "ModelMeta":
+        """This block, after checking that it is of ``family`` (and has ``labels``, when given).
+
+        Raises
+        ------
+        ModelError
+            Another family or other labels (a file for other code).
+        """
+        if self.family != family or (labels is not None and list(self.labels) != list(labels)):
+            raise ModelError(f"{where or self.name}: a {self.family!r} model with labels {list(self.labels)}; this "
+                             f"code reads {family!r}" + (f" with labels {list(labels)}" if labels is not None else ""))
+        return self
+
     def require(self, section: str, *keys: str, where: str | None = None):
         """``self.<section>[key]`` for each key (one value for one key, else a tuple).
 

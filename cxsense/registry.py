@@ -25,7 +25,7 @@ from .errors import ModelError
 from .modelmeta import KEY, ModelMeta, read_meta
 
 __all__ = ["models_dir", "model_entry", "model_path", "model_file", "model_meta", "ModelFile", "sha256_file",
-           "list_models", "aliases"]
+           "list_models", "aliases", "load_json_model"]
 
 _lock = threading.Lock()
 _verified: dict[tuple[str, float, int], tuple[str, ModelMeta]] = {}
@@ -190,3 +190,25 @@ def model_path(name: str) -> Path:
 def model_meta(name: str) -> ModelMeta:
     """The checked metadata block of a registered model (see :func:`model_file`)."""
     return model_file(name).meta
+
+
+def load_json_model(name: str, build):
+    """``build(document)`` of a registered JSON model file, after the checks of :func:`model_file` (SHA-256, then
+    its metadata block); any failure to read or build it is a :class:`ModelError` naming the file.
+
+    Parameters
+    ----------
+    name : str, a registry name
+    build : callable taking the file's JSON document (its ``"cxsense"`` block and the model's arrays)
+
+    Returns
+    -------
+    What ``build`` returns.
+    """
+    import json
+
+    path = model_path(name)
+    try:
+        return build(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ModelError(f"cannot read model {name!r} from {path}: {e}") from e

@@ -38,6 +38,9 @@ __all__ = ["Session", "SessionSettings", "analyze_session", "read_physio_csv", "
 TIMELINE_COLUMNS = ["time", "person", *ROW_COLUMNS]
 #: A stretch without frames or audio at least this long (seconds) is named in the notes.
 GAP_NOTE_S = 2.0
+#: The face mesh (confirmation and cues) runs at most this often per face (Hz): a face that overlaps one confirmed
+#: less than 1/MESH_RATE s before reuses its confirmation and cues. 10 Hz still counts blinks.
+MESH_RATE = 10.0
 
 
 def read_physio_csv(path, *, offset: float = 0.0, parameter: str = "physio", sampling_rate: float | None = None):
@@ -142,6 +145,7 @@ class _Recording:
         self.next_sample, self.video_t, self.done, self.sampled = 0.0, -math.inf, 0, 0
         self.gaps: list[tuple[float, float]] = []
         self.cue_samples: list[dict] = []
+        self._meshed: list[tuple] = []  # (box, cues, time of its mesh) of the last frame's confirmed faces
 
     @property
     def frame_interval(self) -> float:
@@ -195,7 +199,7 @@ class _Recording:
         self.next_sample = (math.floor(t * fps + 1e-6) + 1) / fps if fps else 0.0
         self.sampled += 1
         img = load_image(frame.to_ndarray(format="rgb24"), parameter="video frame")
-        faces = [r for r in self.face.encode_all(img, tiled="auto", options=self.s.face) if r.quality > 0]
+        faces = [r for r in self._read_faces(img, t) if r.quality > 0]
         faces = faces[:1] if self.s.persons == "largest" else faces
         ids = self.tracker.update(t, [r.details["box"] for r in faces])
         b = self.buckets.setdefault(k, {"n": 0, "faces": {}, "frames": []})
@@ -206,6 +210,27 @@ class _Recording:
             if r.cues is not None:  # per-frame cues, for the cue events and blinks (finer than a step)
                 self.cue_samples.append({"time": round(t, 6), "person": pid, **r.cues,
                                          "surprise": float(r.probabilities["surprise"])})
+
+    def _read_faces(self, img, t: float) -> list:
+        """Every detected face read; the mesh runs at most :data:`MESH_RATE` times a second per face."""
+        import dataclasses
+
+        from .tracking import iou
+
+        opts, out, meshed = self.s.face, [], []
+        for det in self.face.detect(img, tiled="auto"):
+            prev = next((m for m in self._meshed if iou(m[0], det.box) >= 0.5), None)
+            if opts.cues != "off" and prev is not None and t - prev[2] < 1.0 / MESH_RATE - 1e-6:
+                r = self.face.read_face(img, det, opts.replace(cues="off"))
+                r = dataclasses.replace(r, cues=prev[1]) if r.has_signal else r
+                when = prev[2]
+            else:
+                r, when = self.face.read_face(img, det, opts), t
+            if r.has_signal:
+                meshed.append((det.box, r.cues, when))
+            out.append(r)
+        self._meshed = meshed
+        return out
 
     def on_audio(self, t: float | None, samples) -> None:
         t0 = self.audio.end if t is None and self.audio.start is not None else t

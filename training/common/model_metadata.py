@@ -157,6 +157,35 @@ def sound_meta(version: str, *, mean: list, std: list, threshold: float, hidden:
         provenance=provenance)
 
 
+def face_baseline_meta(version: str, *, ref: list, eps: float, alpha: float, provenance: dict) -> ModelMeta:
+    """The block of the face neutral-baseline correction (family ``cxsense-face-baseline``; no body): ``ref``,
+    ``eps``, ``alpha`` in ``calibration`` (see :mod:`cxsense.encoders.face.baseline`)."""
+    from cxsense.encoders.face.baseline import FAMILY
+
+    return ModelMeta(
+        name="face-baseline", version=version, labels=tuple(EMOTIONS),
+        architecture={"family": FAMILY, "rule": "log p' = log p - alpha * (log(mean p(baseline) + eps) - log(ref + eps))"},
+        input={"probabilities": "7 calibrated face-expression probabilities of the image and of the person's "
+                                "neutral images"},
+        normalisation={"none": "probabilities as the face model gives them"},
+        calibration={"ref": list(ref), "eps": eps, "alpha": alpha}, provenance=provenance)
+
+
+def voice_baseline_meta(version: str, *, features: dict, mean: list, sd: list, temperature: float,
+                        voice_model: str, provenance: dict) -> ModelMeta:
+    """The block of the speaker-baseline head (family ``cxsense-voice-baseline-head``; ``coef`` and ``intercept``
+    beside it): ``features`` (groups, ``stats_sd``, ``mel_basis``) in ``input``, the standardisation in
+    ``normalisation``, the temperature in ``calibration``."""
+    from cxsense.encoders.voice.baseline import FAMILY
+
+    return ModelMeta(
+        name="voice-baseline", version=version, labels=tuple(EMOTIONS),
+        architecture={"family": FAMILY, "head": "multinomial logistic regression over head_features",
+                      "voice_model": voice_model},
+        input={"features": dict(features)}, normalisation={"mean": list(mean), "sd": list(sd)},
+        calibration={"temperature": temperature}, provenance=provenance)
+
+
 # ------------------------------------------------------------------------------------------------- writers
 def write_safetensors(path: Path | str, tensors: dict, meta: ModelMeta) -> Path:
     """Write ``tensors`` (torch tensors or NumPy arrays, dtypes kept) with ``meta`` in the header; the block is
@@ -330,16 +359,19 @@ def _from_sound_mlp(doc: dict, name: str) -> tuple[ModelMeta, dict]:
 
 
 def _from_face_baseline(doc: dict, name: str) -> tuple[ModelMeta, dict]:
-    """The face neutral baseline's JSON of branch ``baseline`` (``format`` ``cxsense-face-baseline-1``: ``ref``,
-    ``eps``, ``alpha``, ``labels``, ``fitted_on``, ``licence``): its numbers go to ``calibration``, where its loader
-    reads them (``meta.calibration["ref"]`` ...)."""
-    meta = ModelMeta(name=name, version=doc["version"], labels=tuple(doc["labels"]),
-                     architecture={"family": "cxsense-face-baseline", "reads": "face-expression probabilities"},
-                     input={"probabilities": "7 calibrated face-expression probabilities per crop"},
-                     normalisation={"none": "probabilities as the face model gives them"},
-                     calibration={"ref": doc["ref"], "eps": doc["eps"], "alpha": doc["alpha"]},
-                     provenance=provenance(doc.get("fitted_on", ""), doc.get("licence", ""), "", [], ""))
+    """The face neutral baseline's JSON before the schema (``format`` ``cxsense-face-baseline-1``: ``ref``, ``eps``,
+    ``alpha``, ``labels``, ``fitted_on``, ``licence``)."""
+    meta = face_baseline_meta(doc["version"], ref=doc["ref"], eps=doc["eps"], alpha=doc["alpha"],
+                              provenance=provenance(doc.get("fitted_on", ""), doc.get("licence", ""), "", [], ""))
     return meta, {}
+
+
+def _from_voice_baseline(doc: dict, name: str) -> tuple[ModelMeta, dict]:
+    """The speaker-baseline head's JSON before the schema (``format`` ``cxsense-voice-baseline-head-1``)."""
+    meta = voice_baseline_meta(doc["version"], features=doc["features"], mean=doc["mean"], sd=doc["sd"],
+                               temperature=doc["temperature"], voice_model=doc.get("voice_model", ""),
+                               provenance=provenance(doc.get("trained_on", ""), doc.get("licence", ""), "", [], ""))
+    return meta, {"coef": doc["coef"], "intercept": doc["intercept"]}
 
 
 def _from_canonical_geometry(doc: dict, name: str) -> tuple[ModelMeta, dict]:
@@ -384,6 +416,8 @@ def convert(path: Path | str, name: str) -> tuple[ModelMeta, dict | None]:
             return _from_sound_mlp(doc, name)
         if doc.get("format") == "cxsense-face-baseline-1":
             return _from_face_baseline(doc, name)
+        if doc.get("format") == "cxsense-voice-baseline-head-1":
+            return _from_voice_baseline(doc, name)
         if {"vertices", "units", "axes", "origin"} <= set(doc):
             return _from_canonical_geometry(doc, name)
     raise SystemExit(f"{path}: metadata of an unknown style; nothing to migrate from")

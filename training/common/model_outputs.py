@@ -173,6 +173,23 @@ def sound_outputs(out: dict, notes: list) -> None:
     notes.append("speech-music: 16 fixed feature rows")
 
 
+def baseline_outputs(out: dict, notes: list) -> None:
+    """The face neutral-baseline correction and the voice speaker-baseline head on fixed inputs (where this
+    cxsense has them)."""
+    try:
+        from cxsense.encoders.face.baseline import FaceBaseline, NeutralCorrection
+        from cxsense.encoders.voice.baseline import BaselineHead
+    except ImportError:
+        return
+    rng = np.random.default_rng(5)
+    corr = NeutralCorrection.load()
+    p, rest = rng.dirichlet(np.ones(7), 8), rng.dirichlet(np.ones(7))
+    out["baseline.face"] = corr.apply(p, FaceBaseline(rest, 2, 2))
+    head = BaselineHead.load()
+    out["baseline.voice"] = head.logits(rng.normal(size=(8, len(head.mean))))
+    notes.append("baselines: fixed inputs")
+
+
 def physio_outputs(out: dict, notes: list):
     """Stress-Predict windows (or synthetic signals) with and without a baseline."""
     from cxsense.encoders import get_encoder
@@ -233,6 +250,7 @@ def collect() -> tuple[dict, list]:
     face = face_outputs(out, notes)
     voice = voice_outputs(out, notes)
     sound_outputs(out, notes)
+    baseline_outputs(out, notes)
     physio = physio_outputs(out, notes)
     fusion_outputs(out, face, voice, physio)
     return out, notes

@@ -110,6 +110,19 @@ SHIPPED = {
         "training/runs/speech_music3 --export"), runs=[{"run": "training/runs/speech_music3", "role": "feature caches"}],
         notes="Migrated when the branch schema merged main (the file was written in the style before format 2). "
               + RENAMED.replace("training.train_face, training.export_face", "training.train_speech_music")),
+    "face-baseline": dict(date="2026-12-04", command=(
+        "OMP_NUM_THREADS=1 python -m training.face.fit_baseline --out models/face/face_baseline_v1.json"),
+        notes="Migrated when the branch schema merged main (written by training.fit_face_baseline in the style "
+              "before format 2); ref, eps and alpha moved into calibration, unchanged."),
+    "voice-baseline": dict(date="2026-12-04", command=(
+        "python -m training.voice.train_baseline --cv-runs training/runs/voice_n85cv3_320_f0_s0 "
+        "training/runs/voice_n85cv3_320_f1_s0 training/runs/voice_n85cv3_320_f2_s0 --candidates A D B C "
+        "--out models/voice/voice_baseline_v1.json --version 1.0.0"),
+        runs=[{"run": f"training/runs/voice_n85cv3_320_f{k}_s0", "role": "out-of-fold logits of the voice recipe"}
+              for k in range(3)],
+        notes="Migrated when the branch schema merged main (written by training.train_voice_baseline in the style "
+              "before format 2); features, standardisation and temperature moved into the block, coef and "
+              "intercept beside it, unchanged."),
     "face-canonical-geometry": dict(date="2026-12-04", notes=(
         "Migrated when the branch schema merged main: the vertices are the file's body, unchanged; the note of "
         "origin, units and axes moved into this block.")),

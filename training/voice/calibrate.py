@@ -41,7 +41,8 @@ def encoder_logits(model, audio) -> np.ndarray | None:
 
     Parameters
     ----------
-    model : VoiceModel (:mod:`cxsense.encoders.voice.model`)
+    model : VoiceModel (:mod:`cxsense.encoders.voice.model`), or a VoiceEncoder: then the model it routes this
+        recording's band to (the telephone-band one for narrowband speech)
     audio : Audio (from :func:`cxsense.inputs.audio.load_audio`)
 
     Returns
@@ -55,6 +56,8 @@ def encoder_logits(model, audio) -> np.ndarray | None:
     f = voice_process(audio.samples)
     if f.quality <= 0:
         return None
+    if hasattr(model, "model_for"):
+        model = model.model_for(bool(f.info.get("narrowband")))
     return model.member_logits(f, segments(f.logmel.shape[1]))[0]
 
 

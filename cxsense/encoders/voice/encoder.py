@@ -116,7 +116,11 @@ class VoiceEncoder(Encoder):
         x : Audio (from :func:`cxsense.inputs.audio.load_audio`: 16-kHz mono float32)
         options : VoiceOptions, optional
             None are read yet (the interface every encoder shares).
-        baseline : None (voice baselines are not available in this version)
+        baseline : SpeakerBaseline, optional
+            The same speaker's other recordings, read once by :meth:`prepare_baseline` (or
+            :func:`cxsense.encoders.voice.baseline.speaker_stats`). The probabilities then come from the
+            speaker-baseline head (``voice-baseline``), which compares this recording with the baseline;
+            ``details["baseline"]`` says how much of it was usable. None changes nothing.
 
         Returns
         -------
@@ -128,6 +132,10 @@ class VoiceEncoder(Encoder):
         """
         from .features import voice_process
 
+        if baseline is not None:
+            from .baseline import check_baseline
+
+            check_baseline(baseline)
         audio = _clean(x)
         f = voice_process(audio.samples)
         details = {"signal": dict(f.info), "methods": {
@@ -153,7 +161,11 @@ class VoiceEncoder(Encoder):
         if narrowband and m is self._wide:  # no telephone-band model: such estimates count half
             quality *= NARROWBAND_QUALITY
         lg, e, n_segs = m.member_logits(f, segments(f.logmel.shape[1]))
-        p = m.probabilities(lg)
+        logp = m.calibrated_logp(lg)
+        p = np.exp(logp)
+        p /= p.sum()
+        if baseline is not None:
+            p, details["baseline"] = self._with_baseline(logp, f, baseline)
         v, a = circumplex_va(p)
         voiced_f0 = f.f0[f.voiced]
         details["segments"] = n_segs
@@ -163,6 +175,37 @@ class VoiceEncoder(Encoder):
         return ModalityResult(modality="voice", probabilities=dict(zip(EMOTIONS, p.tolist())), embedding=e,
                               quality=quality, valence=v, arousal=a, stress=stress_from_va(v, a),
                               details=details, model=dict(m.info))
+
+    def prepare_baseline(self, baseline, options=None):
+        """Read a speaker's baseline recordings once, for :meth:`encode`'s ``baseline=``.
+
+        Parameters
+        ----------
+        baseline : Audio, or a list or tuple of Audio (other recordings of the same speaker, never the one assessed)
+        options : VoiceOptions, optional (none are read)
+
+        Returns
+        -------
+        SpeakerBaseline (:mod:`cxsense.encoders.voice.baseline`): means only, one encoder pass per recording
+
+        Raises
+        ------
+        InputError
+            Naming ``voice_baseline``: empty, or no recording with usable speech.
+        """
+        from .baseline import speaker_stats
+
+        return speaker_stats(baseline, encoder=self)
+
+    def _with_baseline(self, logp: np.ndarray, f, baseline) -> tuple[np.ndarray, dict]:
+        """Probabilities ``(7,)`` of the speaker-baseline head and the details entry for ``baseline``."""
+        from .baseline import BaselineHead
+
+        if getattr(self, "_baseline_head", None) is None:
+            self._baseline_head = BaselineHead.load()
+        head = self._baseline_head
+        p = head.probabilities(logp, f.stats.astype(np.float64), f.logmel.mean(1).astype(np.float64), baseline)
+        return p, dict(baseline.summary(), used=True, head=f"{head.version}")
 
 
 def _sound_classifier():

@@ -126,12 +126,16 @@ class VoiceModel:
         # the members' embedding spaces are not aligned: the first member's is the embedding
         return np.stack(logits), embs[0], len(segs)
 
-    def probabilities(self, logits: np.ndarray) -> np.ndarray:
-        """Calibrated probabilities ``(7,)`` from member logits ``(members, 7)``: the mean logits divided by the
-        temperature, plus ``logit_bias``, through a softmax."""
+    def calibrated_logp(self, logits: np.ndarray) -> np.ndarray:
+        """Calibrated log-probabilities ``(7,)`` from member logits ``(members, 7)``: the mean logits divided by the
+        temperature, plus ``logit_bias``, normalised."""
         z = logits.mean(0) / self.temperature + self.bias
-        z -= z.max()
-        p = np.exp(z)
+        z = z - z.max()
+        return z - np.log(np.exp(z).sum())
+
+    def probabilities(self, logits: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities ``(7,)`` from member logits ``(members, 7)`` (what the encoder reports)."""
+        p = np.exp(self.calibrated_logp(logits))
         return p / p.sum()
 
 
