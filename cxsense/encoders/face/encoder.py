@@ -10,8 +10,10 @@ Stages, each in its own module:
 4. Valence and arousal come from the probabilities through the circumplex
    (:func:`cxsense.emotions.circumplex_va`); stress through :func:`cxsense.emotions.stress_from_va`.
 
-Quality is 0 (no usable signal) when no face is found or the crop is blank; otherwise the detector's score,
-reduced for faces smaller than 40 pixels and for low-contrast crops.
+Quality is 0 (no usable signal) when no face is found, the face mesh does not confirm a detection, or the crop is
+blank; otherwise the detector's score (for ``detect_face=False``, its score on the crop: a face-likeness,
+:func:`~cxsense.encoders.face.quality.crop_quality`), reduced for faces smaller than 40 pixels and for low-contrast
+crops.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from ...registry import model_file
 from ..base import Encoder, ModalityResult
 from .detect import FaceDetection, FaceDetector
 from .early_exit import ExpressionRunner
+from .quality import crop_quality
 from .views import CROP, ROTATE_UPRIGHT, face_align, pixel_std, resize_crop
 from .weights import load_expression
 
@@ -98,8 +101,7 @@ class FaceEncoder(Encoder):
         if baseline is not None:  # the person's resting offset removed (cxsense.encoders.face.baseline)
             p, details["baseline"] = self._with_baseline(p, baseline)
         v, a = circumplex_va(p)
-        q = 1.0 if det is None else float(det.score) * float(min(1.0, max(det.box[2], det.box[3]) / 40.0) ** 0.5)
-        q = max(q * float(min(1.0, std / 20.0)), 1e-3)
+        q = crop_quality(crop, det, probabilities=p, detector=self._detector, std=std)
         return ModalityResult(modality="face", probabilities=dict(zip(EMOTIONS, map(float, p))), embedding=z[0],
                               quality=q, valence=v, arousal=a, stress=stress_from_va(v, a),
                               details=dict(details, passes=int(passes[0])), model=model)

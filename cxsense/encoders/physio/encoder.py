@@ -17,7 +17,8 @@ Outputs
   then breathing rate and variability (standardised), then the quality of the heart, EDA,
   temperature, motion and respiration groups: :attr:`PhysioEncoder.embedding_dim` floats.
 * ``quality``: the sum over usable feature groups of the group's share of the model's feature
-  importance times its channel quality, times ``sqrt(min(1, duration / 60 s))``. Channels that fail
+  importance times its channel quality, times the window-length factor of :mod:`.quality`
+  (``sqrt(min(1, d / 60 s)) * sqrt(min(1, 600 s / d))``). Channels that fail
   their checks are left out with the reason in ``details["channels"]``.
 """
 
@@ -32,6 +33,7 @@ import numpy as np
 
 from ..base import Encoder, ModalityResult
 from .pipeline import GROUPS, extract, shape
+from .quality import window_quality
 
 __all__ = ["PhysioEncoder", "PhysioBaseline"]
 
@@ -243,7 +245,7 @@ class PhysioEncoder(Encoder):
             details["scores"] = {"trees": round(float(zt), 5), "shape": round(float(zs), 5)}
 
         quality = sum(m.group_weights.get(g, 0.0) * q for g, q in usable.items())
-        quality *= math.sqrt(min(1.0, ex.duration / m.window_s))
+        quality *= window_quality(ex.duration, m.window_s)
         quality = float(min(max(quality, 0.0), 1.0))
         details.update({
             "model_used": "baseline" if use_base else "window",
