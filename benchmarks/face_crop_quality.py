@@ -95,7 +95,7 @@ def main(argv=None):
     from benchmarks.metrics import machine
     from cxsense.encoders.face.encoder import FaceEncoder
     from cxsense.encoders.face.quality import crop_quality
-    from training.datasets import data_root, load_fer
+    from training.common.fer import data_root, load_fer
 
     faces, labels, split = load_fer(data_root(a.data), "dev")
     if a.limit:

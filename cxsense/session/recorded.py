@@ -105,7 +105,7 @@ class SessionSettings:
     physio_window: float = 60.0
     physio_offset: float = 0.0
     persons: str = "all"
-    face: FaceOptions = FaceOptions()
+    face: FaceOptions = field(default_factory=FaceOptions)
     baseline: object = None
 
     def __post_init__(self):

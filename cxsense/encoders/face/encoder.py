@@ -23,7 +23,7 @@ import numpy as np
 from ...emotions import EMOTIONS, circumplex_va, stress_from_va
 from ...inputs.image import Image
 from ...options import FACE_MODELS, FaceOptions
-from ...registry import model_entry, model_path
+from ...registry import model_file
 from ..base import Encoder, ModalityResult
 from .detect import FaceDetection, FaceDetector
 from .early_exit import ExpressionRunner
@@ -62,9 +62,9 @@ class FaceEncoder(Encoder):
         self.model = model
         self._runner = ExpressionRunner(load_expression(FACE_MODELS[model], precision), early_exit)
         self.embedding_dim = self._runner.embedding_dim
-        self._detector = FaceDetector(model_path("face-detector"))
-        entry = model_entry("face-detector")
-        self._det_info = {"name": "face-detector", "version": entry.get("version"), "sha256": entry["sha256"]}
+        detector = model_file("face-detector")
+        self._detector = FaceDetector(detector.path)
+        self._det_info = {"name": "face-detector", "version": detector.meta.version, "sha256": detector.entry["sha256"]}
 
     def info(self) -> dict:
         """Provenance: the expression model (name, version, SHA-256, precision, early exit) and the detector."""

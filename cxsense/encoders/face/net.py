@@ -116,8 +116,8 @@ class FaceEnsemble(nn.Module):
 
 
 def build_from_config(cfg: dict, n_classes: int = 7) -> nn.Module:
-    """The network a weights file's ``config`` describes: one :class:`FaceNet`, or a :class:`FaceEnsemble`
-    when the config lists ``members``."""
+    """The network a model file's ``architecture`` (metadata block) describes: one :class:`FaceNet` (``widths``,
+    ``embed_dim``), or a :class:`FaceEnsemble` when it lists ``members``."""
     if "members" in cfg:
         return FaceEnsemble(cfg["members"], n_classes=n_classes)
     return FaceNet(widths=tuple(cfg["widths"]), embed_dim=int(cfg["embed_dim"]), n_classes=n_classes)
@@ -318,7 +318,7 @@ def quantize_int8(net, calibration: torch.Tensor | None = None, qparams: dict | 
     calibration : torch.Tensor [shape=(n, 1, 48, 48)]
         Standardised training crops: activation ranges are observed on them (histogram observer, 7-bit
         activations as PyTorch's x86 default, ``reduce_range``). This is how the scales are made, once,
-        when a model is exported (``training/quantize_face.py``).
+        when a model is exported (``training/face/quantize.py``).
     qparams : dict
         ``{module name: [scale, zero_point]}`` from an earlier call (what the weights file ships): the
         network is rebuilt with exactly those activation scales, without data.

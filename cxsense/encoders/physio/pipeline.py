@@ -1,6 +1,6 @@
 """The thin orchestrator: a :class:`~cxsense.inputs.physio.PhysioInput` window to features and qualities.
 
-Used identically by the encoder at run time and by ``training/physio_data.py`` to build the
+Used identically by the encoder at run time and by ``training/common/stress_predict.py`` to build the
 training set, so that what the model saw and what it is given are computed by the same code.
 """
 
