@@ -94,11 +94,11 @@ def _cmd_faces(a) -> list:
 
 
 def _cmd_models(a) -> dict:
-    from .registry import list_models, model_path, models_dir
+    from .registry import aliases, list_models, model_path, models_dir
 
-    out = {"models_dir": str(models_dir()), "models": {}}
+    out = {"models_dir": str(models_dir()), "aliases": aliases(), "models": {}}
     for name, entry in list_models().items():
-        e = dict(entry)
+        e = {k: v for k, v in entry.items() if k != "cxsense"}  # the detector's metadata block: see --verify
         if a.verify:
             try:
                 model_path(name)
@@ -111,7 +111,7 @@ def _cmd_models(a) -> dict:
         bad = [n for n, e in out["models"].items() if not e["verified"]]
         json.dump(out, sys.stdout, indent=a.indent or None)
         sys.stdout.write("\n")
-        raise ModelError(f"{len(bad)} model file(s) missing or corrupt: {', '.join(bad)}")
+        raise ModelError(f"{len(bad)} model file(s) missing, corrupt or with unreadable metadata: {', '.join(bad)}")
     return out
 
 
