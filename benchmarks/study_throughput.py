@@ -48,7 +48,8 @@ def make_study(folder: str, videos: int, seconds: float, data=None) -> tuple[str
 
     from benchmarks.session_speed import speech
     from cxsense.session.testing import write_video
-    from training.datasets import data_root, load_fer
+    from training.common.data import data_root
+    from training.common.fer import load_fer
 
     x, _, fer_desc = load_fer(data_root(data), "dev")
     rng = np.random.default_rng(26)
