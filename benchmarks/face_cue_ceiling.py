@@ -4,7 +4,7 @@
 
 ``benchmarks/face_cue_ratings.csv`` holds one engineer's ratings of 192 FER-2013 **train** faces (96 surprise, 96
 neutral, drawn with seed 2025 from the de-duplicated train split; ``train_index`` is the row in
-``training.datasets.load_fer(..., "train")``), made blind to the class (the faces shown in a shuffled grid, 48x48
+``training.common.fer.load_fer(..., "train")``), made blind to the class (the faces shown in a shuffled grid, 48x48
 bicubic to 192): ``mouth`` 0 closed, 1 lips parted, 2 clearly open, X hidden (hand, mask, watermark, cut off);
 ``brow`` 0 not raised, 1 somewhat, 2 clearly raised, X hidden. A single rater, so a rough ceiling, not a truth.
 
@@ -24,7 +24,7 @@ import numpy as np
 
 from benchmarks.face_cues import Pipeline, _auc, fer_frame
 from benchmarks.metrics import machine
-from training.datasets import data_root, load_fer
+from training.common.fer import data_root, load_fer
 
 RATINGS = Path(__file__).with_name("face_cue_ratings.csv")
 
