@@ -111,7 +111,7 @@ def main(argv=None) -> int:
     d = load_outputs(a.data)
     shipped = LearnedFusion.load()
     doc = json.loads(open(__import__("cxsense.registry", fromlist=["x"]).model_path("late-fusion")).read())
-    C = doc["training"]["C"]
+    C = doc["cxsense"]["provenance"]["C"]
     print(f"machine: {machine()}")
     split = ("dev pseudo-pairs: FER-2013 PublicTest de-duplicated (3,292 images) x RAVDESS actors 19-20 (120 clips), "
              f"same label, {a.draws} draws per image; shipped fusion (fitted on train pairs; C={C}, "

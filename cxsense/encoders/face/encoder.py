@@ -89,7 +89,8 @@ class FaceEncoder(Encoder):
         z, p, passes = self._runner.run(crops)
         return (z, p, passes) if return_passes else (z, p)
 
-    def _result(self, crop: np.ndarray, det: FaceDetection | None, image_shape, baseline=None) -> ModalityResult:
+    def _result(self, crop: np.ndarray, det: FaceDetection | None, image_shape, baseline=None,
+                likeness: float | None = None) -> ModalityResult:
         model = self.info()
         std = pixel_std(crop)
         details = _details(det, image_shape)
@@ -101,7 +102,7 @@ class FaceEncoder(Encoder):
         if baseline is not None:  # the person's resting offset removed (cxsense.encoders.face.baseline)
             p, details["baseline"] = self._with_baseline(p, baseline)
         v, a = circumplex_va(p)
-        q = crop_quality(crop, det, probabilities=p, detector=self._detector, std=std)
+        q = crop_quality(crop, det, probabilities=p, detector=self._detector, std=std, likeness=likeness)
         return ModalityResult(modality="face", probabilities=dict(zip(EMOTIONS, map(float, p))), embedding=z[0],
                               quality=q, valence=v, arousal=a, stress=stress_from_va(v, a),
                               details=dict(details, passes=int(passes[0])), model=model)
@@ -127,7 +128,9 @@ class FaceEncoder(Encoder):
         if mesh is None and det is not None and options.cues != "off":
             return ModalityResult.no_signal("face", self.embedding_dim, NOT_CONFIRMED, details=_details(det, shape),
                                             model=self.info())
-        r = self._result(crop, det, shape, baseline)
+        # a crop given as a face: full face-likeness when the mesh sees a face in it, else the detector's score
+        likeness = 1.0 if det is None and mesh is not None else None
+        r = self._result(crop, det, shape, baseline, likeness)
         return r if mesh is None or not r.has_signal else dataclasses.replace(r, cues=cues_of(mesh, image.rgb, options.cues))
 
     # -- the interface -------------------------------------------------------------------------

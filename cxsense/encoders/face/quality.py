@@ -4,8 +4,10 @@ With detection (``detect_face=True``) the crop comes from a face that the detect
 detector's score, lowered for faces under 40 pixels and for low-contrast crops (unchanged since v1).
 
 Without detection (``detect_face=False``: the whole image is taken as the crop) nothing said that the image is
-a face, and the old rule (contrast only) gave a crop of noise the quality 1.0. Now the detector is run on the
-crop itself (its close-up search: the crop padded to 2 and 3 times its size, the way a FER-style crop is
+a face, and the old rule (contrast only) gave a crop of noise the quality 1.0. A crop in which the face
+mesh sees a face (with ``face_cues`` on, the default) counts fully as a face: the mesh sees one in 95.6 % of the
+FER-2013 dev crops and in 0-5.4 % of each kind of non-face crop (``benchmarks/face_crop_quality.py``). Otherwise
+(the mesh sees none, or is off), the detector is run on the crop itself (its close-up search: the crop padded to 2 and 3 times its size, the way a FER-style crop is
 framed) and its best score becomes the face-likeness (:func:`face_likeness`): :data:`NO_FACE_QUALITY` when it
 finds no face, rising linearly from its threshold (0.5) to 1 at :data:`FACE_SCORE_FULL`, about the median
 score of the FER-2013 dev faces it finds. The contrast factor applies as before. ``benchmarks/face_crop_quality.py`` measured this on the FER-2013 dev faces against
@@ -57,7 +59,8 @@ def face_likeness(detector_score: float) -> float:
     return float(NO_FACE_QUALITY + (1.0 - NO_FACE_QUALITY) * min(1.0, max(0.0, t))) if detector_score > 0 else NO_FACE_QUALITY
 
 
-def crop_quality(crop: np.ndarray, det, *, probabilities=None, detector=None, std: float | None = None) -> float:
+def crop_quality(crop: np.ndarray, det, *, probabilities=None, detector=None, std: float | None = None,
+                 likeness: float | None = None) -> float:
     """Quality in [1e-3, 1] of one crop whose expression was estimated.
 
     Parameters
@@ -71,6 +74,9 @@ def crop_quality(crop: np.ndarray, det, *, probabilities=None, detector=None, st
         Needed when ``det`` is None: it is run on the crop.
     std : float, optional
         The crop's pixel SD, if already computed.
+    likeness : float, optional
+        The face-likeness of a ``detect_face=False`` crop when another check has decided it (1.0 when the face
+        mesh sees a face in the image); the detector is then not run.
 
     Returns
     -------
@@ -83,6 +89,8 @@ def crop_quality(crop: np.ndarray, det, *, probabilities=None, detector=None, st
     contrast = float(min(1.0, std / CONTRAST_SD))
     if det is not None:
         q = float(det.score) * float(min(1.0, max(det.box[2], det.box[3]) / SMALL_FACE_PX) ** 0.5)
+    elif likeness is not None:
+        q = float(likeness)
     elif detector is not None:
         q = face_likeness(crop_signals(crop, detector)["detector_score"])
     else:
