@@ -1,0 +1,218 @@
+"""Segment accuracy of sessions on dev sequences (issue 24, item 3): posed faces with same-emotion speech.
+
+    python -m benchmarks.session_sequences [--degrade none|blur|lowres|jpeg|small|mixed] [--seed 0] [--data PATH]
+
+The sequences (:mod:`benchmarks.sequences_data`): FER-2013 PublicTest faces (de-duplicated) and every RAVDESS
+clip of actors 19-20, one emotion per segment, 5 segments per video, each video run through
+``cxsense.analyze_session`` with the default policy (5 analysed frames per second, 1-s steps, 3-s voice windows).
+What each step saw is cached; the fusions below are applied to the same steps offline, each through
+``cxsense.fusion.fuse`` (exactly what the session does: the first line checks that the shipped fusion applied
+offline gives the session's own rows).
+
+Definitions:
+
+- a segment's **steps** are the 1-s steps that start inside it; per step, the person with the most frames
+  (a second face in a step keeps the voice out, as in the session);
+- a segment's label is the **argmax of the mean of its steps' probabilities** (primary); the majority of its
+  steps' emotions (ties to the earliest step's) is printed beside it; a segment without any usable step counts
+  as wrong;
+- **face alone**: the same over the pooled face of each step with a face; **voice alone**: over each step's
+  voice with quality > 0;
+- per-class recall, macro-F1 (over the 7 classes) and the ECE of the mean probabilities; step accuracy counts
+  every step against its segment's label.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+from benchmarks.metrics import expected_calibration_error, machine
+
+NONE = -1  # no estimate for a segment
+
+
+def _result(modality: str, vec, details=None):
+    from cxsense.emotions import EMOTIONS, circumplex_va, stress_from_va
+    from cxsense.encoders.base import ModalityResult
+
+    p = np.asarray(vec[:7], dtype=np.float64)
+    q = float(vec[7])
+    if q <= 0:
+        return ModalityResult(modality, None, np.zeros(1, np.float32), 0.0, details=dict(details or {}))
+    p = p / p.sum()
+    v, a = circumplex_va(p)
+    return ModalityResult(modality, dict(zip(EMOTIONS, map(float, p))), np.zeros(1, np.float32), q, v, a,
+                          stress_from_va(v, a), details=dict(details or {}))
+
+
+def step_inputs(step: dict):
+    """``(results, exclude, person)`` of one cached step, as the session gave them to ``fuse``: the pooled face
+    of the person with the most frames (:func:`cxsense.session.tracking.pool_face`) and the voice."""
+    from cxsense.session.steps import VOICE_NOT_ATTRIBUTED
+    from cxsense.session.tracking import pool_face
+
+    results, person = {}, "-"
+    if step["persons"]:
+        person = max(step["persons"], key=lambda p: (len(step["persons"][p]), -int(p[1:])))
+        face = pool_face([_result("face", v) for v in step["persons"][person]], step["n"])
+        if face is not None:
+            results["face"] = face
+    if step["voice"] is not None:
+        results["voice"] = _result("voice", step["voice"], {"signal": {"speech_s": step["voice"][8]}})
+    exclude = {"voice": VOICE_NOT_ATTRIBUTED} if "voice" in results and len(step["persons"]) > 1 else None
+    return results, exclude, person
+
+
+def segment_steps(videos: list[dict]):
+    """Yield ``(video index, segment label, [step, ...])`` for every segment."""
+    for k, v in enumerate(videos):
+        for seg, (a, b) in zip(v["segments"], v["spans"]):
+            yield k, seg["label"], [s for s in v["steps"] if a - 1e-6 <= s["t"] < b - 1e-6]
+
+
+def fused_probs(steps: list[dict], fusion=None, modality: str | None = None) -> list[np.ndarray]:
+    """Per step, the probabilities of ``fuse`` (or of one modality alone); steps without signal are skipped."""
+    from cxsense.errors import NoSignalError
+    from cxsense.fusion import fuse
+
+    out = []
+    for s in steps:
+        results, exclude, _ = step_inputs(s)
+        if modality is not None:
+            r = results.get(modality)
+            if r is not None and r.quality > 0:
+                out.append(r.probability_vector())
+            continue
+        try:
+            a = fuse(results, exclude=exclude, fusion=fusion)
+        except NoSignalError:
+            continue
+        if a.categorical_evidence:
+            out.append(np.array(list(a.probabilities.values())))
+    return out
+
+
+def report(pred: np.ndarray, y: np.ndarray, P: np.ndarray | None = None) -> dict:
+    """Accuracy, per-class recall, macro-F1 (``pred == NONE`` is wrong) and the ECE of ``P``."""
+    from cxsense.emotions import EMOTIONS
+
+    rec, f1 = {}, []
+    for c, e in enumerate(EMOTIONS):
+        tp = np.sum((pred == c) & (y == c))
+        r = tp / max(1, np.sum(y == c))
+        pr = tp / max(1, np.sum(pred == c))
+        rec[e] = float(r)
+        f1.append(0.0 if r + pr == 0 else 2 * r * pr / (r + pr))
+    out = {"n": int(len(y)), "accuracy": float(np.mean(pred == y)), "macro_f1": float(np.mean(f1)),
+           "per_class_recall": rec}
+    if P is not None:
+        ok = pred != NONE
+        out["ece"] = expected_calibration_error(P[ok], y[ok]) if ok.any() else float("nan")
+    return out
+
+
+def evaluate(videos: list[dict], fusion=None, modality: str | None = None) -> dict:
+    """Segment (mean-probability and majority) and step figures of one fusion or modality over cached videos."""
+    mean_pred, maj_pred, P, Y, step_ok = [], [], [], [], []
+    for _, y, steps in segment_steps(videos):
+        ps = fused_probs(steps, fusion, modality)
+        Y.append(y)
+        if not ps:
+            mean_pred.append(NONE); maj_pred.append(NONE); P.append(np.full(7, 1 / 7))
+            step_ok += [False] * len(steps)
+            continue
+        m = np.mean(ps, 0)
+        P.append(m)
+        mean_pred.append(int(m.argmax()))
+        votes = [int(p.argmax()) for p in ps]
+        counts = np.bincount(votes, minlength=7)
+        maj_pred.append(next(v for v in votes if counts[v] == counts.max()))
+        step_ok += [v == y for v in votes] + [False] * (len(steps) - len(ps))
+    Y, P = np.array(Y), np.array(P)
+    out = report(np.array(mean_pred), Y, P)
+    out["majority_accuracy"] = float(np.mean(np.array(maj_pred) == Y))
+    out["majority_macro_f1"] = report(np.array(maj_pred), Y)["macro_f1"]
+    out["step_accuracy"] = float(np.mean(step_ok))
+    return out
+
+
+def session_check(videos: list[dict]) -> float:
+    """Largest difference between the shipped fusion applied offline and the rows the sessions made."""
+    from cxsense.errors import NoSignalError
+    from cxsense.fusion import fuse
+
+    worst = 0.0
+    for v in videos:
+        for s in v["steps"]:
+            results, exclude, person = step_inputs(s)
+            row = next((r for r in s["rows"] if r["person"] == person), None)
+            try:
+                a = fuse(results, exclude=exclude)
+            except NoSignalError:
+                continue
+            if row is not None and row["emotion"] != "no_signal":
+                worst = max(worst, float(np.abs(np.array(list(a.probabilities.values())) - row["p"]).max()))
+    return worst
+
+
+def describe(videos: list[dict]) -> str:
+    steps = [s for v in videos for s in v["steps"]]
+    face = np.mean([bool(s["persons"]) for s in steps])
+    multi = np.mean([len(s["persons"]) > 1 for s in steps])
+    voice = np.mean([s["voice"] is not None and s["voice"][7] > 0 for s in steps])
+    wall = sum(v["seconds"] for v in videos)
+    dur = sum(v["duration_s"] for v in videos)
+    return (f"{len(steps)} steps: a face in {face:.1%} (two or more in {multi:.1%}), a voice in {voice:.1%}; "
+            f"sessions ran {dur:.0f} s of video in {wall:.0f} s ({dur / wall:.2f}x real time, shared machine)")
+
+
+def print_result(name: str, r: dict) -> None:
+    rec = ", ".join(f"{e} {v:.3f}" for e, v in r["per_class_recall"].items())
+    print(f"  {name:<34} segment accuracy {r['accuracy']:.3f} macro-F1 {r['macro_f1']:.3f} "
+          f"ECE {r.get('ece', float('nan')):.3f} | majority {r['majority_accuracy']:.3f} (macro-F1 "
+          f"{r['majority_macro_f1']:.3f}) | step accuracy {r['step_accuracy']:.3f}\n      recall: {rec}")
+
+
+def comparison_fusions() -> dict:
+    """The fusions compared: the one in use, and the shipped pair fusion without its session part (if any)."""
+    from cxsense.fusion import get_fusion
+
+    shipped = get_fusion()
+    out = {"shipped fusion (get_fusion)": shipped}
+    plain = getattr(shipped, "without_session", None)
+    if callable(plain):
+        out["pair fusion only (no session part)"] = plain()
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--degrade", default="none", choices=["none", "blur", "lowres", "jpeg", "small", "mixed"])
+    ap.add_argument("--limit", type=int, default=None, help="only the first N videos (a quick look)")
+    a = ap.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)
+    from benchmarks.sequences_data import build
+
+    split, videos = build("dev", a.seed, a.degrade, limit=a.limit, data=a.data)
+    print(f"machine: {machine()}")
+    print(f"split: {split}")
+    print(describe(videos))
+    print(f"shipped fusion offline vs the sessions' own rows: largest probability difference {session_check(videos):.2e}")
+    res = {name: evaluate(videos, f) for name, f in comparison_fusions().items()}
+    res["face alone"] = evaluate(videos, modality="face")
+    res["voice alone"] = evaluate(videos, modality="voice")
+    for name, r in res.items():
+        print_result(name, r)
+    print("JSON " + json.dumps({"split": split, "degrade": a.degrade, "results": res}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
