@@ -186,9 +186,11 @@ def build(split: str, seed: int = 0, degrade: str = "none", segments: int = 5, p
           limit: int | None = None, data=None, verbose: bool = True) -> tuple[str, list[dict]]:
     """Run (or read from the cache) every video of a sequence set; returns ``(split description, videos)``.
 
-    Each video is ``{"segments": [...], "spans": [(start, end), ...], "steps": [...], "seconds": wall time}``.
+    Each video is ``{"segments": [...], "spans": [(start, end), ...], "steps": [...], "seconds": wall time,
+    "fusion": {"step_calibration": what the rows were fused with}}``.
     """
     import cxsense
+    from cxsense.fusion import get_fusion
 
     p = plan(split, seed, segments, per_cell, degrade, data)
     faces, _, _ = load_fer(data_root(data), split)
@@ -202,6 +204,8 @@ def build(split: str, seed: int = 0, degrade: str = "none", segments: int = 5, p
             if doc["segments"] == video:
                 out.append(doc)
                 continue
+        cal = getattr(get_fusion(), "step_calibration", None)
+        fusion = {"step_calibration": None if cal is None else dict(cal.meta)}
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "seq.mp4")
             spans = render(video, faces, path, data, seed=seed * 1000 + k)
@@ -210,7 +214,7 @@ def build(split: str, seed: int = 0, degrade: str = "none", segments: int = 5, p
             with record(steps):
                 s = cxsense.analyze_session(path)
             wall = time.perf_counter() - t0
-        doc = {"segments": video, "spans": spans, "steps": steps, "seconds": wall,
+        doc = {"segments": video, "spans": spans, "steps": steps, "seconds": wall, "fusion": fusion,
                "duration_s": s.info["duration_s"], "persons_seen": s.info["persons_seen"], "notes": s.info["notes"]}
         f.write_text(json.dumps(doc))
         out.append(doc)

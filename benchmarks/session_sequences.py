@@ -116,10 +116,10 @@ def report(pred: np.ndarray, y: np.ndarray, P: np.ndarray | None = None) -> dict
 
 def evaluate(videos: list[dict], fusion=None, modality: str | None = None) -> dict:
     """Segment (mean-probability and majority) and step figures of one fusion or modality over cached videos."""
-    mean_pred, maj_pred, P, Y, step_ok = [], [], [], [], []
-    for _, y, steps in segment_steps(videos):
+    mean_pred, maj_pred, P, Y, step_ok, vid = [], [], [], [], [], []
+    for k, y, steps in segment_steps(videos):
         ps = fused_probs(steps, fusion, modality)
-        Y.append(y)
+        Y.append(y); vid.append(k)
         if not ps:
             mean_pred.append(NONE); maj_pred.append(NONE); P.append(np.full(7, 1 / 7))
             step_ok += [False] * len(steps)
@@ -136,21 +136,44 @@ def evaluate(videos: list[dict], fusion=None, modality: str | None = None) -> di
     out["majority_accuracy"] = float(np.mean(np.array(maj_pred) == Y))
     out["majority_macro_f1"] = report(np.array(maj_pred), Y)["macro_f1"]
     out["step_accuracy"] = float(np.mean(step_ok))
+    out["correct"] = (np.array(mean_pred) == Y).astype(int).tolist()
+    kinds = np.array([seg["degrade"] for v in videos for seg in v["segments"]])
+    if len(set(kinds)) > 1:
+        out["accuracy_by_face_degradation"] = {k: float(np.mean(np.array(out["correct"])[kinds == k]))
+                                               for k in sorted(set(kinds))}
+    out["video"] = vid
     return out
 
 
+def paired_interval(a: dict, b: dict, n: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """90 % bootstrap interval (videos resampled) of segment accuracy ``a`` minus ``b`` on the same segments."""
+    d = np.array(a["correct"]) - np.array(b["correct"])
+    vid = np.array(a["video"])
+    groups = [np.flatnonzero(vid == v) for v in np.unique(vid)]
+    rng = np.random.default_rng(seed)
+    stats = []
+    for _ in range(n):
+        idx = np.concatenate([groups[i] for i in rng.integers(0, len(groups), len(groups))])
+        stats.append(d[idx].mean())
+    return float(np.quantile(stats, 0.05)), float(np.quantile(stats, 0.95))
+
+
 def session_check(videos: list[dict]) -> float:
-    """Largest difference between the shipped fusion applied offline and the rows the sessions made."""
+    """Largest difference between the shipped fusion applied offline and the rows the sessions made (with the
+    step calibration the sessions had: a cache made before it was shipped is checked against pairs)."""
     from cxsense.errors import NoSignalError
-    from cxsense.fusion import fuse
+    from cxsense.fusion import fuse, get_fusion
 
     worst = 0.0
     for v in videos:
+        fusion = get_fusion()
+        if (v.get("fusion") or {}).get("step_calibration") is None and hasattr(fusion, "with_step_calibration"):
+            fusion = fusion.with_step_calibration(None)
         for s in v["steps"]:
             results, exclude, person = step_inputs(s)
             row = next((r for r in s["rows"] if r["person"] == person), None)
             try:
-                a = fuse(results, exclude=exclude)
+                a = fuse(results, exclude=exclude, fusion=fusion)
             except NoSignalError:
                 continue
             if row is not None and row["emotion"] != "no_signal":
@@ -174,17 +197,19 @@ def print_result(name: str, r: dict) -> None:
     print(f"  {name:<34} segment accuracy {r['accuracy']:.3f} macro-F1 {r['macro_f1']:.3f} "
           f"ECE {r.get('ece', float('nan')):.3f} | majority {r['majority_accuracy']:.3f} (macro-F1 "
           f"{r['majority_macro_f1']:.3f}) | step accuracy {r['step_accuracy']:.3f}\n      recall: {rec}")
+    if "accuracy_by_face_degradation" in r:
+        print("      segment accuracy by face degradation: "
+              + ", ".join(f"{k} {v:.3f}" for k, v in r["accuracy_by_face_degradation"].items()))
 
 
 def comparison_fusions() -> dict:
-    """The fusions compared: the one in use, and the shipped pair fusion without its session part (if any)."""
+    """The fusions compared: the one in use, and the same without its step calibration (session steps as pairs)."""
     from cxsense.fusion import get_fusion
 
     shipped = get_fusion()
     out = {"shipped fusion (get_fusion)": shipped}
-    plain = getattr(shipped, "without_session", None)
-    if callable(plain):
-        out["pair fusion only (no session part)"] = plain()
+    if getattr(shipped, "step_calibration", None) is not None:
+        out["as pairs (no step calibration)"] = shipped.with_step_calibration(None)
     return out
 
 
@@ -210,6 +235,13 @@ def main(argv=None) -> int:
     res["voice alone"] = evaluate(videos, modality="voice")
     for name, r in res.items():
         print_result(name, r)
+    names = list(res)
+    if names[1] == "as pairs (no step calibration)":
+        lo, hi = paired_interval(res[names[0]], res[names[1]])
+        print(f"  step calibration minus pairs: segment accuracy {res[names[0]]['accuracy'] - res[names[1]]['accuracy']:+.3f}"
+              f" (90 % bootstrap interval over videos {lo:+.3f} to {hi:+.3f})")
+    for r in res.values():
+        r.pop("correct"); r.pop("video")
     print("JSON " + json.dumps({"split": split, "degrade": a.degrade, "results": res}))
     return 0
 
