@@ -16,8 +16,8 @@ segment's faces and clip are drawn with one seed; the order of segments in a vid
 Each video is run once through ``analyze_session`` (default policy: 5 frames per second, 1-s steps, 3-s voice
 windows); while it runs, :func:`record` notes every step's per-frame face results (before pooling), the number of
 frames sampled, the voice reading and the rows the session made. The cache is one JSON file per video under
-``training/runs/sequences/<split>_<degrade>_s<seed>_<face sha>_<voice sha>/`` (git-ignored), so a stopped run
-loses at most one video and a new model gets new files.
+``training/runs/sequences/<split>_<degrade>_s<seed>_<face sha>_<voice sha>_<pipeline hash>/`` (git-ignored), so
+a stopped run loses at most one video, and a new model or a change to the encoders or the session gets new files.
 """
 
 from __future__ import annotations
@@ -45,9 +45,23 @@ DEGRADATIONS = ("none", "blur", "lowres", "jpeg", "small", "mixed")
 
 
 def _key() -> str:
-    from cxsense.registry import model_entry as entry
+    """Face and voice model SHA-256 prefixes, and a hash of what else makes a step's evidence: every other
+    registered model but the fusion's, and the source of the encoders and of the session (not of the fusion,
+    which the benchmarks apply offline)."""
+    import hashlib
 
-    return f"{entry('face-expression')['sha256'][:8]}_{entry('voice-tone')['sha256'][:8]}"
+    import cxsense
+    from cxsense.registry import list_models
+
+    models = list_models()
+    h = hashlib.sha256()
+    for name in sorted(models):
+        if name not in ("late-fusion", "step-calibration"):
+            h.update(f"{name}:{models[name]['sha256']}".encode())
+    pkg = Path(cxsense.__file__).parent
+    for f in sorted([*pkg.glob("encoders/**/*.py"), *pkg.glob("session/*.py"), *pkg.glob("inputs/*.py")]):
+        h.update(f.read_bytes())
+    return f"{models['face-expression']['sha256'][:8]}_{models['voice-tone']['sha256'][:8]}_{h.hexdigest()[:8]}"
 
 
 def cache_dir(split: str, degrade: str, seed: int) -> Path:
@@ -146,33 +160,40 @@ def _vec(r) -> list:
 
 @contextlib.contextmanager
 def record(steps: list):
-    """While active, each step that a session assesses appends ``{"t", "n", "persons", "voice", "rows"}``
-    to ``steps``: per person the frames' ``[p(7), quality]`` before pooling, the voice's ``[p(7), quality,
-    speech_s]`` (or None) and the rows made (person, emotion, probabilities)."""
+    """While active, each step that a session assesses appends ``{"t", "n", "persons", "together", "voice",
+    "rows"}`` to ``steps``: per person the frames' ``[p(7), quality]`` before pooling, whether two faces were on
+    screen together, the voice's ``[p(7), quality, speech_s]`` (or None) and the rows made (person, emotion,
+    probabilities). A step made again (a session drops a flicker's rows at the end) replaces its first record."""
     from cxsense.emotions import EMOTIONS
     from cxsense.session import steps as steps_mod, tracking
 
     pool0, rows0 = tracking.pool_face, steps_mod.StepAssessor.rows
-    frames_of: dict = {}
+    frames_of: dict = {}  # id of a pooled result -> (the result, kept alive so that its id stays unique; frames)
+    index: dict = {}
 
     def pool(results, n_sampled):
         out = pool0(results, n_sampled)
         if out is not None:
-            frames_of[id(out)] = ([_vec(r) for r in results if r.quality > 0], int(n_sampled))
+            frames_of[id(out)] = (out, [_vec(r) for r in results if r.quality > 0], int(n_sampled))
         return out
 
-    def rows(self, t, faces, voice, physio):
-        out = rows0(self, t, faces, voice, physio)
-        persons = {p: frames_of.pop(id(f), ([], 0)) for p, f in faces.items()}
+    def rows(self, t, faces, voice, physio, together=None):
+        out = rows0(self, t, faces, voice, physio, together=together)
+        persons = {p: frames_of.get(id(f), (None, [], 0))[1:] for p, f in faces.items()}
         v = None
         if voice is not None:
             speech = float(voice.details.get("signal", {}).get("speech_s", 0.0))
             v = (_vec(voice) if voice.quality > 0 else [1 / 7] * 7 + [0.0]) + [speech]
-        steps.append({
-            "t": float(t), "n": max([n for _, n in persons.values()] or [0]),
-            "persons": {p: fr for p, (fr, _) in persons.items()}, "voice": v,
-            "rows": [{"person": r["person"], "emotion": r["emotion"], "p": [float(r[e]) for e in EMOTIONS]} for r in out],
-        })
+        rec = {"t": float(t), "n": max([n for _, n in persons.values()] or [0]),
+               "persons": {p: fr for p, (fr, _) in persons.items()},
+               "together": bool(len(faces) > 1 if together is None else together), "voice": v,
+               "rows": [{"person": r["person"], "emotion": r["emotion"], "p": [float(r[e]) for e in EMOTIONS]}
+                        for r in out]}
+        if float(t) in index:
+            steps[index[float(t)]] = rec
+        else:
+            index[float(t)] = len(steps)
+            steps.append(rec)
         return out
 
     tracking.pool_face, steps_mod.StepAssessor.rows = pool, rows

@@ -12,7 +12,7 @@ offline gives the session's own rows).
 Definitions:
 
 - a segment's **steps** are the 1-s steps that start inside it; per step, the person with the most frames
-  (a second face in a step keeps the voice out, as in the session);
+  (two faces on screen together keep the voice out, as in the session);
 - a segment's label is the **argmax of the mean of its steps' probabilities** (primary); the majority of its
   steps' emotions (ties to the earliest step's) is printed beside it; a segment without any usable step counts
   as wrong;
@@ -62,7 +62,8 @@ def step_inputs(step: dict):
             results["face"] = face
     if step["voice"] is not None:
         results["voice"] = _result("voice", step["voice"], {"signal": {"speech_s": step["voice"][8]}})
-    exclude = {"voice": VOICE_NOT_ATTRIBUTED} if "voice" in results and len(step["persons"]) > 1 else None
+    together = step.get("together", len(step["persons"]) > 1)
+    exclude = {"voice": VOICE_NOT_ATTRIBUTED} if "voice" in results and together else None
     return results, exclude, person
 
 
@@ -203,11 +204,11 @@ def session_check(videos: list[dict]) -> float:
 def describe(videos: list[dict]) -> str:
     steps = [s for v in videos for s in v["steps"]]
     face = np.mean([bool(s["persons"]) for s in steps])
-    multi = np.mean([len(s["persons"]) > 1 for s in steps])
+    multi = np.mean([s.get("together", len(s["persons"]) > 1) for s in steps])
     voice = np.mean([s["voice"] is not None and s["voice"][7] > 0 for s in steps])
     wall = sum(v["seconds"] for v in videos)
     dur = sum(v["duration_s"] for v in videos)
-    return (f"{len(steps)} steps: a face in {face:.1%} (two or more in {multi:.1%}), a voice in {voice:.1%}; "
+    return (f"{len(steps)} steps: a face in {face:.1%} (two together in {multi:.1%}), a voice in {voice:.1%}; "
             f"sessions ran {dur:.0f} s of video in {wall:.0f} s ({dur / wall:.2f}x real time, shared machine)")
 
 

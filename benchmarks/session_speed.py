@@ -77,17 +77,20 @@ def main(argv=None) -> int:
     ap.add_argument("--face-early-exit", default="auto",
                     help="auto (the model file's setting), off, or a threshold; the example face is an easy one, "
                          "so with a threshold this is the best case")
+    ap.add_argument("--face-cues", default="full", choices=["full", "fast", "off"],
+                    help="the face mesh: full (with the iris network), fast (mesh only) or off")
     a = ap.parse_args(argv)
     from cxsense.options import early_exit_from_text
 
-    kw = {"face_early_exit": early_exit_from_text(a.face_early_exit)}
+    kw = {"face_early_exit": early_exit_from_text(a.face_early_exit), "face_cues": a.face_cues}
     import av
     import torch
 
     torch.set_num_threads(a.threads)
     import cxsense
 
-    print(f"machine: {machine()}; torch threads {a.threads}; face early exit {kw['face_early_exit']}")
+    print(f"machine: {machine()}; torch threads {a.threads}; face early exit {kw['face_early_exit']}; "
+          f"face cues {a.face_cues}; load average {os.getloadavg()[0]:.1f}")
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "session.mp4")

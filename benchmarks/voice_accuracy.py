@@ -54,7 +54,7 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    from benchmarks.metrics import classification_report, expected_calibration_error, print_report
+    from benchmarks.metrics import calibration_noise_floor, classification_report, print_report
     from cxsense.emotions import EMOTIONS
     from cxsense.encoders.voice.encoder import VoiceEncoder
     from cxsense.inputs.audio import Audio, load_audio
@@ -120,15 +120,7 @@ def main(argv=None) -> int:
             # What ECE a perfectly calibrated model with these confidences would show on this many files:
             # labels drawn from the model's own probabilities (seeded). With ~120 files and 15 bins the binned
             # ECE is dominated by this sampling noise, so read the measured ECE against it.
-            rng = np.random.default_rng(0)
-            Pk = P[ok]
-            cum = np.cumsum(Pk, 1)
-            sims = []
-            for _ in range(2000):
-                u = rng.random((len(Pk), 1))
-                ys = np.minimum((u > cum).sum(1), len(EMOTIONS) - 1)
-                sims.append(expected_calibration_error(Pk, ys))
-            sims = np.array(sims)
+            sims = calibration_noise_floor(P[ok])
             print(f"ECE of a perfectly calibrated model with these confidences on {int(ok.sum())} files "
                   f"(2000 simulations): median {np.median(sims):.4f}, 5-95 % {np.percentile(sims, 5):.4f}-"
                   f"{np.percentile(sims, 95):.4f}; P(ECE <= 0.06) = {np.mean(sims <= 0.06):.3f}")

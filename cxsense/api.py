@@ -70,8 +70,8 @@ def _without_modality(given: dict[str, bool], modality: str) -> None:
 
 
 def assess(face=None, voice=None, physio=None, *, detect_face: bool = True, face_model: str = "base",
-           face_early_exit: EarlyExit = "auto", sampling_rate: float | None = None, nan_policy: str = "raise",
-           physio_baseline=None, baseline=None, **unknown) -> Assessment:
+           face_early_exit: EarlyExit = "auto", face_cues: str = "full", sampling_rate: float | None = None,
+           nan_policy: str = "raise", physio_baseline=None, baseline=None, **unknown) -> Assessment:
     """Estimate how a person appears to feel from any non-empty subset of face, voice and body signals.
 
     Parameters
@@ -91,6 +91,10 @@ def assess(face=None, voice=None, physio=None, *, detect_face: bool = True, face
         Base's stage-1 network answers alone when its top probability reaches the threshold, else the whole
         model runs; ``"auto"`` is the model file's threshold (0.65 for base v1.4.0), ``None`` sends every face
         through the whole model.
+    face_cues : {"full", "fast", "off"}, default "full"
+        The face mesh: it confirms a detection is a face and gives ``Assessment.cues`` (head pose, mouth, smile,
+        brows, eyes, gaze; docs/cues.md). ``"fast"`` skips the iris network (eyes less reliable), ``"off"`` runs no
+        mesh (no cues, no confirmation).
     sampling_rate : float, optional
         Hz of a pandas DataFrame given as ``physio``.
     nan_policy : {"raise", "interpolate"}, default "raise"
@@ -119,22 +123,24 @@ def assess(face=None, voice=None, physio=None, *, detect_face: bool = True, face
     >>> a.emotion, round(a.confidence, 2)                     # doctest: +SKIP
     ('happiness', 0.9)
     """
-    refuse_unknown(unknown, ["detect_face", "face_model", "face_early_exit", "sampling_rate", "nan_policy",
-                             "physio_baseline", "baseline"])
+    refuse_unknown(unknown, ["detect_face", "face_model", "face_early_exit", "face_cues", "sampling_rate",
+                             "nan_policy", "physio_baseline", "baseline"])
     if baseline is not None and physio_baseline is not None:
         raise InputError("baseline", "not together with physio_baseline (baseline is its older name)", "both")
     physio_baseline = baseline if physio_baseline is None else physio_baseline
-    face_opts = FaceOptions(model=face_model, early_exit=face_early_exit, detect=detect_face)
+    face_opts = FaceOptions(model=face_model, early_exit=face_early_exit, detect=detect_face, cues=face_cues)
     physio_opts = PhysioOptions(sampling_rate=sampling_rate, nan_policy=nan_policy)
     if face is None:
-        _without_modality({"face_model": face_model != "base", "face_early_exit": face_early_exit != "auto"}, "face")
+        _without_modality({"face_model": face_model != "base", "face_early_exit": face_early_exit != "auto",
+                           "face_cues": face_cues != "full"}, "face")
     if physio is None:
         _without_modality({"sampling_rate": sampling_rate is not None, "nan_policy": nan_policy != "raise",
                            "physio_baseline": physio_baseline is not None}, "physio")
     return fuse(encode_inputs(_prepare(face, voice, physio, face_opts, physio_opts, physio_baseline)))
 
 
-def assess_faces(face, *, face_model: str = "base", face_early_exit: EarlyExit = "auto", **unknown) -> list[Assessment]:
+def assess_faces(face, *, face_model: str = "base", face_early_exit: EarlyExit = "auto", face_cues: str = "full",
+                 **unknown) -> list[Assessment]:
     """One :class:`Assessment` per detected face in an image, largest face first (group scenes).
 
     Each Assessment's ``modalities["face"].details`` holds the face's ``box`` ``[x, y, width, height]`` in
@@ -144,19 +150,19 @@ def assess_faces(face, *, face_model: str = "base", face_early_exit: EarlyExit =
     ----------
     face : str, os.PathLike, bytes or np.ndarray
         As for :func:`assess`.
-    face_model, face_early_exit
-        As for :func:`assess`.
+    face_model, face_early_exit, face_cues
+        As for :func:`assess`; each face gets its own cues.
 
     Returns
     -------
     list of Assessment; empty when the image holds no usable face.
     """
-    refuse_unknown(unknown, ["face_model", "face_early_exit"])
+    refuse_unknown(unknown, ["face_model", "face_early_exit", "face_cues"])
     from .inputs.image import load_image
 
-    options = FaceOptions(model=face_model, early_exit=face_early_exit)
+    options = FaceOptions(model=face_model, early_exit=face_early_exit, cues=face_cues)
     image = load_image(face, parameter="face")
-    return [fuse({"face": r}) for r in get_encoder("face", options).encode_all(image) if r.quality > 0]
+    return [fuse({"face": r}) for r in get_encoder("face", options).encode_all(image, options=options) if r.quality > 0]
 
 
 def warm_up(*modalities: str, face_model: str = "base", face_early_exit: EarlyExit = "auto") -> None:

@@ -11,15 +11,17 @@ from ._version import __version__
 from .emotions import EMOTIONS
 from .encoders.base import ModalityResult, _jsonable
 
-__all__ = ["Assessment", "ROW_COLUMNS", "MODALITY_COLUMNS", "no_signal_row"]
+__all__ = ["Assessment", "ROW_COLUMNS", "MODALITY_COLUMNS", "CUE_COLUMNS", "no_signal_row"]
 
 #: Per-modality columns of a timeline row: each modality's own reading, 0 or "" where it had no signal.
 MODALITY_COLUMNS = ["face_quality", "face_emotion", "face_valence", "face_arousal",
                     "voice_quality", "voice_emotion", "voice_valence", "voice_arousal", "voice_fused",
                     "physio_quality", "physio_arousal", "physio_stress"]
+#: The facial cue columns (``Assessment.cues``; docs/cues.md): NaN where no face gave cues.
+CUE_COLUMNS = ["head_yaw", "head_pitch", "head_roll", "mouth_open", "smile", "brow_raise", "eyes_open", "gaze_on_camera"]
 #: Columns of :meth:`Assessment.to_row` (a session timeline adds ``time`` and ``person`` in front).
 ROW_COLUMNS = (["emotion", *EMOTIONS, "valence", "arousal", "stress", "confidence", "incongruence",
-                "categorical_evidence"] + MODALITY_COLUMNS)
+                "categorical_evidence"] + MODALITY_COLUMNS + CUE_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,14 @@ class Assessment:
         object.__setattr__(self, "modalities", MappingProxyType(dict(self.modalities)))
         object.__setattr__(self, "fusion", MappingProxyType(dict(self.fusion)))
 
+    @property
+    def cues(self) -> Mapping[str, float] | None:
+        """The face's facial action cues (read-only mapping: ``head_yaw``, ``head_pitch``, ``head_roll`` in degrees;
+        ``mouth_open``, ``smile``, ``brow_raise``, ``eyes_open``, ``gaze_on_camera`` in [0, 1]; docs/cues.md), or
+        None without a usable face."""
+        face = self.modalities.get("face")
+        return None if face is None or not face.has_signal else face.cues
+
     def to_dict(self, embeddings: bool = True) -> dict:
         """All of the above as a JSON-serialisable dict.
 
@@ -102,6 +112,7 @@ class Assessment:
             "categorical_evidence": self.categorical_evidence,
             "modalities": {k: m.to_dict(embedding=embeddings) for k, m in self.modalities.items()},
             "incongruence": self.incongruence,
+            "cues": None if self.cues is None else dict(self.cues),
             "fusion": _jsonable(self.fusion),
             "cxsense_version": __version__,
         }
@@ -110,13 +121,16 @@ class Assessment:
         """One timeline row (columns :data:`ROW_COLUMNS`): the estimate and each modality's own reading.
 
         ``voice_fused`` is True when a usable voice took part in the estimate (a session keeps the voice out
-        when several faces are on screen). Never NaN: a modality without signal gives 0 and ``""``.
+        when several faces are on screen). A modality without signal gives 0 and ``""``; the cue columns are NaN
+        when there are no cues (an empty cell in a CSV), the only columns that can be.
         """
         row = {"emotion": self.emotion, **{e: float(self.probabilities[e]) for e in EMOTIONS},
                "valence": self.valence, "arousal": self.arousal, "stress": self.stress,
                "confidence": self.confidence, "incongruence": self.incongruence,
                "categorical_evidence": bool(self.categorical_evidence)}
         row.update(_modality_columns(self.modalities, set(self.fusion.get("used", ()))))
+        cues = self.cues or {}
+        row.update({c: float(cues[c]) if c in cues else float("nan") for c in CUE_COLUMNS})
         return row
 
     def __repr__(self) -> str:
@@ -149,4 +163,5 @@ def no_signal_row(results: Mapping[str, ModalityResult] | None = None) -> dict:
     row = {"emotion": "no_signal", **{e: 0.0 for e in EMOTIONS}, "valence": 0.0, "arousal": 0.0, "stress": 0.0,
            "confidence": 0.0, "incongruence": 0.0, "categorical_evidence": False}
     row.update(_modality_columns(results or {}, set()))
+    row.update({c: float("nan") for c in CUE_COLUMNS})
     return row

@@ -5,6 +5,7 @@
     cxsense session VIDEO [--physio FILE.csv] --out TIMELINE.csv [--report REPORT.html]   # a timeline
     cxsense models [--verify]                                     # the shipped models and their checksums
     cxsense audit verify PATH [--head H] [--store DIR] [--key-file F]   # an audit log's chain (and its store)
+    cxsense serve [--host 127.0.0.1] [--port 8000] [--token TOKEN] ...   # a local HTTP and WebSocket service
 
 Exit codes, one meaning each: 0 success; 1 an internal error (a bug: please report it, with the traceback);
 2 bad input or usage (a wrong key included); 3 no usable signal; 4 a model file missing or corrupt; 5 an audit
@@ -73,12 +74,14 @@ def _cmd_assess(a) -> dict:
 
 
 def _face_options(a) -> dict:
-    """``--face-model`` and ``--face-early-exit`` as ``assess`` options (only those given)."""
+    """``--face-model``, ``--face-early-exit`` and ``--face-cues`` as ``assess`` options (only those given)."""
     options = {}
     if a.face_model is not None:
         options["face_model"] = a.face_model
     if a.face_early_exit != "auto":
         options["face_early_exit"] = a.face_early_exit
+    if a.face_cues != "full":
+        options["face_cues"] = a.face_cues
     return options
 
 
@@ -186,6 +189,7 @@ def _cmd_session(a) -> dict:
     prog = _Progress(a.progress == "on" or (a.progress == "auto" and sys.stderr.isatty()))
     s = analyze_session(a.video, physio=a.physio, step=a.step, fps=a.fps, physio_offset=a.physio_offset,
                         persons=a.persons, face_model=a.face_model, face_early_exit=a.face_early_exit,
+                        face_cues=a.face_cues,
                         progress=prog)
     if prog.enabled:
         sys.stderr.write("\n")
@@ -205,8 +209,34 @@ def _cmd_session(a) -> dict:
     return out
 
 
+def _cmd_serve(a) -> int:
+    """``cxsense serve``: checks everything first (host and token, policy, rules, store), then serves until stopped."""
+    from .errors import NotAvailableError
+
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as e:
+        raise NotAvailableError(f"the service needs its extra: pip install 'cxsense[serve]' ({e})") from None
+    from .serve import ServeConfig, run
+    from .serve.config import read_store_key
+
+    cfg = ServeConfig(host=a.host, port=a.port, token=a.token or os.environ.get("CXSENSE_TOKEN") or None,
+                      max_body_mb=a.max_body_mb, rules=a.rules, policy=a.policy, workers=a.workers,
+                      store=a.store, store_key=read_store_key(a.store_key_file) if a.store else None,
+                      rate_limit=a.rate_limit, max_jobs=a.max_jobs, allow_origins=tuple(a.allow_origin),
+                      allowed_hosts=tuple(a.allowed_host), forwarded_allow_ips=a.forwarded_allow_ips)
+    cfg.check().resolve()  # refusals raise here (exit 2, or 7 for a policy), before anything listens
+    for w in cfg.warnings:
+        print(f"cxsense: warning: {w}", file=sys.stderr)
+    run(cfg, log_level=a.log_level)
+    return 0
+
+
 def _face_args(p, default=None) -> None:
     p.add_argument("--face-model", choices=list(_face_models()), default=default, help="face network (small: faster)")
+    p.add_argument("--face-cues", choices=["full", "fast", "off"], default="full",
+                   help="face mesh: confirms faces and gives the cues (fast: no iris network; off: no mesh)")
     p.add_argument("--face-early-exit", type=_early_exit_arg, default="auto", metavar="auto|off|THRESHOLD",
                    help="base face model: auto (the model file's setting), off, or a threshold in (0, 1]: the "
                         "stage-1 network answers alone when it is at least this sure (faster)")
@@ -260,13 +290,29 @@ def _parser() -> argparse.ArgumentParser:
     ps.add_argument("--persons", choices=["all", "largest"], default="all")
     _face_args(ps, default="base")
     ps.add_argument("--progress", choices=["auto", "on", "off"], default="auto")
+    pr = sub.add_parser("serve", help="a local HTTP and WebSocket service (needs cxsense[serve]); see docs/serve.md")
+    pr.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; others need a token)")
+    pr.add_argument("--port", type=int, default=8000)
+    pr.add_argument("--token", default=None, help="required as 'Authorization: Bearer TOKEN' (default: $CXSENSE_TOKEN)")
+    pr.add_argument("--max-body-mb", type=float, default=50.0, help="largest request body or WebSocket message, MiB")
+    pr.add_argument("--rules", help="RULES.json: reactions evaluated on live assessments")
+    pr.add_argument("--policy", help="POLICY.json: the usage policy (checked at start; its notice is shown)")
+    pr.add_argument("--workers", type=int, default=2, help="threads that run assessments (default 2)")
+    pr.add_argument("--store", help="folder of an encrypted result store (needs --policy and a key)")
+    pr.add_argument("--store-key-file", help="the store's key: 32 bytes or 64 hex digits (default: $CXSENSE_STORE_KEY)")
+    pr.add_argument("--rate-limit", type=float, default=20.0, help="requests a second per client (burst twice that; 0: off)")
+    pr.add_argument("--max-jobs", type=int, default=8, help="session jobs waiting or running at most")
+    pr.add_argument("--allow-origin", action="append", default=[], help="a web origin allowed to call (CORS); repeatable")
+    pr.add_argument("--allowed-host", action="append", default=[], help="an extra Host name accepted (behind a proxy)")
+    pr.add_argument("--forwarded-allow-ips", default=None, help="proxy addresses whose X-Forwarded-For is trusted")
+    pr.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     for sp in (pa, pf, pm, pv, ps):
         sp.add_argument("--indent", type=int, default=2)
     return p
 
 
 COMMANDS = {"assess": "_cmd_assess", "faces": "_cmd_faces", "models": "_cmd_models", "session": "_cmd_session",
-            "audit": "_cmd_audit"}
+            "audit": "_cmd_audit", "serve": "_cmd_serve"}
 
 
 def main(argv=None) -> int:

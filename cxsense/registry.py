@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .errors import ModelError
 
-__all__ = ["models_dir", "model_entry", "model_path", "sha256_file", "list_models"]
+__all__ = ["models_dir", "model_entry", "model_path", "sha256_file", "list_models", "load_json_model"]
 
 _lock = threading.Lock()
 _verified: dict[tuple[str, float, int], str] = {}
@@ -102,3 +102,15 @@ def model_path(name: str) -> Path:
     with _lock:
         _verified[key] = digest
     return path
+
+
+def load_json_model(name: str, build):
+    """``build(dict)`` of a registered JSON model file (SHA-256 checked); any failure to read or build it is a
+    :class:`ModelError` naming the file."""
+    import json
+
+    path = model_path(name)
+    try:
+        return build(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ModelError(f"cannot read model {name!r} from {path}: {e}") from e

@@ -57,6 +57,9 @@ class ModalityResult:
         for a quality of 0, the methods used.
     model : mapping
         Provenance: model names, versions and SHA-256 of the weights used.
+    cues : mapping str -> float, or None
+        Facial action cues of the face (read-only; :data:`cxsense.encoders.face.cues.CUE_NAMES`, docs/cues.md);
+        None for other modalities, without a face, or where the face mesh could not run.
     """
 
     modality: str
@@ -68,6 +71,7 @@ class ModalityResult:
     stress: float | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
     model: Mapping[str, Any] = field(default_factory=dict)
+    cues: Mapping[str, float] | None = None
 
     def __post_init__(self):
         emb = np.array(self.embedding, dtype=np.float32).reshape(-1)
@@ -84,6 +88,11 @@ class ModalityResult:
             object.__setattr__(self, "probabilities", _freeze(p))
         object.__setattr__(self, "details", _freeze(self.details))
         object.__setattr__(self, "model", _freeze(self.model))
+        if self.cues is not None:
+            cues = {str(k): float(v) for k, v in self.cues.items()}
+            if not all(math.isfinite(v) for v in cues.values()):
+                raise RuntimeError(f"internal error: non-finite cues {cues}")
+            object.__setattr__(self, "cues", _freeze(cues))
 
     @property
     def has_signal(self) -> bool:
@@ -124,6 +133,7 @@ class ModalityResult:
             "embedding": [float(v) for v in self.embedding],
             "details": _jsonable(self.details),
             "model": _jsonable(self.model),
+            "cues": None if self.cues is None else dict(self.cues),
         }
         if not embedding:
             del d["embedding"]

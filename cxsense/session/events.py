@@ -64,8 +64,18 @@ def _peaks(t, raw, min_height, min_prominence, person, signal, kind_peak, out, w
                         "peak_time": float(t[i]), "peak_value": float(x[i])})
 
 
-def detect_events(timeline, min_height: float = 0.5, min_prominence: float = 0.2, stress_prominence: float = 0.15):
+def detect_events(timeline, min_height: float = 0.5, min_prominence: float = 0.2, stress_prominence: float = 0.15,
+                  cue_samples=None):
     """Reaction events of a timeline (see the module docstring).
+
+    Parameters
+    ----------
+    timeline : pandas.DataFrame from a session
+    min_height, min_prominence, stress_prominence : float, the peak rules
+    cue_samples : pandas.DataFrame, optional
+        Per-frame cues (``Session.cue_samples``): the cue events (``jaw_drop``, ``smile_onset``, ``looked_away``)
+        are read from them (:func:`cxsense.session.cue_events.cue_events`); without them, from the timeline's cue
+        columns when it has them.
 
     Returns
     -------
@@ -86,7 +96,14 @@ def detect_events(timeline, min_height: float = 0.5, min_prominence: float = 0.2
                 _peaks(t, g["stress"].to_numpy(float), 0.0, stress_prominence, person, "stress",
                        "stress_rise", out, with_onset=False)
     ev = pd.DataFrame(out, columns=EVENT_COLUMNS)
-    return ev.sort_values(["time", "person", "kind"], kind="stable").reset_index(drop=True)
+    cue_source = cue_samples if cue_samples is not None else timeline
+    if len(cue_source) and "mouth_open" in cue_source and cue_source["mouth_open"].notna().any():
+        from .cue_events import cue_events
+
+        extra = cue_events(cue_source[cue_source["mouth_open"].notna()])
+        if len(extra):
+            ev = pd.concat([ev, extra], ignore_index=True) if len(ev) else extra
+    return ev.reindex(columns=EVENT_COLUMNS).sort_values(["time", "person", "kind"], kind="stable").reset_index(drop=True)
 
 
 def parse_segments(segments) -> list[tuple[str, float, float]]:
@@ -117,7 +134,7 @@ def parse_segments(segments) -> list[tuple[str, float, float]]:
     return out
 
 
-def summarize(timeline, segments=None):
+def summarize(timeline, segments=None, cue_samples=None, fps: float | None = None):
     """Per segment and person: mean, peak and share of time of each emotion (see the module docstring).
 
     Parameters
@@ -126,6 +143,12 @@ def summarize(timeline, segments=None):
     segments : None, a list of ``(name, start_s, end_s)``, a DataFrame or a CSV path with columns
         ``name, start, end``. None: the whole session as one segment ``"all"``. A row belongs to a
         segment when its step starts inside it.
+    cue_samples : pandas.DataFrame, optional
+        Per-frame cues (``Session.cue_samples``): ``attention`` (share of face time with ``gaze_on_camera`` >= 0.5
+        and ``|head_yaw|`` < 30 degrees) and ``blinks_per_min`` are read from them; without them, attention from
+        the timeline's cue columns.
+    fps : float, optional
+        Frames analysed per second; blinks are counted only at 10 or more (NaN below: a blink lasts 0.1-0.4 s).
 
     Returns
     -------
@@ -149,5 +172,24 @@ def summarize(timeline, segments=None):
                 r[f"{e}_share"] = float(np.mean(top == e))
             for c in ("valence", "arousal", "stress"):
                 r[f"{c}_mean"] = float(g[c].mean())
+            r.update(_cue_summary(g, cue_samples, person, a, b, fps))
             rows.append(r)
     return pd.DataFrame(rows)
+
+
+def _cue_summary(rows, cue_samples, person, a: float, b: float, fps) -> dict:
+    """``attention`` and ``blinks_per_min`` of one person in one segment (NaN where there are no cues)."""
+    from .cue_events import attention_share, count_blinks
+
+    src = rows
+    if cue_samples is not None and len(cue_samples):
+        src = cue_samples[(cue_samples["person"] == person) & (cue_samples["time"] >= a) & (cue_samples["time"] < b)]
+    if "gaze_on_camera" not in src or not src["gaze_on_camera"].notna().any():
+        return {"attention": float("nan"), "blinks_per_min": float("nan")}
+    src = src[src["gaze_on_camera"].notna()]
+    att = attention_share(src)
+    blinks = float("nan")
+    if cue_samples is not None and fps is not None and fps >= 10 and len(src) > 1:
+        minutes = len(src) / fps / 60.0
+        blinks = count_blinks(src["time"].to_numpy(float), src["eyes_open"].to_numpy(float)) / minutes
+    return {"attention": float("nan") if att is None else float(att), "blinks_per_min": blinks}

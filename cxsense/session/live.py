@@ -56,7 +56,7 @@ class LiveSession:
     ----------
     face_window, voice_window, physio_window : float
         Seconds of each modality that an assessment covers (0.1-10, 1-10 and 30-120).
-    face_model, face_early_exit
+    face_model, face_early_exit, face_cues
         As for :func:`cxsense.assess`.
     warm_up : bool, default False
         Load the face and voice models now (:func:`cxsense.warm_up`), so that the first assessment with audio
@@ -64,12 +64,13 @@ class LiveSession:
     """
 
     def __init__(self, face_window: float = 1.0, voice_window: float = 3.0, physio_window: float = 60.0, *,
-                 face_model: str = "base", face_early_exit: EarlyExit = "auto", warm_up: bool = False):
+                 face_model: str = "base", face_early_exit: EarlyExit = "auto", face_cues: str = "full",
+                 warm_up: bool = False):
         for name, v, lo, hi in (("face_window", face_window, 0.1, 10), ("voice_window", voice_window, 1, 10),
                                 ("physio_window", physio_window, 30, 120)):
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
                 raise InputError(name, f"seconds in [{lo}, {hi}]", repr(v))
-        self._face_options = FaceOptions(model=face_model, early_exit=face_early_exit)
+        self._face_options = FaceOptions(model=face_model, early_exit=face_early_exit, cues=face_cues)
         self.face_window, self.voice_window, self.physio_window = float(face_window), float(voice_window), float(physio_window)
         self._faces: deque = deque()  # (t, ModalityResult or None)
         self._audio = AudioBuffer()
@@ -98,7 +99,7 @@ class LiveSession:
         if type(frame).__name__ == "VideoFrame" and hasattr(frame, "to_ndarray"):
             frame = frame.to_ndarray(format="rgb24")
         img = load_image(frame, parameter="frame")
-        rs = [r for r in get_encoder("face", self._face_options).encode_all(img, tiled="auto") if r.quality > 0]
+        rs = [r for r in get_encoder("face", self._face_options).encode_all(img, tiled="auto", options=self._face_options) if r.quality > 0]
         with self._lock:
             self._last["frame"] = t
             self._faces.append((t, rs[0] if rs else None))

@@ -27,9 +27,10 @@ import time as _time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..assessment import ROW_COLUMNS
+from ..assessment import CUE_COLUMNS, ROW_COLUMNS
 from ..errors import InputError
 from ..options import EarlyExit, FaceOptions
+from .tracking import MIN_PERSON_SECONDS
 
 __all__ = ["Session", "SessionSettings", "analyze_session", "read_physio_csv", "TIMELINE_COLUMNS"]
 
@@ -37,6 +38,9 @@ __all__ = ["Session", "SessionSettings", "analyze_session", "read_physio_csv", "
 TIMELINE_COLUMNS = ["time", "person", *ROW_COLUMNS]
 #: A stretch without frames or audio at least this long (seconds) is named in the notes.
 GAP_NOTE_S = 2.0
+#: The face mesh (confirmation and cues) runs at most this often per face (Hz): a face that overlaps one confirmed
+#: less than 1/MESH_RATE s before reuses its confirmation and cues. 10 Hz still counts blinks.
+MESH_RATE = 10.0
 
 
 def read_physio_csv(path, *, offset: float = 0.0, parameter: str = "physio", sampling_rate: float | None = None):
@@ -56,20 +60,27 @@ class Session:
     timeline : pandas.DataFrame
         One row per step and person, columns :data:`TIMELINE_COLUMNS`.
     events : pandas.DataFrame
-        Reaction events (:func:`cxsense.session.events.detect_events`).
+        Reaction events (:func:`cxsense.session.events.detect_events`), with the cue events (``jaw_drop``,
+        ``smile_onset``, ``looked_away``; :mod:`cxsense.session.cue_events`) read from the analysed frames.
     info : dict
         The source, the settings, what happened (``notes``) and timings.
+    cue_samples : pandas.DataFrame or None
+        The cues of every analysed frame with a face (``time``, ``person``, the eight cues, the face's
+        ``surprise``): what the cue events and blink counts read. Estimates only; no landmark is kept.
     """
 
     timeline: object
     events: object
     info: dict = field(default_factory=dict)
+    cue_samples: object = None
 
     def summary(self, segments=None):
-        """Per segment and person: mean, peak and share of time of each emotion (:func:`~cxsense.session.events.summarize`)."""
+        """Per segment and person: mean, peak and share of time of each emotion, attention and blinks per minute
+        (:func:`~cxsense.session.events.summarize`)."""
         from .events import summarize
 
-        return summarize(self.timeline, segments)
+        return summarize(self.timeline, segments, cue_samples=self.cue_samples,
+                         fps=self.info.get("fps_analysed_effective"))
 
     def to_csv(self, path) -> None:
         """Write the timeline as CSV (only when asked)."""
@@ -125,13 +136,48 @@ class _Recording:
         self.steps = StepAssessor(voice, get_encoder("physio") if physio is not None else None, physio,
                                   voice_window=s.voice_window, physio_window=s.physio_window)
         self.audio, self.tracker = AudioBuffer(), IoUTracker()
-        self.buckets: dict[int, dict] = {}  # step -> {"n": frames sampled, "faces": {person: [results]}}
+        self.buckets: dict[int, dict] = {}  # step -> {"n": sampled, "faces": {person: [results]}, "frames": [ids]}
+        self.pending: dict[int, tuple] = {}  # steps with a track not yet long enough to be a person: their evidence
         self.content: list[int] = []  # heap of steps that have frames or audio
         self._marked: set[int] = set()
         self._frame_steps: set[int] = set()  # steps not yet assessed that hold a decoded frame
         self.rows: list[dict] = []
         self.next_sample, self.video_t, self.done, self.sampled = 0.0, -math.inf, 0, 0
         self.gaps: list[tuple[float, float]] = []
+        self.cue_samples: list[dict] = []
+        self._meshed: list[tuple] = []  # (box, cues, time of its mesh) of the last frame's confirmed faces
+
+    @property
+    def frame_interval(self) -> float:
+        """Seconds between analysed frames (the analysis rate, or the video's own rate with ``fps=0``)."""
+        if self.s.fps:
+            return 1.0 / self.s.fps
+        return max(self.video_t, 0.0) / max(self.info.frames - 1, 1) if self.info.frames > 1 else 0.04
+
+    def drop_flickers(self, duration: float) -> set[str]:
+        """Rows of tracks too brief to be a person are removed (their steps' rows are made again without them);
+        persons are renumbered ``p0``, ``p1``, ... in order of first appearance. Returns the dropped ids."""
+        flickers = self.tracker.flickers(self.frame_interval, duration)
+        redo = {k: ctx for k, ctx in self.pending.items() if flickers & set(ctx[1])}
+        times = {round(ctx[0], 6) for ctx in redo.values()}
+        rows = [r for r in self.rows if r["time"] not in times]
+        for ts, faces, voice, physio, frames in redo.values():
+            kept = {p: f for p, f in faces.items() if p not in flickers}
+            together = any(len(set(f) - flickers) > 1 for f in frames)
+            rows += self.steps.rows(ts, kept, voice, physio, together=together)
+        rows.sort(key=lambda r: (r["time"], r["person"] == "-", r["person"]))
+        first = {}
+        for r in rows:
+            if r["person"] != "-":
+                first.setdefault(r["person"], len(first))
+        for r in rows:
+            if r["person"] != "-":
+                r["person"] = f"p{first[r['person']]}"
+        self.cue_samples = [dict(c, person=f"p{first[c['person']]}") for c in self.cue_samples
+                            if c["person"] in first]
+        self.rows = sorted(rows, key=lambda r: (r["time"], r["person"] == "-", int(r["person"][1:] or 0)
+                                                if r["person"] != "-" else 0))
+        return flickers
 
     def _mark(self, k: int) -> None:
         if k >= self.done and k not in self._marked:
@@ -153,13 +199,38 @@ class _Recording:
         self.next_sample = (math.floor(t * fps + 1e-6) + 1) / fps if fps else 0.0
         self.sampled += 1
         img = load_image(frame.to_ndarray(format="rgb24"), parameter="video frame")
-        faces = [r for r in self.face.encode_all(img, tiled="auto") if r.quality > 0]
+        faces = [r for r in self._read_faces(img, t) if r.quality > 0]
         faces = faces[:1] if self.s.persons == "largest" else faces
         ids = self.tracker.update(t, [r.details["box"] for r in faces])
-        b = self.buckets.setdefault(k, {"n": 0, "faces": {}})
+        b = self.buckets.setdefault(k, {"n": 0, "faces": {}, "frames": []})
         b["n"] += 1
+        b["frames"].append(tuple(ids))
         for pid, r in zip(ids, faces):
             b["faces"].setdefault(pid, []).append(r)
+            if r.cues is not None:  # per-frame cues, for the cue events and blinks (finer than a step)
+                self.cue_samples.append({"time": round(t, 6), "person": pid, **r.cues,
+                                         "surprise": float(r.probabilities["surprise"])})
+
+    def _read_faces(self, img, t: float) -> list:
+        """Every detected face read; the mesh runs at most :data:`MESH_RATE` times a second per face."""
+        import dataclasses
+
+        from .tracking import iou
+
+        opts, out, meshed = self.s.face, [], []
+        for det in self.face.detect(img, tiled="auto"):
+            prev = next((m for m in self._meshed if iou(m[0], det.box) >= 0.5), None)
+            if opts.cues != "off" and prev is not None and t - prev[2] < 1.0 / MESH_RATE - 1e-6:
+                r = self.face.read_face(img, det, opts.replace(cues="off"))
+                r = dataclasses.replace(r, cues=prev[1]) if r.has_signal else r
+                when = prev[2]
+            else:
+                r, when = self.face.read_face(img, det, opts), t
+            if r.has_signal:
+                meshed.append((det.box, r.cues, when))
+            out.append(r)
+        self._meshed = meshed
+        return out
 
     def on_audio(self, t: float | None, samples) -> None:
         t0 = self.audio.end if t is None and self.audio.start is not None else t
@@ -199,14 +270,16 @@ class _Recording:
         step, s = self.s.step, self.s
         if (k - self.done) * step >= GAP_NOTE_S:
             self.gaps.append((self.done * step, k * step))
-        b = self.buckets.pop(k, {"n": 0, "faces": {}})
+        b = self.buckets.pop(k, {"n": 0, "faces": {}, "frames": []})
         for old in [j for j in self.buckets if j < k]:  # frames of steps already passed (timestamps back)
             self.buckets.pop(old)
         ts, te = k * step, (k + 1) * step
-        faces = {pid: pool_face(rs, b["n"]) for pid, rs in b["faces"].items()}
+        faces = {pid: f for pid, f in ((p, pool_face(rs, b["n"])) for p, rs in b["faces"].items()) if f is not None}
         voice = self.steps.voice(self.audio, (ts + te) / 2 - s.voice_window / 2, (ts + te) / 2 + s.voice_window / 2)
-        self.rows += self.steps.rows(ts, {p: f for p, f in faces.items() if f is not None}, voice,
-                                     self.steps.physio_at(te))
+        physio = self.steps.physio_at(te)
+        self.rows += self.steps.rows(ts, faces, voice, physio, together=any(len(f) > 1 for f in b["frames"]))
+        if any(self.tracker.seen_seconds(p, self.frame_interval) < MIN_PERSON_SECONDS for p in faces):
+            self.pending[k] = (ts, faces, voice, physio, b["frames"])  # kept until we know whether it is a person
         self.done = k + 1
         self.audio.drop_before(self.done * step - s.voice_window)
         if self.progress is not None:
@@ -221,10 +294,20 @@ def _duration(rec: _Recording) -> float:
     return hint
 
 
-def _notes(rec: _Recording, physio) -> list[str]:
+def _notes(rec: _Recording, physio, flickers: set) -> list[str]:
     info, notes = rec.info, sorted(rec.steps.notes)
+    steps = {r["time"] for r in rec.rows}
+    with_face = {r["time"] for r in rec.rows if r["person"] != "-"}
+    if steps and len(with_face) < len(steps):
+        notes.append(f"no face found in {len(steps) - len(with_face)} of {len(steps)} steps "
+                     f"({100 * (1 - len(with_face) / len(steps)):.0f} %)")
+    if flickers:
+        notes.append(f"{len(flickers)} face track(s) seen for less than {MIN_PERSON_SECONDS:g} s were not counted as "
+                     "persons (a detector firing for a moment, a face glimpsed at a cut)")
     if not info.has_audio:
         notes.append("the video has no audio track: no voice was read")
+    for reason, n in sorted(rec.steps.sound.items()):
+        notes.append(f"{reason} in {n} step(s): the voice was left out there")
     if info.audio_skipped_s > 0:
         notes.append(f"{info.audio_skipped_s:.1f} s of audio beyond the video's end (or more than 120 s ahead of "
                      "its frames) were not decoded")
@@ -244,7 +327,7 @@ def _notes(rec: _Recording, physio) -> list[str]:
 
 def analyze_session(video, physio=None, *, step: float = 1.0, fps: float = 5.0, voice_window: float = 3.0,
                     physio_window: float = 60.0, physio_offset: float = 0.0, persons: str = "all",
-                    face_model: str = "base", face_early_exit: EarlyExit = "auto",
+                    face_model: str = "base", face_early_exit: EarlyExit = "auto", face_cues: str = "full",
                     progress: Callable[[float, float], None] | None = None) -> Session:
     """Turn a recorded video (and optional physiology) into a timeline of reactions.
 
@@ -265,8 +348,9 @@ def analyze_session(video, physio=None, *, step: float = 1.0, fps: float = 5.0, 
         Seconds added to the CSV's ``time`` to align it with the video.
     persons : {"all", "largest"}
         One timeline per tracked face, or only the largest face in each frame.
-    face_model, face_early_exit
-        As for :func:`cxsense.assess`.
+    face_model, face_early_exit, face_cues
+        As for :func:`cxsense.assess`. With cues (the default) the face mesh also confirms each detection, so text,
+        logos and patterns do not become persons; the timeline gets the cue columns.
     progress : callable (seconds done, seconds total), optional
 
     Returns
@@ -285,7 +369,7 @@ def analyze_session(video, physio=None, *, step: float = 1.0, fps: float = 5.0, 
     from .events import detect_events
 
     s = SessionSettings(step, fps, voice_window, physio_window, physio_offset, persons,
-                        FaceOptions(model=face_model, early_exit=face_early_exit))
+                        FaceOptions(model=face_model, early_exit=face_early_exit, cues=face_cues))
     if physio is not None and not isinstance(physio, PhysioTable):
         physio = read_physio_csv(physio, offset=physio_offset)
     container, info = open_video(video)
@@ -298,16 +382,19 @@ def analyze_session(video, physio=None, *, step: float = 1.0, fps: float = 5.0, 
         raise InputError("video", "a video with at least one decodable frame", f"{info.name!r} (none decoded)")
     duration = _duration(rec)
     rec.finish_ready(final=True, duration=duration)
+    flickers = rec.drop_flickers(duration)
     timeline = pd.DataFrame(rec.rows, columns=TIMELINE_COLUMNS)
+    samples = pd.DataFrame(rec.cue_samples, columns=["time", "person", *CUE_COLUMNS, "surprise"])
     elapsed = _time.perf_counter() - started
     out = {"video": info.name, "duration_s": float(duration), "frames_decoded": info.frames,
            "frames_analysed": rec.sampled, "has_audio": info.has_audio, "physio": physio is not None,
            "physio_steps_with_data": rec.steps.physio_steps, "step_s": step, "fps_analysed": fps,
            "voice_window_s": voice_window, "physio_window_s": physio_window, "physio_offset_s": physio_offset,
            "persons": persons, "face_model": face_model,
-           "face_early_exit": rec.face.info()["expression"].get("early_exit"), "decode_errors": info.decode_errors,
+           "face_early_exit": rec.face.info()["expression"].get("early_exit"), "face_cues": face_cues,
+           "fps_analysed_effective": 1.0 / rec.frame_interval, "decode_errors": info.decode_errors,
            "stopped_early": info.stopped_early, "seconds": elapsed,
            "speed_x_realtime": float(duration / elapsed) if elapsed > 0 else None,
            "persons_seen": sorted({r["person"] for r in rec.rows if r["person"] != "-"}, key=lambda p: int(p[1:])),
-           "notes": _notes(rec, physio)}
-    return Session(timeline=timeline, events=detect_events(timeline), info=out)
+           "notes": _notes(rec, physio, flickers)}
+    return Session(timeline=timeline, events=detect_events(timeline, cue_samples=samples), info=out, cue_samples=samples)

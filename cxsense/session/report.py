@@ -1,24 +1,27 @@
-"""A self-contained HTML report of a session: inline SVG plots and tables, no script, no network, no CDN.
+"""A self-contained HTML report of a session: inline SVG charts and tables, no script, no font, no network.
 
-Per person: stacked emotion probabilities, valence and arousal, stress (with the events marked); then
-the events, the per-segment summary, and the models used with their measured accuracy and limits (from
-``models/registry.json`` and the model cards' figures).
+Order, for an analyst who presents it: the overview first (the whole recording's reaction curve across persons,
+valence, arousal and stress, with the key moments numbered on the curve and listed by time and measure), the
+per-segment table (one row per segment across persons, with its dominant emotion), then each person present long
+enough, in order of first appearance, then what happened (notes), the models with their measured figures (from the
+model cards) and the limits. No face image and no raw signal is kept in a report.
 """
 
 from __future__ import annotations
 
 import html
 import os
+import re
 
 import numpy as np
 
 from ..emotions import EMOTIONS
+from .charts import COLORS, LINE_COLORS, Chart, clock, legend_html
 
-__all__ = ["write_report", "render_report"]
+__all__ = ["write_report", "render_report", "model_figures", "PRESENT_SHARE"]
 
-COLORS = {"anger": "#d62728", "disgust": "#8c564b", "fear": "#9467bd", "happiness": "#f2b701",
-          "sadness": "#1f77b4", "surprise": "#17becf", "neutral": "#b0b0b0"}
-W, H, PAD_L, PAD_R, PAD_T, PAD_B = 900, 170, 46, 12, 10, 26
+#: A person gets a section when seen in at least this share of the steps with signal (and in 3 steps).
+PRESENT_SHARE = 0.05
 
 LIMITS = ("These are estimates of expressed emotion (what a face, a voice or a body shows), not of inner feelings, "
           "and never of identity. The face model was trained on FER-2013 (web images, research use only), the voice "
@@ -28,171 +31,193 @@ LIMITS = ("These are estimates of expressed emotion (what a face, a voice or a b
           "identities. Emotion recognition is prohibited at work and in education in the EU (AI Act Art. 5(1)(f)); "
           "tell people when it is used.")
 
-
-def _x(t, t0, t1):
-    return PAD_L + (W - PAD_L - PAD_R) * (np.asarray(t, float) - t0) / max(t1 - t0, 1e-9)
-
-
-def _y(v, lo, hi):
-    return PAD_T + (H - PAD_T - PAD_B) * (1 - (np.asarray(v, float) - lo) / (hi - lo))
-
-
-def _axes(t0, t1, lo, hi, label):
-    out = [f'<rect x="{PAD_L}" y="{PAD_T}" width="{W - PAD_L - PAD_R}" height="{H - PAD_T - PAD_B}" fill="#fafafa" stroke="#ccc"/>']
-    for v in (lo, (lo + hi) / 2, hi):
-        y = _y(v, lo, hi)
-        out.append(f'<text x="{PAD_L - 4}" y="{y + 4:.1f}" font-size="10" text-anchor="end">{v:g}</text>')
-        out.append(f'<line x1="{PAD_L}" x2="{W - PAD_R}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e4e4e4"/>')
-    n = 6
-    for k in range(n + 1):
-        t = t0 + (t1 - t0) * k / n
-        x = _x(t, t0, t1)
-        out.append(f'<text x="{x:.1f}" y="{H - 8}" font-size="10" text-anchor="middle">{t:.0f} s</text>')
-    out.append(f'<text x="{PAD_L + 4}" y="{PAD_T + 12}" font-size="11" fill="#444">{html.escape(label)}</text>')
-    return out
+_CSS = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 24px auto; color: #222;
+       max-width: 960px; padding: 0 16px; }
+h1 { font-size: 22px; margin-bottom: 4px; } h2 { font-size: 17px; margin-top: 30px; border-bottom: 1px solid #ddd; }
+.meta { color: #555; font-size: 13px; } .notes { background: #fff8e6; border-left: 4px solid #f0b429; padding: 6px 12px;
+font-size: 13px; } table { border-collapse: collapse; font-size: 12px; margin: 8px 0; width: 100%; }
+td, th { border-bottom: 1px solid #e5e5e5; padding: 3px 6px; text-align: right; } th { background: #f3f4f6; }
+td.t, th.t { text-align: left; } .sw { display: inline-block; width: 11px; height: 11px;
+margin: 0 3px 0 10px; vertical-align: middle; border-radius: 2px; } .legend { font-size: 12px; margin: 2px 0; }
+.limits { font-size: 12px; color: #444; background: #f7f7f2; padding: 8px; } svg { display: block; margin: 6px 0 10px; }
+.dot { display: inline-block; width: 10px; height: 10px; border-radius: 5px; margin-right: 4px; vertical-align: -1px; }
+"""
 
 
-def _poly(xs, ys):
-    return " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys))
+def _signal(tl):
+    return tl[tl["emotion"] != "no_signal"] if len(tl) else tl
 
 
-def _stacked(g, t0, t1):
-    t = g["time"].to_numpy(float)
-    step = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
-    tt = np.repeat(t, 2) + np.tile([0.0, step], len(t))
-    P = g[list(EMOTIONS)].to_numpy(float)
-    P = np.repeat(P, 2, axis=0)
-    out = _axes(t0, t1, 0, 1, "emotion probabilities (stacked)")
-    base = np.zeros(len(tt))
-    xs = _x(tt, t0, t1)
-    for k, e in enumerate(EMOTIONS):
-        top = base + P[:, k]
-        pts = _poly(xs, _y(top, 0, 1)) + " " + _poly(xs[::-1], _y(base[::-1], 0, 1))
-        out.append(f'<polygon points="{pts}" fill="{COLORS[e]}" fill-opacity="0.85" stroke="none"><title>{e}</title></polygon>')
-        base = top
-    return out
+def _step(tl, info) -> float:
+    return float(info.get("step_s") or (np.median(np.diff(np.unique(tl["time"]))) if tl["time"].nunique() > 1 else 1.0))
 
 
-def _lines(g, t0, t1, cols, lo, hi, label, events=None):
-    out = _axes(t0, t1, lo, hi, label)
-    t = g["time"].to_numpy(float)
-    step = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
-    palette = {"valence": "#2ca02c", "arousal": "#ff7f0e", "stress": "#d62728"}
-    for c in cols:
-        out.append(f'<polyline points="{_poly(_x(t + step / 2, t0, t1), _y(g[c].to_numpy(float), lo, hi))}" '
-                   f'fill="none" stroke="{palette.get(c, "#333")}" stroke-width="1.8"><title>{c}</title></polyline>')
-    if events is not None:
-        for _, ev in events.iterrows():
-            x = float(_x(ev["time"] + step / 2, t0, t1))
-            out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{PAD_T}" y2="{H - PAD_B}" stroke="#555" stroke-dasharray="3,3">'
-                       f'<title>{html.escape(str(ev["kind"]))} {html.escape(str(ev["signal"]))} at {ev["time"]:.1f} s</title></line>')
-    legend_x = W - PAD_R - 90 * len(cols)
-    for k, c in enumerate(cols):
-        out.append(f'<text x="{legend_x + 90 * k}" y="{PAD_T + 12}" font-size="11" fill="{palette.get(c, "#333")}">{c}</text>')
-    return out
+def _mean_curve(rows):
+    """Per time: the mean over rows of the emotion probabilities (rows with categorical evidence) and of valence,
+    arousal and stress (all rows with signal)."""
+    ok = _signal(rows)
+    if "categorical_evidence" in ok:
+        cat = ok[ok["categorical_evidence"].astype(bool)]
+    else:
+        cat = ok
+    probs = cat.groupby("time")[list(EMOTIONS)].mean()
+    dims = ok.groupby("time")[["valence", "arousal", "stress"]].mean()
+    return probs, dims
 
 
-def _segment_marks(segs, t0, t1):
-    """Alternate light bands for user segments, with their names along the top."""
+def _charts(rows, t0, t1, step, segs, title, markers=(), stress_events=()):
+    probs, dims = _mean_curve(rows)
     out = []
-    for k, (name, a, b) in enumerate(segs):
-        xa, xb = float(_x(max(a, t0), t0, t1)), float(_x(min(b, t1), t0, t1))
-        if xb <= xa:
-            continue
-        if k % 2 == 0:
-            out.append(f'<rect x="{xa:.1f}" y="{PAD_T}" width="{xb - xa:.1f}" height="{H - PAD_T - PAD_B}" '
-                       f'fill="#000" fill-opacity="0.05"/>')
-        out.append(f'<text x="{xa + 3:.1f}" y="{H - PAD_B - 4}" font-size="10" fill="#555">{html.escape(name)}</text>')
-    return out
+    if len(probs):
+        c = Chart(t0, t1, 0, 1, f"{title}: emotion probabilities (stacked)", segs, yticks=(0, 0.5, 1))
+        out.append(c.stacked(probs.index.to_numpy(float), probs.to_numpy(float), step).markers(markers).svg())
+    if len(dims):
+        tt = dims.index.to_numpy(float) + step / 2
+        va = Chart(t0, t1, -1, 1, f"{title}: valence and arousal", segs, height=90)
+        for k in ("valence", "arousal"):
+            va.line(tt, dims[k].to_numpy(float), LINE_COLORS[k], k)
+        out.append(va.legend({k: LINE_COLORS[k] for k in ("valence", "arousal")}).svg())
+        st = Chart(t0, t1, 0, 1, f"{title}: stress", segs, height=70, yticks=(0, 0.5, 1))
+        st.line(tt, dims["stress"].to_numpy(float), LINE_COLORS["stress"], "stress")
+        out.append(st.markers(stress_events).svg())
+    return "".join(out) or "<p><em>No usable signal.</em></p>"
 
 
-def _svg(parts):
-    return f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}">' + "".join(parts) + "</svg>"
-
-
-def _table(df, floatfmt="{:.3f}", max_rows=200):
-    if df is None or len(df) == 0:
-        return "<p><em>none</em></p>"
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
-    body = []
-    for _, r in df.head(max_rows).iterrows():
-        cells = []
-        for v in r.values:
-            s = floatfmt.format(v) if isinstance(v, (float, np.floating)) else str(v)
-            cells.append(f"<td>{html.escape(s)}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    more = f"<p>{len(df) - max_rows} more rows in the CSV.</p>" if len(df) > max_rows else ""
-    return f"<div class='wide'><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>{more}"
-
-
-def _models_table():
+def _moments(ev, n: int = 8):
+    """The strongest peaks and stress rises, numbered in time order: a DataFrame, and the markers for the emotion
+    chart (peaks) and for the stress chart (stress rises)."""
     import pandas as pd
 
-    from ..registry import list_models
+    if ev is None or not len(ev):
+        return pd.DataFrame(), [], []
+    top = ev[ev["kind"].isin(["peak", "stress_rise"])].sort_values("strength", ascending=False).head(n)
+    top = top.sort_values(["peak_time", "person"]).reset_index(drop=True)
+    rows, peaks, rises = [], [], []
+    for k, e in top.iterrows():
+        what = f"{e['signal']} peak" if e["kind"] == "peak" else "stress rise"
+        at = float(e["peak_time"])
+        rows.append({"#": k + 1, "time": clock(at), "person": e["person"], "moment": what,
+                     "level": round(float(e["peak_value"]), 2), "strength": round(float(e["strength"]), 2)})
+        (peaks if e["kind"] == "peak" else rises).append((at, k + 1, f"{what}, {e['person']}, {clock(at)}"))
+    return pd.DataFrame(rows), peaks, rises
 
+
+def _segment_table(tl, segs):
+    """One row per segment across persons: steps, persons, dominant emotion, top reaction, means."""
+    import pandas as pd
+
+    ok = _signal(tl)
     rows = []
-    for name, e in list_models().items():
-        rows.append({"model": name, "version": e.get("version", ""), "measured (see card)": e.get("figures", "see model card"),
-                     "licence": e.get("licence", ""), "card": e.get("card", "")})
+    for name, a, b in segs:
+        g = ok[(ok["time"] >= a) & (ok["time"] < b)]
+        cat = g[g["categorical_evidence"].astype(bool)] if "categorical_evidence" in g else g
+        r = {"segment": name, "time": f"{clock(a)}-{clock(b)}", "steps": int(g["time"].nunique()),
+             "persons": int(g.loc[g["person"] != "-", "person"].nunique())}
+        if len(cat):
+            share = cat["emotion"].value_counts(normalize=True)
+            means = cat[list(EMOTIONS)].mean()
+            r["dominant"] = f"{share.index[0]} ({share.iloc[0]:.0%})"
+            top = means.drop("neutral").idxmax()
+            r["top reaction"] = f"{top} ({means[top]:.2f})"
+        else:
+            r["dominant"] = r["top reaction"] = "-"
+        for c in ("valence", "arousal", "stress"):
+            r[c] = round(float(g[c].mean()), 2) if len(g) else float("nan")
+        rows.append(r)
     return pd.DataFrame(rows)
+
+
+def _table(df) -> str:
+    if df is None or not len(df):
+        return "<p><em>none</em></p>"
+    import pandas as pd
+
+    text = [not pd.api.types.is_numeric_dtype(df[c]) for c in df.columns]
+    head = "".join(f"<th{' class=t' if t else ''}>{html.escape(str(c))}</th>" for c, t in zip(df.columns, text))
+    body = "".join("<tr>" + "".join(f"<td{' class=t' if t else ''}>{html.escape(_cell(v))}</td>"
+                                    for v, t in zip(r, text)) + "</tr>" for r in df.itertuples(index=False))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _cell(v) -> str:
+    if isinstance(v, (float, np.floating)):
+        return "-" if not np.isfinite(v) else f"{v:.2f}"
+    return str(v)
+
+
+def model_figures() -> list[dict]:
+    """Each registered model with the measured figure its card states on a ``<!-- report: NAME: ... -->`` line."""
+    from ..registry import list_models, models_dir
+
+    out = []
+    for name, e in list_models().items():
+        fig = "see the model card"
+        try:
+            text = (models_dir() / e.get("card", "")).read_text(encoding="utf-8")
+            m = re.search(r"<!-- report: " + re.escape(name) + r": (.*?) -->", text)
+            fig = m.group(1).strip() if m else fig
+        except OSError:
+            pass
+        out.append({"model": name, "version": e.get("version", ""), "measured": fig, "card": e.get("card", "")})
+    return out
+
+
+def _persons(tl):
+    """Persons present long enough, in order of first appearance; and the others."""
+    ok = _signal(tl)
+    faces = ok[ok["person"] != "-"]
+    n_steps = max(int(ok["time"].nunique()), 1)
+    seen = faces.groupby("person")["time"].nunique()
+    first = faces.groupby("person")["time"].min()
+    order = sorted(seen.index, key=lambda p: (first[p], int(p[1:])))
+    keep = [p for p in order if seen[p] >= max(3, PRESENT_SHARE * n_steps) or len(order) == 1]
+    return keep, [p for p in order if p not in keep]
 
 
 def render_report(session, segments=None, title: str | None = None) -> str:
     """The report as one HTML string (see the module docstring)."""
-    from .._version import __version__
+    import pandas as pd
 
-    tl, ev, info = session.timeline, session.events, session.info
-    title = title or f"cxsense session report: {info.get('video', '')}"
-    t0 = 0.0
-    t1 = max(float(info.get("duration_s") or 0.0), float(tl["time"].max() + info.get("step_s", 1.0)) if len(tl) else 1.0)
-    legend = " ".join(f'<span class="sw" style="background:{COLORS[e]}"></span>{e}' for e in EMOTIONS)
-    people = []
+    from .._version import __version__
     from .events import parse_segments
 
-    marks = _segment_marks(parse_segments(segments), t0, t1) if segments is not None else []
-    ok = tl[tl["emotion"] != "no_signal"] if len(tl) else tl
-    groups = sorted(ok.groupby("person", sort=True), key=lambda kv: (kv[0] == "-", kv[0]))  # "no face" last
-    for person, g in groups:
-        g = g.sort_values("time")
-        pe = ev[(ev["person"] == person) & (ev["kind"] != "onset")] if len(ev) else ev
-        people.append(
-            (f"<h2>Person {html.escape(str(person))}</h2>" if person != "-" else
-             "<h2>No face in view (voice and body only)</h2>") + f"<p class='legend'>{legend}</p>"
-            + _svg(_stacked(g, t0, t1) + marks)
-            + _svg(_lines(g, t0, t1, ["valence", "arousal"], -1, 1, "valence and arousal") + marks)
-            + _svg(_lines(g, t0, t1, ["stress"], 0, 1, "stress (dashed: events)", pe) + marks))
-    if not people:
-        people.append("<p><em>No usable signal in any step.</em></p>")
-    summary = session.summary(segments)
-    keep = ["segment", "start", "end", "person", "steps"] + [f"{e}_mean" for e in EMOTIONS] + \
-           [f"{e}_share" for e in EMOTIONS] + ["valence_mean", "arousal_mean", "stress_mean"]
-    summary = summary[[c for c in keep if c in summary.columns]] if len(summary) else summary
-    peaks = summary.copy()
-    settings = ", ".join(f"{k} = {info[k]}" for k in ("duration_s", "step_s", "fps_analysed", "frames_decoded",
-                                                         "frames_analysed", "has_audio", "physio", "persons")
-                         if k in info)
+    tl, ev, info = session.timeline, session.events, session.info
+    title = title or f"Session report: {info.get('video', '')}"
+    step = _step(tl, info) if len(tl) else 1.0
+    t0, t1 = 0.0, max(float(info.get("duration_s") or 0.0), float(tl["time"].max() + step) if len(tl) else 1.0)
+    segs = parse_segments(segments) if segments is not None else []
+    moments, peaks, rises = _moments(ev)
+    keep, brief = _persons(tl)
+    no_face = _signal(tl)[_signal(tl)["person"] == "-"] if len(tl) else tl
+    with_no_face = no_face["time"].nunique() >= 3 if len(no_face) else False
+    who = "all persons" if len(keep) + len(brief) != 1 or with_no_face else f"person {keep[0] if keep else brief[0]}"
+    parts = [f"<h2>Overview: {who}</h2><p class='legend'>{legend_html(EMOTIONS, COLORS)}</p>",
+             _charts(tl, t0, t1, step, segs, "Everyone" if who == "all persons" else who, peaks, rises),
+             "<h3>Key moments</h3>", _table(moments)]
+    if segs:
+        parts += ["<h2>Segments</h2>", _table(_segment_table(tl, segs))]
+    for p in keep if who == "all persons" else []:  # one person: the overview is theirs
+        _, pp, pr = _moments(ev[ev["person"] == p] if len(ev) else ev)
+        parts += [f"<h2>Person {html.escape(p)}</h2>", _charts(tl[tl["person"] == p], t0, t1, step, segs, p, pp, pr)]
+    if with_no_face and who == "all persons":
+        parts += ["<h2>No face in view (voice and body only)</h2>", _charts(no_face, t0, t1, step, segs, "No face")]
+    if brief:
+        parts.append(f"<p class='meta'>Seen too briefly for a section of their own: {html.escape(', '.join(brief))}.</p>")
+    persons = len(keep) + len(brief)
+    meta = (f"{clock(t1)} of video, {persons} person{'s' if persons != 1 else ''} seen, voice "
+            f"{'read' if info.get('has_audio') else 'absent'}, physiology {'given' if info.get('physio') else 'not given'}; "
+            f"{info.get('fps_analysed', 5):g} frames analysed per second, one row per {step:g} s.")
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in info.get("notes", []))
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>
-body {{ font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 24px; color: #222; max-width: 960px; }}
-h1 {{ font-size: 22px; }} h2 {{ font-size: 17px; margin-top: 28px; }}
-table {{ border-collapse: collapse; font-size: 11px; margin: 8px 0; }}
-td, th {{ border: 1px solid #ddd; padding: 2px 5px; text-align: right; }} th {{ background: #f0f0f0; }}
-.sw {{ display: inline-block; width: 11px; height: 11px; margin: 0 3px 0 10px; vertical-align: middle; }}
-.legend {{ font-size: 12px; }} .limits {{ font-size: 12px; color: #444; background: #f7f7f2; padding: 8px; }}
-svg {{ display: block; margin: 4px 0; }} .wide {{ overflow-x: auto; }}
-</style></head><body>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>
 <h1>{html.escape(title)}</h1>
-<p>{html.escape(settings)}. Made by cxsense {__version__}, entirely on this machine.</p>
-{"<ul>" + notes + "</ul>" if notes else ""}
-{''.join(people)}
-<h2>Reaction events</h2>
-{_table(ev)}
-<h2>Summary per segment</h2>
-{_table(peaks)}
+<p class="meta">{html.escape(meta)} Made by cxsense {__version__}, entirely on this machine.</p>
+{f'<div class="notes"><strong>What happened</strong><ul>{notes}</ul></div>' if notes else ''}
+{''.join(parts)}
 <h2>Models and their measured accuracy</h2>
-{_table(_models_table())}
+{_table(pd.DataFrame(model_figures()))}
 <h2>Limits</h2>
 <p class="limits">{html.escape(LIMITS)}</p>
 </body></html>
@@ -200,7 +225,7 @@ svg {{ display: block; margin: 4px 0; }} .wide {{ overflow-x: auto; }}
 
 
 def write_report(session, path, segments=None, title: str | None = None) -> None:
-    """Write :func:`render_report` to ``path`` (UTF-8)."""
+    """Write :func:`render_report` to ``path`` (UTF-8; only when asked)."""
     text = render_report(session, segments=segments, title=title)
     with open(os.fspath(path), "w", encoding="utf-8") as f:
         f.write(text)

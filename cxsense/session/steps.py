@@ -3,8 +3,9 @@ fused by :func:`cxsense.fusion.fuse` (the step every estimate of cxsense shares)
 :meth:`Assessment.to_row` of the result, or :func:`~cxsense.assessment.no_signal_row` when nothing usable was
 seen.
 
-The audio is not diarised: with two or more faces in a step, the voice is reported in every row's ``voice_*``
-columns but kept out of the estimate (``voice_fused`` False), since cxsense cannot tell who speaks.
+The audio is not diarised: when two or more faces are on screen together in a step, the voice is reported in
+every row's ``voice_*`` columns but kept out of the estimate (``voice_fused`` False), since cxsense cannot tell
+who speaks. Two faces one after the other (a cut) each get the voice.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class StepAssessor:
         self.physio_baseline = physio_baseline
         self.notes: set[str] = set()
         self.physio_steps = 0
+        self.sound: dict[str, int] = {}  # "music without speech" / "noise without speech" -> windows
 
     def voice(self, audio: AudioBuffer, t0: float, t1: float) -> ModalityResult | None:
         """The voice encoder's reading of the audio between ``t0`` and ``t1`` (None without enough audio)."""
@@ -53,7 +55,11 @@ class StepAssessor:
         w = audio.window(t0, t1)
         if self.voice_encoder is None or len(w) < MIN_VOICE_SAMPLES:
             return None
-        return self.voice_encoder.encode(Audio(np.clip(w, -1, 1).astype(np.float32), 16000))
+        r = self.voice_encoder.encode(Audio(np.clip(w, -1, 1).astype(np.float32), 16000))
+        reason = str(r.details.get("reason", ""))
+        if r.quality <= 0 and reason.endswith("without speech"):
+            self.sound[reason] = self.sound.get(reason, 0) + 1
+        return r
 
     def physio_at(self, t_end: float) -> ModalityResult | None:
         """The physiology encoder's reading of the ``physio_window`` seconds ending at ``t_end``."""
@@ -68,10 +74,15 @@ class StepAssessor:
         return self.physio_encoder.encode(x, baseline=self.physio_baseline)
 
     def rows(self, t: float, faces: dict[str, ModalityResult], voice: ModalityResult | None,
-             physio: ModalityResult | None) -> list[dict]:
-        """Rows ``{"time", "person", **to_row()}`` of one step: one per person with a face, or one row ``"-"``."""
+             physio: ModalityResult | None, together: bool | None = None) -> list[dict]:
+        """Rows ``{"time", "person", **to_row()}`` of one step: one per person with a face, or one row ``"-"``.
+
+        ``together``: whether two or more of the faces were on screen in one frame (default: more than one face);
+        then the voice is kept out of the estimate.
+        """
         shared = {m: r for m, r in (("voice", voice), ("physio", physio)) if r is not None}
-        exclude = {"voice": VOICE_NOT_ATTRIBUTED} if voice is not None and len(faces) > 1 else None
+        together = len(faces) > 1 if together is None else together
+        exclude = {"voice": VOICE_NOT_ATTRIBUTED} if voice is not None and together else None
         out = []
         for person in sorted(faces, key=lambda s: int(s[1:])) or ["-"]:
             results = dict(shared, **({"face": faces[person]} if person in faces else {}))

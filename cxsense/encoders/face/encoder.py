@@ -86,7 +86,7 @@ class FaceEncoder(Encoder):
         z, p, passes = self._runner.run(crops)
         return (z, p, passes) if return_passes else (z, p)
 
-    def _result(self, crop: np.ndarray, det: FaceDetection | None, image_shape) -> ModalityResult:
+    def _result(self, crop: np.ndarray, det: FaceDetection | None, image_shape, baseline=None) -> ModalityResult:
         model = self.info()
         std = pixel_std(crop)
         details = _details(det, image_shape)
@@ -95,12 +95,38 @@ class FaceEncoder(Encoder):
                                             details=details, model=model)
         z, p, passes = self._runner.run(crop[None])
         p = p[0] / p[0].sum()
+        if baseline is not None:  # the person's resting offset removed (cxsense.encoders.face.baseline)
+            p, details["baseline"] = self._with_baseline(p, baseline)
         v, a = circumplex_va(p)
         q = 1.0 if det is None else float(det.score) * float(min(1.0, max(det.box[2], det.box[3]) / 40.0) ** 0.5)
         q = max(q * float(min(1.0, std / 20.0)), 1e-3)
         return ModalityResult(modality="face", probabilities=dict(zip(EMOTIONS, map(float, p))), embedding=z[0],
                               quality=q, valence=v, arousal=a, stress=stress_from_va(v, a),
                               details=dict(details, passes=int(passes[0])), model=model)
+
+    def read_face(self, image: Image, det: FaceDetection, options: FaceOptions | None = None,
+                  baseline=None) -> ModalityResult:
+        """One detected face (from :meth:`detect`): confirmed by the face mesh unless ``options.cues == "off"``,
+        read by the expression network, with its cues. What :meth:`encode_all` does for each face; sessions call
+        it to reuse a face's recent confirmation and cues between frames."""
+        _check_clean(image)
+        return self._face(image, det, face_align(image.gray, det, rotate=ROTATE_UPRIGHT), options or FaceOptions(),
+                          baseline)
+
+    def _face(self, image: Image, det: FaceDetection | None, crop: np.ndarray, options: FaceOptions,
+              baseline=None) -> ModalityResult:
+        """One face: confirmed by the face mesh (when cues are on), read by the expression network, with its cues."""
+        import dataclasses
+
+        from .cue_hook import NOT_CONFIRMED, cues_of, read_mesh
+
+        shape = image.rgb.shape
+        mesh = None if options.cues == "off" else read_mesh(image.rgb, det, options.cues)
+        if mesh is None and det is not None and options.cues != "off":
+            return ModalityResult.no_signal("face", self.embedding_dim, NOT_CONFIRMED, details=_details(det, shape),
+                                            model=self.info())
+        r = self._result(crop, det, shape, baseline)
+        return r if mesh is None or not r.has_signal else dataclasses.replace(r, cues=cues_of(mesh, image.rgb, options.cues))
 
     # -- the interface -------------------------------------------------------------------------
     def encode(self, image: Image, options: FaceOptions | None = None, *, baseline=None) -> ModalityResult:
@@ -110,28 +136,70 @@ class FaceEncoder(Encoder):
         ----------
         image : Image (from :func:`cxsense.inputs.image.load_image`)
         options : FaceOptions, optional
-        baseline : None (face baselines are not available in this version)
+        baseline : FaceBaseline, optional
+            The same person's neutral face, read once by :meth:`prepare_baseline`; the person's resting offset is
+            then removed from the probabilities and ``details["baseline"]`` says so. None changes nothing.
         """
+        if baseline is not None:
+            from .baseline import check_baseline
+
+            check_baseline(baseline)
         _check_clean(image)
+        options = options or FaceOptions()
         gray = image.gray
-        if options is not None and not options.detect:
-            return self._result(resize_crop(gray), None, gray.shape)
+        if not options.detect:
+            return self._face(image, None, resize_crop(gray), options, baseline)
         dets = self.detect(image)
         if not dets:
             return ModalityResult.no_signal("face", self.embedding_dim, "no face detected",
                                             details={"image_size": [int(gray.shape[1]), int(gray.shape[0])],
                                                      "faces": 0}, model=self.info())
-        return self._result(face_align(gray, dets[0], rotate=ROTATE_UPRIGHT), dets[0], gray.shape)
+        return self._face(image, dets[0], face_align(gray, dets[0], rotate=ROTATE_UPRIGHT), options, baseline)
 
-    def encode_all(self, image: Image, tiled: bool | str = True) -> list[ModalityResult]:
+    def prepare_baseline(self, baseline, options: FaceOptions | None = None):
+        """Read a person's neutral images once, for :meth:`encode`'s ``baseline=``.
+
+        Parameters
+        ----------
+        baseline : Image, or a list or tuple of Image (the same person, neutral expression)
+        options : FaceOptions, optional (as for the tested image: ``detect``, and ``cues``, which also decides
+            whether the face mesh must confirm the face)
+
+        Returns
+        -------
+        FaceBaseline (:mod:`cxsense.encoders.face.baseline`): 7 mean probabilities and counts, one encoder call
+        per image
+
+        Raises
+        ------
+        InputError
+            Naming ``face_baseline``: empty, or no face found in any image.
+        """
+        from .baseline import face_stats
+
+        return face_stats(baseline, encoder=self, options=options)
+
+    def _with_baseline(self, p: np.ndarray, baseline) -> tuple[np.ndarray, dict]:
+        """Probabilities ``(7,)`` with the person's neutral offset removed, and the details entry."""
+        from .baseline import NeutralCorrection
+
+        if getattr(self, "_correction", None) is None:
+            self._correction = NeutralCorrection.load()
+        corr = self._correction
+        return corr.apply(p, baseline), dict(baseline.summary(), used=True, method="neutral offset",
+                                             alpha=corr.alpha, constants=corr.version)
+
+    def encode_all(self, image: Image, tiled: bool | str = True, options: FaceOptions | None = None) -> list[ModalityResult]:
         """One result per detected face, largest first (empty list when there is none).
 
         ``tiled``: ``True`` (default) also looks for small faces in tiles (group scenes), ``"auto"`` only when the
-        whole-image pass finds none (what video sessions use).
+        whole-image pass finds none (what video sessions use). Detections the face mesh does not confirm come back
+        with quality 0 (unless ``options.cues == "off"``).
         """
         _check_clean(image)
+        options = options or FaceOptions()
         gray = image.gray
-        return [self._result(face_align(gray, d, rotate=ROTATE_UPRIGHT), d, gray.shape)
+        return [self._face(image, d, face_align(gray, d, rotate=ROTATE_UPRIGHT), options)
                 for d in self.detect(image, tiled=tiled)]
 
 

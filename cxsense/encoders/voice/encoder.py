@@ -4,7 +4,8 @@ Pipeline (see :mod:`cxsense.encoders.voice.features` for the signal stages):
 
 1. Any accepted input is normalised once by :func:`cxsense.inputs.audio.load_audio` (16-kHz mono float32).
 2. Voice activity detection, quality checks (silence, < 0.5 s of speech, no voiced speech, heavy clipping
-   give ``quality == 0`` and no estimate), loudness normalisation to -23 dBFS of active speech, a 64-band
+   give ``quality == 0`` and no estimate; so do music and noise without speech, judged on the kept frames by
+   :mod:`~cxsense.encoders.voice.speech`), loudness normalisation to -23 dBFS of active speech, a 64-band
    log-mel of the kept frames (pauses capped at 300 ms; the recording's mean log-mel per band is subtracted
    when the weights say ``cmn``) and 22 prosodic/spectral statistics (YIN pitch).
 3. :class:`~cxsense.encoders.voice.net.VoiceNet` reads the log-mel and the statistics. Up to 5 s of kept
@@ -83,6 +84,7 @@ class VoiceEncoder(Encoder):
             self._narrow = VoiceEncoder.__new__(VoiceEncoder)
             self._narrow._setup(*self._read(NARROWBAND_MODEL_NAME), name=NARROWBAND_MODEL_NAME)
             self._narrow._narrow = None
+        self._sound = _sound_classifier()
         if warmup:
             self.warm_up()
 
@@ -129,6 +131,7 @@ class VoiceEncoder(Encoder):
         self._setup(state, meta, "<in memory>", {"sha256": None, "version": meta.get("version"),
                                                  "licence": meta.get("licence")})
         self._narrow = None
+        self._sound = None  # no speech/music decision: training and calibration read every recording
         return self
 
     def _setup(self, state: dict, meta: dict, path: str, entry: dict, name: str = MODEL_NAME) -> None:
@@ -182,17 +185,26 @@ class VoiceEncoder(Encoder):
         x : Audio (from :func:`cxsense.inputs.audio.load_audio`: 16-kHz mono float32)
         options : VoiceOptions, optional
             None are read yet (the interface every encoder shares).
-        baseline : None (voice baselines are not available in this version)
+        baseline : SpeakerBaseline, optional
+            The same speaker's other recordings, read once by :meth:`prepare_baseline` (or
+            :func:`cxsense.encoders.voice.baseline.speaker_stats`). The probabilities then come from the
+            speaker-baseline head (``voice-baseline``), which compares this recording with the baseline;
+            ``details["baseline"]`` says how much of it was usable. None changes nothing.
 
         Returns
         -------
         ModalityResult
             ``quality == 0`` (with ``details["reason"]``) for silence, less than 0.5 s of speech, no
-            voiced speech or heavy clipping; otherwise calibrated probabilities, valence, arousal,
-            stress and the 128-d pre-logit embedding.
+            voiced speech, heavy clipping, or music or noise without speech (``details["sound"]``: the
+            decision and the speech/music/noise probabilities of :mod:`.speech`); otherwise calibrated
+            probabilities, valence, arousal, stress and the 128-d pre-logit embedding.
         """
         from .features import voice_process
 
+        if baseline is not None:
+            from .baseline import check_baseline
+
+            check_baseline(baseline)
         audio = _clean(x)
         f = voice_process(audio.samples)
         details = {"signal": dict(f.info), "methods": {
@@ -205,15 +217,23 @@ class VoiceEncoder(Encoder):
         if f.quality <= 0:
             return ModalityResult.no_signal("voice", self.embedding_dim, f.reason or "no usable speech",
                                             details=details, model=self.info())
+        sound = self._sound.decide(f, _segments(f.logmel.shape[1])) if getattr(self, "_sound", None) else None
+        if sound is not None:  # speech, music or noise (cxsense.encoders.voice.speech): music is not read as speech
+            details["sound"] = {"decision": sound.label, **sound.probabilities}
+            details["methods"]["sound"] = f"speech/music/noise MLP; speech when p(speech) >= {sound.threshold}"
+            if not sound.is_speech:
+                return ModalityResult.no_signal("voice", self.embedding_dim, sound.reason, details=details,
+                                                model=self.info())
         m = self._model_for(f)
         quality = f.quality
         if f.info.get("narrowband") and m is self:  # no telephone-band model: such estimates count half
             quality *= NARROWBAND_QUALITY
         lg, e, n_segs = m._member_logits(f)
-        z = lg.mean(0) / m._temperature + m._bias
-        z -= z.max()
-        p = np.exp(z)
+        logp = m._calibrated_logp(lg)
+        p = np.exp(logp)
         p /= p.sum()
+        if baseline is not None:
+            p, details["baseline"] = self._with_baseline(logp, f, baseline)
         v, a = circumplex_va(p)
         voiced_f0 = f.f0[f.voiced]
         details["segments"] = n_segs
@@ -223,6 +243,43 @@ class VoiceEncoder(Encoder):
         return ModalityResult(modality="voice", probabilities=dict(zip(EMOTIONS, p.tolist())), embedding=e,
                               quality=quality, valence=v, arousal=a, stress=stress_from_va(v, a),
                               details=details, model=m.info())
+
+    def prepare_baseline(self, baseline, options=None):
+        """Read a speaker's baseline recordings once, for :meth:`encode`'s ``baseline=``.
+
+        Parameters
+        ----------
+        baseline : Audio, or a list or tuple of Audio (other recordings of the same speaker, never the one assessed)
+        options : VoiceOptions, optional (none are read)
+
+        Returns
+        -------
+        SpeakerBaseline (:mod:`cxsense.encoders.voice.baseline`): means only, one encoder pass per recording
+
+        Raises
+        ------
+        InputError
+            Naming ``voice_baseline``: empty, or no recording with usable speech.
+        """
+        from .baseline import speaker_stats
+
+        return speaker_stats(baseline, encoder=self)
+
+    def _calibrated_logp(self, member_logits: np.ndarray) -> np.ndarray:
+        """Log-probabilities ``(7,)``: members' logits averaged, divided by T, plus the prior correction."""
+        z = member_logits.mean(0) / self._temperature + self._bias
+        z = z - z.max()
+        return z - np.log(np.exp(z).sum())
+
+    def _with_baseline(self, logp: np.ndarray, f, baseline) -> tuple[np.ndarray, dict]:
+        """Probabilities ``(7,)`` of the speaker-baseline head and the details entry for ``baseline``."""
+        from .baseline import BaselineHead
+
+        if getattr(self, "_baseline_head", None) is None:
+            self._baseline_head = BaselineHead.load()
+        head = self._baseline_head
+        p = head.probabilities(logp, f.stats.astype(np.float64), f.logmel.mean(1).astype(np.float64), baseline)
+        return p, dict(baseline.summary(), used=True, head=f"{head.version}")
 
     def _model_for(self, f) -> "VoiceEncoder":
         """The telephone-band model for narrowband speech when one is registered, else this one."""
@@ -272,6 +329,14 @@ class VoiceEncoder(Encoder):
         if f.quality <= 0:
             return None
         return self._model_for(f)._member_logits(f)[0]
+
+
+def _sound_classifier():
+    """The registered speech/music/noise classifier, or None where this install has none."""
+    from ...registry import list_models
+    from .speech import SOUND_MODEL_NAME, SoundClassifier
+
+    return SoundClassifier() if SOUND_MODEL_NAME in list_models() else None
 
 
 def _clean(x):

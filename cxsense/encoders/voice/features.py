@@ -32,10 +32,9 @@ __all__ = [
     "voice_statistics", "voice_keep", "voice_process",
 ]
 
-SR = 16_000
-N_FFT = 512
-WIN = 400
-HOP = 160
+from .vad import HOP, N_FFT, SILENCE_DBFS, SR, WIN, frame_db, voice_activity, voice_frames, voice_keep  # noqa: F401
+
+_frame_db = frame_db  # the name the training code reads
 N_MELS = 64
 FMIN, FMAX = 50.0, 8000.0
 #: Active-speech RMS after loudness normalisation, dBFS.
@@ -43,7 +42,6 @@ TARGET_DBFS = -23.0
 #: Below this much active speech (seconds) the quality is 0.
 MIN_SPEECH_S = 0.5
 #: Active speech RMS below this (dBFS) counts as silence (int16 quantisation noise is about -101 dBFS).
-SILENCE_DBFS = -90.0
 #: A clipped fraction of active samples above this gives quality 0; from 0.2 % quality falls.
 CLIP_MAX_FRACTION = 0.02
 CLIP_START_FRACTION = 0.002
@@ -79,111 +77,6 @@ def _mel():
 
         _mel_basis = librosa.filters.mel(sr=SR, n_fft=N_FFT, n_mels=N_MELS, fmin=FMIN, fmax=FMAX).astype(np.float64)
     return _mel_basis
-
-
-def voice_frames(y: np.ndarray) -> np.ndarray:
-    """Short-time power spectrum.
-
-    Parameters
-    ----------
-    y : np.ndarray [shape=(n,)], float, 16 kHz
-
-    Returns
-    -------
-    power : np.ndarray [shape=(257, 1 + max(n, 512) // 160)], float64
-        |STFT|^2, 25-ms Hann window zero-padded to 512 points, 10-ms hop, centred frames. Signals shorter
-        than 512 samples are padded with zeros to 512 first.
-    """
-    import librosa
-
-    y = np.asarray(y, dtype=np.float64)
-    if y.size < N_FFT:  # under 32 ms (always "no speech"): pad with silence rather than let librosa warn
-        y = np.pad(y, (0, N_FFT - y.size))
-    S = librosa.stft(y, n_fft=N_FFT, hop_length=HOP, win_length=WIN,
-                     window="hann", center=True, pad_mode="constant")
-    return (S.real ** 2 + S.imag ** 2)
-
-
-def _frame_db(power: np.ndarray) -> np.ndarray:
-    # mean-square of the windowed frame (Parseval, Hann window energy = 0.375 * WIN), in dBFS
-    ms = (2.0 * power[1:-1].sum(0) + power[0] + power[-1]) / N_FFT / (0.375 * WIN)
-    return 10.0 * np.log10(ms + 1e-20)
-
-
-def voice_activity(frame_db: np.ndarray) -> np.ndarray:
-    """Energy-based voice activity with an adaptive threshold.
-
-    The noise floor is the 10th percentile of frame energy and the speech reference the 95th; a frame is
-    active above ``max(ref - 35 dB, floor + 6 dB + 0.2 (ref - floor - 6 dB))`` and above silence
-    (-90 dBFS). Runs shorter than 50 ms are removed and gaps shorter than 100 ms closed.
-
-    Parameters
-    ----------
-    frame_db : np.ndarray [shape=(t,)], dBFS per 10-ms frame
-
-    Returns
-    -------
-    active : np.ndarray [shape=(t,)], bool
-    """
-    if frame_db.size == 0:
-        return np.zeros(0, bool)
-    floor = np.percentile(frame_db, 10)
-    ref = np.percentile(frame_db, 95)
-    thr = max(ref - 35.0, floor + 6.0 + 0.2 * max(ref - floor - 6.0, 0.0), SILENCE_DBFS)
-    act = frame_db > thr
-    act = _close_gaps(act, 10)
-    act = _remove_short(act, 5)
-    return act
-
-
-def _runs(mask: np.ndarray):
-    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
-
-
-def _remove_short(mask: np.ndarray, min_len: int) -> np.ndarray:
-    out = mask.copy()
-    for s, e in zip(*_runs(mask)):
-        if e - s < min_len:
-            out[s:e] = False
-    return out
-
-
-def _close_gaps(mask: np.ndarray, max_gap: int) -> np.ndarray:
-    out = mask.copy()
-    starts, ends = _runs(~mask)
-    for s, e in zip(starts, ends):
-        if 0 < s and e < len(mask) and e - s < max_gap:
-            out[s:e] = True
-    return out
-
-
-def voice_keep(active: np.ndarray, margin: int = 15, max_pause: int = 30) -> np.ndarray:
-    """Frames the model reads: active frames plus ``margin`` frames each side, pauses capped at ``max_pause``.
-
-    Parameters
-    ----------
-    active : np.ndarray [shape=(t,)], bool
-    margin, max_pause : int, frames of 10 ms
-
-    Returns
-    -------
-    keep : np.ndarray [shape=(t,)], bool
-    """
-    t = len(active)
-    keep = np.zeros(t, bool)
-    idx = np.flatnonzero(active)
-    if idx.size == 0:
-        return keep
-    for s, e in zip(*_runs(active)):
-        keep[max(0, s - margin):min(t, e + margin)] = True
-    # cap the remaining inactive pauses inside kept stretches: drop the middle of long gaps
-    starts, ends = _runs(keep & ~active)
-    for s, e in zip(starts, ends):
-        if e - s > max_pause:
-            cut_s, cut_e = s + max_pause // 2, e - max_pause // 2
-            keep[cut_s:cut_e] = False
-    return keep
 
 
 def voice_logmel(power: np.ndarray, gain: float) -> np.ndarray:

@@ -1,0 +1,246 @@
+"""Events and summaries from the facial cue columns of a timeline (pure functions over a DataFrame).
+
+A timeline here is a pandas DataFrame with a ``time`` column (seconds), optionally ``person`` (one series per
+value; without it, one series), and the cue columns of :data:`cxsense.encoders.face.cues.CUE_NAMES` that each
+detector reads (NaN where no face was seen). ``surprise`` (the fused or face probability) is read where present.
+Any step works; the finer the step, the better the timing (a 0.2-s step is the default sampling of sessions at
+5 frames per second, and blinks need 10 or more frames per second).
+
+Events, in the layout of :data:`cxsense.session.events.EVENT_COLUMNS` (``time`` is the onset, ``signal`` the cue
+read, ``strength`` the rise or the duration, ``peak_time``/``peak_value`` the peak):
+
+- ``jaw_drop``: ``mouth_open`` rises from at most ``low`` (0.3) to at least ``high`` (0.7) within ``max_rise``
+  (1.0 s), and around that rise (from 0.5 s before to ``max_rise`` after the crossing of ``high``) either
+  ``surprise`` reaches ``min_surprise`` (0.3) or ``brow_raise`` reaches ``min_brow`` (0.5). The onset is the
+  time ``mouth_open`` crosses half way (interpolated between samples). A new event needs the mouth to close
+  (``mouth_open <= low``) first.
+- ``smile_onset``: ``smile`` rises from at most 0.3 to at least 0.6 within 3 s; onset at the half-way crossing.
+- ``looked_away``: after at least one attentive sample, the face stays inattentive (``gaze_on_camera`` < 0.5 or
+  ``|head_yaw|`` >= 30 degrees) for at least ``min_duration`` (1.0 s); ``time`` is its start, ``peak_time`` its
+  end, ``strength`` its duration in seconds.
+
+Summaries: :func:`attention_share` (share of face time that is attentive, the issue's ``attention``) and
+:func:`blink_rate` (blinks per minute from ``eyes_open``).
+
+A gap of more than ``max_gap`` (1.0 s) between samples with a face breaks every run: nothing is inferred across
+the time a face was not seen.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InputError
+
+__all__ = ["jaw_drop_events", "smile_onset_events", "looked_away_events", "cue_events", "attention_share",
+           "blink_rate", "count_blinks", "is_attentive"]
+
+_COLUMNS = ["time", "person", "kind", "signal", "strength", "peak_time", "peak_value"]
+
+
+def _check(timeline, needed: tuple[str, ...]):
+    import pandas as pd
+
+    if not isinstance(timeline, pd.DataFrame):
+        raise InputError("timeline", "a pandas DataFrame", type(timeline).__name__)
+    missing = [c for c in ("time", *needed) if c not in timeline.columns]
+    if missing:
+        raise InputError("timeline", "a DataFrame with the columns " + ", ".join(("time",) + needed),
+                         "one without " + ", ".join(missing))
+    t = pd.to_numeric(timeline["time"], errors="coerce").to_numpy(float)
+    if not np.all(np.isfinite(t)):
+        raise InputError("timeline", "a 'time' column of finite seconds", "non-numeric or missing times")
+
+
+def _series(timeline, columns: tuple[str, ...]):
+    """(person, time, {column: values}) per person, sorted by time, rows where the first column is NaN dropped."""
+    import pandas as pd
+
+    groups = timeline.groupby("person", sort=True) if "person" in timeline.columns else [("-", timeline)]
+    for person, g in groups:
+        g = g.sort_values("time", kind="stable")
+        vals = {c: pd.to_numeric(g[c], errors="coerce").to_numpy(float) if c in g.columns else None for c in columns}
+        ok = np.isfinite(vals[columns[0]])
+        yield person, g["time"].to_numpy(float)[ok], {c: (v[ok] if v is not None else None) for c, v in vals.items()}
+
+
+def _segments(t: np.ndarray, max_gap: float):
+    """Index ranges of runs with no gap over ``max_gap`` seconds."""
+    if len(t) == 0:
+        return []
+    cuts = np.flatnonzero(np.diff(t) > max_gap) + 1
+    bounds = np.concatenate([[0], cuts, [len(t)]])
+    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _crossing(t: np.ndarray, x: np.ndarray, i: int, level: float) -> float:
+    """Time at which x crosses ``level`` between samples i-1 and i (linear interpolation)."""
+    if i == 0 or x[i] == x[i - 1]:
+        return float(t[i])
+    f = (level - x[i - 1]) / (x[i] - x[i - 1])
+    return float(t[i - 1] + min(max(f, 0.0), 1.0) * (t[i] - t[i - 1]))
+
+
+def _rises(t, x, low, high, max_rise):
+    """Fast rises of x: (index of the last sample <= low, index of the first sample >= high) with at most
+    ``max_rise`` seconds between them; after a rise, x must fall to ``low`` again before the next."""
+    out, last_low, armed = [], None, True
+    for i in range(len(x)):
+        if x[i] <= low:
+            last_low, armed = i, True
+        elif x[i] >= high and armed and last_low is not None:
+            if t[i] - t[last_low] <= max_rise + 1e-9:
+                out.append((last_low, i))
+            armed = False
+    return out
+
+
+def _rise_events(timeline, signal, kind, low, high, max_rise, max_gap, accept=None):
+    out = []
+    for person, t, v in _series(timeline, (signal, "surprise", "brow_raise")):
+        x = v[signal]
+        for a, b in _segments(t, max_gap):
+            tt, xx = t[a:b], x[a:b]
+            for i0, i1 in _rises(tt, xx, low, high, max_rise):
+                half = (low + high) / 2
+                j = next(k for k in range(i0 + 1, i1 + 1) if xx[k] >= half)
+                t_on = _crossing(tt, xx, j, half)
+                win = (tt >= tt[i1] - 0.5) & (tt <= tt[i1] + max_rise)
+                if accept is not None and not accept({c: (None if v[c] is None else v[c][a:b][win])
+                                                      for c in ("surprise", "brow_raise")}):
+                    continue
+                k = i1 + int(np.argmax(xx[i1:][tt[i1:] <= tt[i1] + max_rise]))
+                out.append({"time": t_on, "person": person, "kind": kind, "signal": signal,
+                            "strength": float(xx[k] - xx[i0]), "peak_time": float(tt[k]), "peak_value": float(xx[k])})
+    return out
+
+
+def _frame(rows):
+    import pandas as pd
+
+    df = pd.DataFrame(rows, columns=_COLUMNS)
+    return df.sort_values(["time", "person"], kind="stable").reset_index(drop=True)
+
+
+def jaw_drop_events(timeline, low: float = 0.3, high: float = 0.7, max_rise: float = 1.0, min_surprise: float = 0.3,
+                    min_brow: float = 0.5, max_gap: float = 1.0):
+    """``jaw_drop`` events (module docstring). Needs ``time`` and ``mouth_open``; reads ``surprise`` and
+    ``brow_raise`` where present (without both, no rise qualifies).
+
+    Returns
+    -------
+    pandas.DataFrame with columns ``time, person, kind, signal, strength, peak_time, peak_value``.
+    """
+    _check(timeline, ("mouth_open",))
+
+    def accept(ctx):
+        s, br = ctx["surprise"], ctx["brow_raise"]
+        return bool((s is not None and np.nanmax(s, initial=0.0) >= min_surprise)
+                    or (br is not None and np.nanmax(br, initial=0.0) >= min_brow))
+
+    return _frame(_rise_events(timeline, "mouth_open", "jaw_drop", low, high, max_rise, max_gap, accept))
+
+
+def smile_onset_events(timeline, low: float = 0.3, high: float = 0.6, max_rise: float = 3.0, max_gap: float = 1.0):
+    """``smile_onset`` events: ``smile`` rising from ``low`` to ``high`` within ``max_rise`` seconds."""
+    _check(timeline, ("smile",))
+    return _frame(_rise_events(timeline, "smile", "smile_onset", low, high, max_rise, max_gap))
+
+
+def is_attentive(gaze_on_camera, head_yaw, min_gaze: float = 0.5, max_yaw: float = 30.0) -> np.ndarray:
+    """Per sample: ``gaze_on_camera >= min_gaze`` and ``|head_yaw| < max_yaw`` (False where either is NaN)."""
+    g, y = np.asarray(gaze_on_camera, float), np.asarray(head_yaw, float)
+    with np.errstate(invalid="ignore"):
+        return (g >= min_gaze) & (np.abs(y) < max_yaw)
+
+
+def looked_away_events(timeline, min_duration: float = 1.0, min_gaze: float = 0.5, max_yaw: float = 30.0,
+                       max_gap: float = 1.0):
+    """``looked_away`` events: inattentive for at least ``min_duration`` seconds after an attentive sample.
+
+    A run's duration is from its first inattentive sample to the next attentive one (or its last sample plus one
+    median step at the end of the data).
+    """
+    _check(timeline, ("gaze_on_camera", "head_yaw"))
+    out = []
+    for person, t, v in _series(timeline, ("gaze_on_camera", "head_yaw")):
+        att = is_attentive(v["gaze_on_camera"], v["head_yaw"], min_gaze, max_yaw)
+        step = float(np.median(np.diff(t))) if len(t) > 1 else 0.0
+        for a, b in _segments(t, max_gap):
+            seen, i = False, a
+            while i < b:
+                if att[i]:
+                    seen, i = True, i + 1
+                    continue
+                j = i
+                while j < b and not att[j]:
+                    j += 1
+                end = t[j] if j < b else t[b - 1] + step
+                if seen and end - t[i] >= min_duration - 1e-9:
+                    out.append({"time": float(t[i]), "person": person, "kind": "looked_away",
+                                "signal": "gaze_on_camera", "strength": float(end - t[i]), "peak_time": float(end),
+                                "peak_value": float(np.nanmin(v["gaze_on_camera"][i:j]))})
+                i = j
+    return _frame(out)
+
+
+def cue_events(timeline):
+    """All cue events the timeline's columns allow (``jaw_drop``, ``smile_onset``, ``looked_away``), by time."""
+    import pandas as pd
+
+    _check(timeline, ())
+    parts = []
+    if "mouth_open" in timeline.columns:
+        parts.append(jaw_drop_events(timeline))
+    if "smile" in timeline.columns:
+        parts.append(smile_onset_events(timeline))
+    if {"gaze_on_camera", "head_yaw"} <= set(timeline.columns):
+        parts.append(looked_away_events(timeline))
+    if not parts:
+        return _frame([])
+    return pd.concat(parts, ignore_index=True).sort_values(["time", "person"], kind="stable").reset_index(drop=True)
+
+
+def attention_share(timeline, min_gaze: float = 0.5, max_yaw: float = 30.0) -> float | None:
+    """Share of the samples with a face that are attentive (:func:`is_attentive`); None without any face."""
+    _check(timeline, ("gaze_on_camera", "head_yaw"))
+    g = np.asarray(timeline["gaze_on_camera"], float)
+    y = np.asarray(timeline["head_yaw"], float)
+    face = np.isfinite(g) & np.isfinite(y)
+    return None if not face.any() else float(is_attentive(g[face], y[face], min_gaze, max_yaw).mean())
+
+
+def count_blinks(t, eyes_open, closed: float = 0.3, opened: float = 0.6, max_blink: float = 0.5,
+                 max_gap: float = 1.0) -> int:
+    """Blinks in one series: ``eyes_open`` falls from at least ``opened`` to at most ``closed`` and is back to
+    ``opened`` within ``max_blink`` seconds of leaving it (longer closures are not blinks)."""
+    t, x = np.asarray(t, float), np.asarray(eyes_open, float)
+    ok = np.isfinite(t) & np.isfinite(x)
+    t, x = t[ok], x[ok]
+    n = 0
+    for a, b in _segments(t, max_gap):
+        last_open, shut = None, False
+        for i in range(a, b):
+            if x[i] >= opened:
+                if shut and last_open is not None and t[i] - t[last_open] <= max_blink + 1e-9:
+                    n += 1
+                last_open, shut = i, False
+            elif x[i] <= closed and last_open is not None:
+                shut = True
+    return n
+
+
+def blink_rate(timeline, min_fps: float = 10.0, **kw) -> float | None:
+    """Blinks per minute of face time (:func:`count_blinks` per person, summed, over the summed face time);
+    None without a face or when the samples are sparser than ``min_fps`` per second (a blink lasts 0.1-0.4 s)."""
+    _check(timeline, ("eyes_open",))
+    total_n, total_t = 0, 0.0
+    for _, t, v in _series(timeline, ("eyes_open",)):
+        if len(t) < 2:
+            continue
+        step = float(np.median(np.diff(t)))
+        if step <= 0 or 1.0 / step < min_fps - 1e-9:
+            return None
+        total_n += count_blinks(t, v["eyes_open"], **kw)
+        total_t += sum(t[b - 1] - t[a] + step for a, b in _segments(t, kw.get("max_gap", 1.0)))
+    return None if total_t <= 0 else 60.0 * total_n / total_t

@@ -1,0 +1,93 @@
+"""Cue events over synthetic timelines: known answers for jaw drops, smile onsets, looking away and blinks."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import cxsense
+from cxsense.session.cue_events import (attention_share, blink_rate, count_blinks, cue_events, jaw_drop_events,
+                                        looked_away_events, smile_onset_events)
+
+
+def _timeline(t, **cols):
+    return pd.DataFrame({"time": t, "person": "p0", **cols})
+
+
+def _step(t, t0, lo, hi, ramp=0.2):
+    """lo before t0, a linear ramp of ``ramp`` seconds, then hi."""
+    return lo + (hi - lo) * np.clip((t - t0) / ramp, 0, 1)
+
+
+def test_jaw_drop_found_at_its_onset_with_surprise_and_not_without():
+    t = np.arange(0, 20, 0.2)
+    mouth = _step(t, 5.0, 0.05, 0.9) - _step(t, 9.0, 0.0, 0.85) + _step(t, 14.0, 0.0, 0.85)
+    surprise = np.where((t > 4) & (t < 10), 0.6, 0.05)  # the second opening comes without surprise or brows
+    ev = jaw_drop_events(_timeline(t, mouth_open=mouth, surprise=surprise, brow_raise=np.full_like(t, 0.1)))
+    assert list(ev["kind"]) == ["jaw_drop"]
+    assert abs(ev["time"].iloc[0] - 5.1) < 0.15  # half way up a ramp from 5.0 to 5.2 s
+    assert ev["peak_value"].iloc[0] == pytest.approx(0.9)
+    # with raised brows instead of surprise the second one counts too
+    brows = np.where(t > 13, 0.8, 0.1)
+    ev = jaw_drop_events(_timeline(t, mouth_open=mouth, surprise=surprise, brow_raise=brows))
+    assert len(ev) == 2 and abs(ev["time"].iloc[1] - 14.1) < 0.15
+
+
+def test_jaw_drop_needs_a_fast_rise_and_a_closed_mouth_before():
+    t = np.arange(0, 20, 0.2)
+    slow = _step(t, 5.0, 0.05, 0.9, ramp=4.0)  # four seconds to open: no jaw drop
+    held = np.full_like(t, 0.9)  # open all along: no change seen
+    for mouth in (slow, held):
+        ev = jaw_drop_events(_timeline(t, mouth_open=mouth, surprise=np.full_like(t, 0.8)))
+        assert len(ev) == 0
+
+
+def test_no_event_across_a_gap_without_face():
+    t = np.arange(0, 10, 0.2)
+    mouth = _step(t, 5.0, 0.05, 0.9)
+    mouth[(t > 3) & (t < 7)] = np.nan  # the face is lost over the change
+    ev = jaw_drop_events(_timeline(t, mouth_open=mouth, surprise=np.full_like(t, 0.8)))
+    assert len(ev) == 0
+
+
+def test_smile_onset_per_person():
+    t = np.arange(0, 10, 0.5)
+    a = _timeline(t, smile=_step(t, 3.0, 0.1, 0.8, ramp=1.0))
+    b = _timeline(t, smile=np.full_like(t, 0.1)).assign(person="p1")
+    ev = smile_onset_events(pd.concat([a, b]))
+    assert list(ev["person"]) == ["p0"] and abs(ev["time"].iloc[0] - 3.5) < 0.3
+
+
+def test_looked_away_duration_and_attention_share():
+    t = np.arange(0, 10, 0.25)
+    gaze = np.where((t >= 4) & (t < 6), 0.1, 0.9)
+    yaw = np.zeros_like(t)
+    yaw[(t >= 8) & (t < 8.5)] = 45.0  # half a second turned away: too short for an event
+    tl = _timeline(t, gaze_on_camera=gaze, head_yaw=yaw)
+    ev = looked_away_events(tl)
+    assert len(ev) == 1 and ev["time"].iloc[0] == pytest.approx(4.0) and ev["strength"].iloc[0] == pytest.approx(2.0)
+    assert attention_share(tl) == pytest.approx(1 - 10 / 40)
+    assert attention_share(_timeline(t, gaze_on_camera=np.full_like(t, np.nan), head_yaw=yaw)) is None
+
+
+def test_blinks_counted_at_10_fps_and_refused_when_too_sparse():
+    t = np.arange(0, 60, 0.1)
+    eyes = np.full_like(t, 0.9)
+    for tb in (5, 15, 25, 35, 45):  # five blinks of 0.2 s
+        eyes[(t >= tb) & (t < tb + 0.2)] = 0.05
+    eyes[(t >= 50) & (t < 53)] = 0.05  # eyes closed for 3 s: not a blink
+    assert count_blinks(t, eyes) == 5
+    assert blink_rate(_timeline(t, eyes_open=eyes)) == pytest.approx(5.0, rel=0.01)
+    assert blink_rate(_timeline(t[::5], eyes_open=eyes[::5])) is None  # 2 frames per second
+
+
+def test_cue_events_combines_and_bad_input_is_an_input_error():
+    t = np.arange(0, 10, 0.2)
+    tl = _timeline(t, mouth_open=_step(t, 5, 0.0, 0.9), surprise=np.full_like(t, 0.5),
+                   smile=np.full_like(t, 0.1), gaze_on_camera=np.full_like(t, 0.9), head_yaw=np.zeros_like(t))
+    assert list(cue_events(tl)["kind"]) == ["jaw_drop"]
+    with pytest.raises(cxsense.InputError, match="timeline"):
+        jaw_drop_events(tl.drop(columns=["mouth_open"]))
+    with pytest.raises(cxsense.InputError, match="timeline"):
+        cue_events([1, 2, 3])
+    with pytest.raises(cxsense.InputError, match="timeline"):
+        smile_onset_events(tl.assign(time="x"))
