@@ -50,7 +50,7 @@ def step_arrays(videos: list[dict], pair) -> dict:
     from cxsense.fusion.features import feature_row
     from cxsense.fusion.session import frame_share, is_pooled_step
 
-    F, V, n, y = [], [], [], []
+    F, V, n, y, ok = [], [], [], [], []
     for _, label, steps in segment_steps(videos):
         for s in steps:
             results, exclude, _ = step_inputs(s)
@@ -59,7 +59,8 @@ def step_arrays(videos: list[dict], pair) -> dict:
                 continue
             f, v = pair.block_terms(feature_row(usable)[None])
             F.append(f[0]); V.append(v[0]); n.append(frame_share(usable["face"])); y.append(label)
-    return {"F": np.array(F), "V": np.array(V), "n": np.array(n, float), "y": np.array(y)}
+            ok.append([usable[m].probability_vector().argmax() == label for m in ("face", "voice")])
+    return {"F": np.array(F), "V": np.array(V), "n": np.array(n, float), "y": np.array(y), "ok": np.array(ok, float)}
 
 
 def logits(th: np.ndarray, d: dict, kind: str) -> np.ndarray:
@@ -136,6 +137,9 @@ def main(argv=None) -> int:
     print(f"machine: {machine()}")
     print("split:\n  " + "\n  ".join(splits))
     print(f"fitted steps (pooled face + voice): train {len(arrays['train']['y'])}, dev {len(arrays['dev']['y'])}")
+    for part in ("train", "dev"):
+        f_ok, v_ok = arrays[part]["ok"].mean(0)
+        print(f"  {part} steps read right by the face alone {f_ok:.3f}, by the voice alone {v_ok:.3f}")
     cands = candidates(pair, arrays["train"], arrays["dev"])
     rows, dev_keys = {}, SETS["dev"]
     for name, (cal, k, vals) in cands.items():

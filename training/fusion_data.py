@@ -6,7 +6,7 @@ runs each shipped encoder, exactly as :func:`cxsense.assess` does, over its own 
 what the fusion reads (calibrated probabilities, quality, embedding, label, group):
 
 - face: FER-2013 de-duplicated PublicTest (dev, all 3,292) and a seeded, class-stratified subset of
-  the de-duplicated Training split, crops through ``FaceEncoder.encode(detect_face=False)``;
+  the de-duplicated Training split, crops through ``FaceEncoder.encode(FaceOptions(detect=False))``;
 - voice: RAVDESS actors 19-20 (dev, 120 clips) clean and with white noise at 10 dB SNR (a degraded
   voice), and actors 01-18 (train, 1,080 clips), through ``VoiceEncoder.encode``.
 
@@ -36,11 +36,13 @@ def _key() -> str:
 def _face_outputs(x: np.ndarray) -> dict:
     from cxsense.encoders import get_encoder
     from cxsense.inputs.image import load_image
+    from cxsense.options import FaceOptions
 
     enc = get_encoder("face")
+    crop = FaceOptions(detect=False, cues="off")  # the whole crop, as assess(detect_face=False); cues are not fused
     P, Q, E = [], [], []
     for im in x:
-        r = enc.encode(load_image(im, parameter="face"), detect_face=False)
+        r = enc.encode(load_image(im, parameter="face"), crop)
         P.append(r.probability_vector() if r.quality > 0 else np.full(7, 1 / 7))
         Q.append(r.quality)
         E.append(r.embedding)

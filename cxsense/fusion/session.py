@@ -88,9 +88,10 @@ class StepCalibration:
         if path is None:
             from ..registry import model_entry, model_path
 
-            path, name = model_path("step-calibration"), model_entry("step-calibration").get("name")
+            path, entry = model_path("step-calibration"), model_entry("step-calibration")
+            name, sha = entry.get("name"), str(entry.get("sha256", ""))[:12]
         else:
-            name = "user file"
+            name, sha = "user file", None
         try:
             with open(path, encoding="utf-8") as f:
                 d = json.load(f)
@@ -98,7 +99,8 @@ class StepCalibration:
             raise ModelError(f"cannot read the step calibration file {path}: {e}") from e
         if d.get("format") != FORMAT or list(d.get("classes", [])) != list(EMOTIONS):
             raise ModelError(f"{path} is not a {FORMAT} file over {list(EMOTIONS)}")
-        meta = {"name": name, "version": d.get("version"), "file": os.path.basename(str(path))}
+        meta = {"name": name, "version": d.get("version"), "file": os.path.basename(str(path)),
+                **({"sha256": sha} if sha else {})}
         return cls(float(d["face_weight"]), float(d["voice_weight"]), np.array(d["class_bias"], dtype=np.float64),
                    float(d["temperature"]), float(d.get("frames_exponent", 0.0)), meta)
 
