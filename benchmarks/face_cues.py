@@ -24,7 +24,7 @@ import time
 import numpy as np
 
 from benchmarks.metrics import machine
-from training.datasets import data_root, load_fer
+from training.common.fer import data_root, load_fer
 
 CLASSES = {"happiness": 3, "surprise": 5, "neutral": 6}
 

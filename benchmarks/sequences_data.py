@@ -32,7 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from training.datasets import REPO, data_root, load_fer
+from training.common.data import REPO, data_root
+from training.common.fer import load_fer
 
 CACHE = REPO / "training" / "runs" / "sequences"
 SR = 16000
@@ -73,7 +74,7 @@ def plan(split: str, seed: int = 0, segments: int = 5, per_cell: int = 2, degrad
 
     Each segment is ``{"label", "clip", "faces": [FER index, ...], "seconds", "degrade"}``.
     """
-    from training.voice_data import load_ravdess
+    from training.common.ravdess import load_ravdess
 
     root = data_root(data)
     _, yf, fdesc = load_fer(root, split)
@@ -125,7 +126,7 @@ def render(video: list[dict], faces: np.ndarray, path: str, data=None, seed: int
     import cv2
 
     from cxsense.session.testing import write_video
-    from training.voice_data import read_wav
+    from training.common.ravdess import read_wav
 
     root = data_root(data)
     rng = np.random.default_rng(seed)

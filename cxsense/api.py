@@ -27,8 +27,19 @@ def refuse_unknown(unknown: dict, allowed: list[str]) -> None:
                          "an unknown keyword argument")
 
 
+def _clean_list(value, loader, parameter: str) -> list | None:
+    """A baseline given as one input or a list of them, each cleaned by ``loader`` (errors name the item)."""
+    if value is None:
+        return None
+    many = isinstance(value, list)
+    items = value if many else [value]
+    if not items:
+        raise InputError(parameter, "one input or a non-empty list of inputs", "an empty list")
+    return [loader(v, parameter=f"{parameter}[{i}]" if many else parameter) for i, v in enumerate(items)]
+
+
 def _prepare(face, voice, physio, face_opts: FaceOptions, physio_opts: PhysioOptions,
-             physio_baseline) -> dict[str, tuple[Any, Any, Any]]:
+             baselines: dict) -> dict[str, tuple[Any, Any, Any]]:
     """modality -> (clean input, options, clean baseline or None); bad input fails here, before any model."""
     if face is None and voice is None and physio is None:
         raise InputError("face, voice, physio", "at least one input", "none of the three")
@@ -36,16 +47,19 @@ def _prepare(face, voice, physio, face_opts: FaceOptions, physio_opts: PhysioOpt
     if face is not None:
         from .inputs.image import load_image
 
-        items["face"] = (load_image(face, parameter="face"), face_opts, None)
+        items["face"] = (load_image(face, parameter="face"), face_opts,
+                         _clean_list(baselines.get("face"), load_image, "face_baseline"))
     if voice is not None:
         from .inputs.audio import load_audio
 
-        items["voice"] = (load_audio(voice, parameter="voice"), VoiceOptions(), None)
+        items["voice"] = (load_audio(voice, parameter="voice"), VoiceOptions(),
+                          _clean_list(baselines.get("voice"), load_audio, "voice_baseline"))
     if physio is not None:
         from .inputs.physio import load_physio
 
         kw = {"sampling_rate": physio_opts.sampling_rate, "nan_policy": physio_opts.nan_policy}
-        base = None if physio_baseline is None else load_physio(physio_baseline, parameter="physio_baseline", **kw)
+        base = baselines.get("physio")
+        base = None if base is None else load_physio(base, parameter="physio_baseline", **kw)
         items["physio"] = (load_physio(physio, parameter="physio", **kw), physio_opts, base)
     return items
 
@@ -71,7 +85,8 @@ def _without_modality(given: dict[str, bool], modality: str) -> None:
 
 def assess(face=None, voice=None, physio=None, *, detect_face: bool = True, face_model: str = "base",
            face_early_exit: EarlyExit = "auto", face_cues: str = "full", sampling_rate: float | None = None,
-           nan_policy: str = "raise", physio_baseline=None, baseline=None, **unknown) -> Assessment:
+           nan_policy: str = "raise", face_baseline=None, voice_baseline=None, physio_baseline=None, baseline=None,
+           **unknown) -> Assessment:
     """Estimate how a person appears to feel from any non-empty subset of face, voice and body signals.
 
     Parameters
@@ -99,9 +114,19 @@ def assess(face=None, voice=None, physio=None, *, detect_face: bool = True, face
         Hz of a pandas DataFrame given as ``physio``.
     nan_policy : {"raise", "interpolate"}, default "raise"
         Physio NaN samples: an error, or gaps up to 2 s filled linearly.
+    face_baseline : one image in any form ``face`` accepts, or a list of them, optional
+        The same person with a neutral expression: their resting offset is removed from the face's probabilities
+        (docs/face.md, "Neutral baseline"; measured only on proxies: FER-2013 has no person ids).
+    voice_baseline : one recording in any form ``voice`` accepts, or a list of them, optional
+        The same speaker, neutral or everyday speech (a few takes): a small head reads the take against the
+        speaker's own statistics (docs/voice.md, "Speaker baseline": +1.6 to +3.4 points across the 18 training
+        actors, none on the 2 dev actors).
     physio_baseline : same forms as ``physio``, optional
         A resting recording of the same person (1-5 min): the stress model then also reads each feature's
         change from it. ``baseline=`` is its older name.
+
+        Every baseline is read once per call and dropped; nothing of it is kept, and no identity is computed.
+        A baseline without its modality, or one in which no face or speech is found, is an ``InputError`` naming it.
 
     Returns
     -------
@@ -124,7 +149,7 @@ def assess(face=None, voice=None, physio=None, *, detect_face: bool = True, face
     ('happiness', 0.9)
     """
     refuse_unknown(unknown, ["detect_face", "face_model", "face_early_exit", "face_cues", "sampling_rate",
-                             "nan_policy", "physio_baseline", "baseline"])
+                             "nan_policy", "face_baseline", "voice_baseline", "physio_baseline", "baseline"])
     if baseline is not None and physio_baseline is not None:
         raise InputError("baseline", "not together with physio_baseline (baseline is its older name)", "both")
     physio_baseline = baseline if physio_baseline is None else physio_baseline
@@ -132,11 +157,14 @@ def assess(face=None, voice=None, physio=None, *, detect_face: bool = True, face
     physio_opts = PhysioOptions(sampling_rate=sampling_rate, nan_policy=nan_policy)
     if face is None:
         _without_modality({"face_model": face_model != "base", "face_early_exit": face_early_exit != "auto",
-                           "face_cues": face_cues != "full"}, "face")
+                           "face_cues": face_cues != "full", "face_baseline": face_baseline is not None}, "face")
+    if voice is None:
+        _without_modality({"voice_baseline": voice_baseline is not None}, "voice")
     if physio is None:
         _without_modality({"sampling_rate": sampling_rate is not None, "nan_policy": nan_policy != "raise",
                            "physio_baseline": physio_baseline is not None}, "physio")
-    return fuse(encode_inputs(_prepare(face, voice, physio, face_opts, physio_opts, physio_baseline)))
+    baselines = {"face": face_baseline, "voice": voice_baseline, "physio": physio_baseline}
+    return fuse(encode_inputs(_prepare(face, voice, physio, face_opts, physio_opts, baselines)))
 
 
 def assess_faces(face, *, face_model: str = "base", face_early_exit: EarlyExit = "auto", face_cues: str = "full",

@@ -234,3 +234,23 @@ def test_cli_session_checks_outputs_before_analysis(tmp_path, cli, still_face):
     bad.write_text("start,end\n0,1\n")
     code, _, err = cli("session", path, "--out", tmp_path / "t.csv", "--segments", bad)
     assert code == 2 and "segments" in err and not (tmp_path / "t.csv").exists()
+
+
+def test_baselines_through_assess(face_path, cli):
+    """face_baseline / voice_baseline: one input or a list, read once, reported in details; refused without their
+    modality or when they hold no face (the contract's "Baselines")."""
+    a = cxsense.assess(face=face_path, face_baseline=[face_path, face_path])
+    b = a.modalities["face"].details["baseline"]
+    assert b["used"] and b["items"] == 2 and b["usable_items"] == 2
+    plain = cxsense.assess(face=face_path)
+    assert "baseline" not in plain.modalities["face"].details
+    assert a.probabilities != plain.probabilities  # the person's offset is removed
+    silence = (np.zeros(16000, np.float32), 16000)
+    for kw, name in (({"voice": silence, "face_baseline": face_path}, "face_baseline"),
+                     ({"face": face_path, "voice_baseline": silence}, "voice_baseline"),
+                     ({"face": face_path, "face_baseline": np.full((64, 64), 90, np.uint8)}, "face_baseline"),
+                     ({"face": face_path, "face_baseline": []}, "face_baseline")):
+        with pytest.raises(cxsense.InputError, match=name):
+            cxsense.assess(**kw)
+    code, d, _ = cli("assess", "--face", face_path, "--face-baseline", face_path)
+    assert code == 0 and d["modalities"]["face"]["details"]["baseline"]["used"]

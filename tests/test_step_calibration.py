@@ -135,7 +135,22 @@ def test_file_round_trip_and_wrong_file(tmp_path):
     p.write_text(json.dumps(cal.to_json()))
     back = StepCalibration.load(p)
     assert back.face_weight == 1.3 and back.voice_weight == 0.8 and np.allclose(back.class_bias, cal.class_bias)
-    p.write_text(json.dumps(dict(cal.to_json(), classes=list(reversed(EMOTIONS)))))
+    doc = cal.to_json()
+    doc["cxsense"]["labels"] = list(reversed(EMOTIONS))
+    p.write_text(json.dumps(doc))
+    with pytest.raises(cxsense.ModelError):
+        StepCalibration.load(p)
+    doc = cal.to_json()
+    doc["cxsense"]["architecture"]["family"] = "cxsense-late-fusion"
+    p.write_text(json.dumps(doc))
+    with pytest.raises(cxsense.ModelError):
+        StepCalibration.load(p)
+    doc = cal.to_json()
+    del doc["cxsense"]["architecture"]["voice_weight"]
+    p.write_text(json.dumps(doc))
+    with pytest.raises(cxsense.ModelError):
+        StepCalibration.load(p)
+    p.write_text(json.dumps({k: v for k, v in cal.to_json().items() if k != "cxsense"}))  # no metadata block
     with pytest.raises(cxsense.ModelError):
         StepCalibration.load(p)
     with pytest.raises(cxsense.ModelError):

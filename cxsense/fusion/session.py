@@ -15,7 +15,7 @@ session steps), and ``s`` is the share of the step's sampled frames in which the
 ``face_weight = voice_weight = 1``, ``frames_exponent = 0``, the intercept as ``class_bias`` and the pair
 temperature this is the pair fusion exactly. Every other case (a single image, a face without voice, a voice alone, a user's
 fusion file) is untouched. Parameters: ``models/fusion/step_calibration_v1.json`` (card
-``models/fusion/MODEL_CARD.md``, section "Session steps"), fitted by ``training/fit_step_calibration.py``.
+``models/fusion/MODEL_CARD.md``, section "Session steps"), fitted by ``training/fusion/step_calibration.py``.
 """
 
 from __future__ import annotations
@@ -31,9 +31,10 @@ from ..emotions import EMOTIONS
 from ..encoders.base import ModalityResult
 from ..errors import InputError, ModelError
 
-__all__ = ["StepCalibration", "frame_share", "is_pooled_step"]
+__all__ = ["FAMILY", "StepCalibration", "frame_share", "is_pooled_step"]
 
-FORMAT = "cxsense-step-calibration"
+#: ``architecture.family`` of step calibration files.
+FAMILY = "cxsense-step-calibration"
 
 
 def is_pooled_step(results: Mapping[str, ModalityResult]) -> bool:
@@ -84,32 +85,62 @@ class StepCalibration:
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None) -> "StepCalibration":
-        """The shipped calibration (SHA-256 checked through the registry), or a file written by :meth:`to_json`."""
+        """The shipped calibration (SHA-256 and metadata checked through the registry), or a file written by
+        :meth:`to_json`.
+
+        Raises
+        ------
+        ModelError
+            Unreadable file, another metadata format version, another family or labels, a missing field.
+        """
+        from ..modelmeta import read_meta
+
         if path is None:
-            from ..registry import model_entry, model_path
+            from ..registry import model_file
 
-            path, entry = model_path("step-calibration"), model_entry("step-calibration")
-            name, sha = entry.get("name"), str(entry.get("sha256", ""))[:12]
+            f = model_file("step-calibration")
+            path, meta, sha = f.path, f.meta, str(f.entry.get("sha256", ""))[:12]
         else:
-            name, sha = "user file", None
+            meta, sha = read_meta(path), None
+        if meta.family != FAMILY or tuple(meta.labels) != tuple(EMOTIONS):
+            raise ModelError(f"{path} is not a {FAMILY} file over {list(EMOTIONS)}")
         try:
-            with open(path, encoding="utf-8") as f:
-                d = json.load(f)
-        except (OSError, ValueError) as e:
+            with open(path, encoding="utf-8") as fh:
+                bias = json.load(fh)["class_bias"]
+        except (OSError, ValueError, KeyError) as e:
             raise ModelError(f"cannot read the step calibration file {path}: {e}") from e
-        if d.get("format") != FORMAT or list(d.get("classes", [])) != list(EMOTIONS):
-            raise ModelError(f"{path} is not a {FORMAT} file over {list(EMOTIONS)}")
-        meta = {"name": name, "version": d.get("version"), "file": os.path.basename(str(path)),
+        fw, vw, g = meta.require("architecture", "face_weight", "voice_weight", "frames_exponent", where=str(path))
+        t = meta.require("calibration", "temperature", where=str(path))
+        info = {"name": meta.name, "version": meta.version, "file": os.path.basename(str(path)),
                 **({"sha256": sha} if sha else {})}
-        return cls(float(d["face_weight"]), float(d["voice_weight"]), np.array(d["class_bias"], dtype=np.float64),
-                   float(d["temperature"]), float(d.get("frames_exponent", 0.0)), meta)
+        try:
+            return cls(float(fw), float(vw), np.array(bias, dtype=np.float64), float(t), float(g), info)
+        except (InputError, TypeError, ValueError) as e:
+            raise ModelError(f"{path}: {e}") from e
 
-    def to_json(self, **extra) -> dict:
-        """The JSON document :meth:`load` reads."""
-        return {"format": FORMAT, "version": self.meta.get("version", "user"), "classes": list(EMOTIONS),
-                "face_weight": float(self.face_weight), "voice_weight": float(self.voice_weight),
-                "class_bias": [float(v) for v in self.class_bias], "temperature": float(self.temperature),
-                "frames_exponent": float(self.frames_exponent), **extra}
+    def metadata(self, name: str = "user step calibration", version: str = "user",
+                 provenance: dict | None = None):
+        """The metadata block (:mod:`cxsense.modelmeta`) of this calibration, for :meth:`to_json`; provenance fields
+        not given read "not recorded"."""
+        from ..modelmeta import ModelMeta
+
+        prov = {"training_data": "not recorded", "licence": "not recorded", "command": "not recorded", "runs": [],
+                "date": "not recorded", **dict(provenance or {})}
+        return ModelMeta(
+            name=name, version=version, labels=tuple(EMOTIONS),
+            architecture={"family": FAMILY, "formula": "z = (face_weight * share**frames_exponent * F + voice_weight"
+                          " * V + class_bias) / temperature", "face_weight": float(self.face_weight),
+                          "voice_weight": float(self.voice_weight), "frames_exponent": float(self.frames_exponent),
+                          "applies_to": "a face pooled over a session step (details['frames']) with a usable voice"},
+            input={"terms": "the late fusion's quality-gated face and voice terms (LearnedFusion.block_terms)",
+                   "share": "details['frames'] / details['sampled_frames'] of the pooled face"},
+            normalisation={"none": "the terms enter as the late fusion computes them"},
+            calibration={"temperature": float(self.temperature)}, provenance=prov)
+
+    def to_json(self, name: str = "user step calibration", version: str = "user", provenance: dict | None = None) -> dict:
+        """The JSON document :meth:`load` reads: the metadata block and ``class_bias`` (EMOTIONS order)."""
+        return self.metadata(name, version, provenance).json_document(
+            {"class_bias": [float(v) for v in self.class_bias]})
 
     def logits(self, face_term: np.ndarray, voice_term: np.ndarray, share=1.0) -> np.ndarray:
         """Step log-odds ``(n, 7)`` over EMOTIONS from the pair fusion's gated face and voice terms ``(n, 7)`` (same

@@ -62,10 +62,16 @@ ANCHORS = {
 @lru_cache(maxsize=1)
 def canonical_geometry() -> np.ndarray:
     """MediaPipe's canonical face (468, 3) in cm, in camera axes: x to the image's right, y down, z away from the
-    camera (the file's y and z negated). Loaded once through the registry (``face-canonical-geometry``)."""
-    from ...registry import model_path
+    camera (the file's y and z negated). Loaded once through the registry (``face-canonical-geometry``: SHA-256 and
+    metadata block checked; the vertices are the file's body)."""
+    from ...registry import model_file
 
-    v = np.asarray(json.loads(model_path("face-canonical-geometry").read_text())["vertices"], dtype=np.float64)
+    f = model_file("face-canonical-geometry")
+    if f.meta.family != "mediapipe-canonical-face-geometry" or f.meta.require("input", "units") != "cm":
+        from ...errors import ModelError
+
+        raise ModelError(f"{f.path}: not MediaPipe's canonical face in cm ({f.meta.family}, {f.meta.input})")
+    v = np.asarray(json.loads(f.path.read_text())["vertices"], dtype=np.float64)
     if v.shape != (468, 3):  # pragma: no cover - a corrupt file fails its SHA-256 first
         from ...errors import ModelError
 
