@@ -3,7 +3,7 @@
     python -m training.fusion.step_calibration            # fit, compare on dev, export and register
     python -m training.fusion.step_calibration --dry-run  # print the comparison only
 
-Data: session sequences (:mod:`benchmarks.sequences_data`) run through ``cxsense.analyze_session`` and cached per
+Data: session sequences (:mod:`training.fusion.sequences`) run through ``cxsense.analyze_session`` and cached per
 step. **Fit** on train sequences: FER-2013 Training faces x RAVDESS actors 01-18 (2 clips per actor and label,
 252 segments), once with clean faces and once with degraded ones (``mixed``: blur, low resolution, JPEG, small
 faces); **choose** on dev sequences: FER-2013 PublicTest x every clip of actors 19-20 (120 segments), clean and
@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 
 import numpy as np
 from scipy.optimize import minimize
@@ -37,7 +39,7 @@ from training.common.data import REPO
 OUT = REPO / "models" / "fusion" / "step_calibration_v1.json"
 LICENCE = ("weights: cxsense's own; fitted on outputs of the face (FER-2013, research use) and voice (RAVDESS, "
            "CC BY-NC-SA 4.0) models: non-commercial research use")
-ORIGIN = "training/fusion/step_calibration.py on session sequences (benchmarks/sequences_data.py)"
+ORIGIN = "training/fusion/step_calibration.py on session sequences (training/fusion/sequences.py)"
 #: (split, faces, seed) of the sequence sets fitted on and chosen on.
 SETS = {"train": [("train", "none", 0), ("train", "mixed", 0)],
         "dev": [("dev", "none", 0), ("dev", "mixed", 0)]}
@@ -46,7 +48,7 @@ SETS = {"train": [("train", "none", 0), ("train", "mixed", 0)],
 def step_arrays(videos: list[dict], pair) -> dict:
     """Per step with a pooled face and a usable voice: the pair fusion's face and voice terms, the share of
     frames with the face, the segment's label."""
-    from benchmarks.session_sequences import segment_steps, step_inputs
+    from training.fusion.sequence_metrics import segment_steps, step_inputs
     from cxsense.fusion.features import feature_row
     from cxsense.fusion.session import frame_share, is_pooled_step
 
@@ -121,9 +123,8 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    from benchmarks.metrics import machine
-    from benchmarks.sequences_data import build
-    from benchmarks.session_sequences import evaluate
+    from training.fusion.sequence_metrics import evaluate
+    from training.fusion.sequences import build
     from cxsense.fusion.learned import LearnedFusion
 
     pair = LearnedFusion.load(__import__("cxsense.registry", fromlist=["x"]).model_path("late-fusion"))  # no step part
@@ -134,7 +135,8 @@ def main(argv=None) -> int:
             splits.append(desc)
         parts = [step_arrays(videos[k], pair) for k in keys]
         arrays[part] = {f: np.concatenate([p[f] for p in parts]) for f in parts[0]}
-    print(f"machine: {machine()}")
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical cores, Python "
+          f"{platform.python_version()}")
     print("split:\n  " + "\n  ".join(splits))
     print(f"fitted steps (pooled face + voice): train {len(arrays['train']['y'])}, dev {len(arrays['dev']['y'])}")
     for part in ("train", "dev"):
@@ -158,7 +160,7 @@ def main(argv=None) -> int:
                   f"{e['step_accuracy']:.3f} | recall " + ", ".join(f"{c} {v:.2f}" for c, v in e["per_class_recall"].items()))
     ok = [n for n, r in rows.items() if r["clean_fear_disgust"] >= 0.5]
     best = max(ok, key=lambda n: (round(rows[n]["mean_accuracy"], 6), -rows[n]["k"]))
-    from benchmarks.session_sequences import paired_interval
+    from training.fusion.sequence_metrics import paired_interval
 
     print(f"\nchosen: {best}")
     for n in rows[best]["sets"]:
@@ -177,7 +179,7 @@ def main(argv=None) -> int:
     from training.common.model_metadata import provenance, register, write_json
 
     meta = cal.metadata("step-calibration", "1.0.0", provenance(
-        "train sequences (benchmarks/sequences_data.py): FER-2013 Training x RAVDESS actors 01-18, 2 clips per actor "
+        "train sequences (training/fusion/sequences.py): FER-2013 Training x RAVDESS actors 01-18, 2 clips per actor "
         "and label, 252 segments, clean and degraded faces; steps with a pooled face and a voice", LICENCE,
         "python -m training.fusion.step_calibration",
         [{"run": "training/runs/sequences", "role": "session sequences, cached per step"}],
