@@ -50,6 +50,25 @@ def session_check(videos: list[dict]) -> tuple[float, int]:
     return worst, checked
 
 
+def fuse_cost(videos: list[dict], fusions: dict, n: int = 300) -> dict:
+    """Median microseconds of one ``fuse`` call on cached steps with a face and a voice, per fusion."""
+    import time
+
+    from cxsense.fusion import fuse
+
+    steps = [step_inputs(s) for v in videos for s in v["steps"]]
+    steps = [(r, e) for r, e, _ in steps if "face" in r and "voice" in r and not e][:n]
+    out = {}
+    for name, f in fusions.items():
+        t = []
+        for r, e in steps:
+            t0 = time.perf_counter()
+            fuse(r, exclude=e, fusion=f)
+            t.append(time.perf_counter() - t0)
+        out[name] = 1e6 * float(np.median(t))
+    return out
+
+
 def describe(videos: list[dict]) -> str:
     steps = [s for v in videos for s in v["steps"]]
     face = np.mean([bool(s["persons"]) for s in steps])
@@ -102,7 +121,10 @@ def main(argv=None) -> int:
     worst, checked = session_check(videos)
     print(f"shipped fusion offline vs the sessions' own rows: largest probability difference {worst:.2e} "
           f"({checked} of {len(videos)} videos made with this fusion file or as pairs)")
-    res = {name: evaluate(videos, f) for name, f in comparison_fusions().items()}
+    fusions = comparison_fusions()
+    cost = fuse_cost(videos, fusions)
+    print("fuse() per step with a face and a voice, median: " + ", ".join(f"{k} {v:.0f} us" for k, v in cost.items()))
+    res = {name: evaluate(videos, f) for name, f in fusions.items()}
     first = next(iter(res.values()))
     res["shipped + temporal smoothing 0.5 (tried, not shipped)"] = evaluate(videos, get_fusion(), smooth=0.5)
     res["face alone"] = evaluate(videos, modality="face")
