@@ -13,6 +13,10 @@
   probabilities) and of the physiology's stress probability (log-linear pooling).
 - **Confidence**: the fused probability of the chosen emotion (calibrated: see the card's reliability
   figures and selective-accuracy curve).
+- **Session steps** (a face pooled over a step, ``details["frames"]``, with a usable voice): the same learned
+  face and voice terms, recombined by the :class:`~cxsense.fusion.session.StepCalibration`
+  (``models/fusion/step_calibration_v1.json``) with equal class priors; ``Assessment.fusion["step_calibration"]``
+  says so. Single images and pairs are unchanged.
 - **Incongruence**: :func:`cxsense.fusion.incongruence.incongruence` over the modalities' own estimates.
 """
 
@@ -31,6 +35,7 @@ from ..modelmeta import ModelMeta
 from .base import FusedEstimate, no_signal_reasons
 from .features import CATEGORICAL_BLOCKS, QUALITY_COLUMNS, feature_row, gated_design
 from .incongruence import incongruence
+from .session import StepCalibration, frame_share, is_pooled_step
 
 __all__ = ["LearnedFusion", "FAMILY"]
 
@@ -63,12 +68,15 @@ class LearnedFusion:
         is calibrated on its own dev data; the learned weights are for combining). False applies the model.
     meta : dict
         Provenance shown in ``Assessment.fusion["model"]`` (name, version, file).
+    step_calibration : StepCalibration, optional
+        How session steps (a pooled face with a voice) recombine the face and voice terms; None: as pairs.
     """
 
     method = "learned late fusion (quality-gated logistic on face and voice; physio in arousal and stress)"
 
     def __init__(self, coef, intercept, classes=EMOTIONS, temperature: float = 1.0, physio_weight: float = 1.0,
-                 meta: dict | None = None, subset_temperatures: dict | None = None, single_passthrough: bool = True):
+                 meta: dict | None = None, subset_temperatures: dict | None = None, single_passthrough: bool = True,
+                 step_calibration: StepCalibration | None = None):
         self.coef = np.asarray(coef, dtype=np.float64)
         self.intercept = np.asarray(intercept, dtype=np.float64)
         self.classes = tuple(str(c) for c in classes)
@@ -92,6 +100,9 @@ class LearnedFusion:
         self.physio_weight = float(physio_weight)
         self.meta = dict(meta or {})
         self.single_passthrough = bool(single_passthrough)
+        if step_calibration is not None and not isinstance(step_calibration, StepCalibration):
+            raise InputError("step_calibration", "a StepCalibration or None", type(step_calibration).__name__)
+        self.step_calibration = step_calibration
         self._index = np.array([EMOTIONS.index(c) for c in self.classes])
 
     # -- construction -------------------------------------------------------------------------
@@ -107,7 +118,8 @@ class LearnedFusion:
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None) -> "LearnedFusion":
-        """The shipped fusion (SHA-256 and metadata checked through the registry), or a file written by :meth:`save`.
+        """The shipped fusion with its step calibration (SHA-256 and metadata checked through the registry), or a
+        file written by :meth:`save` (no step calibration: add one with :meth:`with_step_calibration`).
 
         Raises
         ------
@@ -116,6 +128,7 @@ class LearnedFusion:
         """
         from ..modelmeta import read_meta
 
+        from_registry = path is None
         if path is None:
             from ..registry import model_file
 
@@ -138,7 +151,13 @@ class LearnedFusion:
         except KeyError as e:
             raise ModelError(f"{path}: the fusion file lacks {e}") from e
         info = {"name": meta.name, "version": meta.version, "file": os.path.basename(str(path))}
-        return cls(coef, intercept, meta.labels, cal[0], arch[0], info, cal[1], arch[1])
+        step = StepCalibration.load() if from_registry else None
+        return cls(coef, intercept, meta.labels, cal[0], arch[0], info, cal[1], arch[1], step)
+
+    def with_step_calibration(self, step: StepCalibration | None) -> "LearnedFusion":
+        """A copy with another step calibration (None: session steps fused as pairs)."""
+        return LearnedFusion(self.coef, self.intercept, self.classes, self.temperature, self.physio_weight,
+                             self.meta, self.subset_temperatures, self.single_passthrough, step)
 
     def metadata(self, name: str = "user fusion", version: str = "user", provenance: dict | None = None) -> ModelMeta:
         """The metadata block of this fusion (:mod:`cxsense.modelmeta`), for :meth:`to_json`.
@@ -182,9 +201,25 @@ class LearnedFusion:
             return None
         if len(used) == 1 and self.single_passthrough:
             p = results[used[0]].probability_vector()  # one categorical modality: its own calibrated estimate
+        elif self.step_calibration is not None and is_pooled_step(results):
+            z = self.step_calibration.logits(*self.block_terms(x[None]), frame_share(results["face"]))[0]
+            p = np.exp(z - z.max())
         else:
             p = self.predict_rows(x[None])[0]
         return p / p.sum()
+
+    def block_terms(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The quality-gated face and voice terms ``(n, 7)`` each, over EMOTIONS, of fusion rows ``X``: the
+        logits before the intercept and the temperature (0 for a masked block)."""
+        X = np.asarray(X, dtype=np.float64).reshape(-1, sum(w + 1 for _, w in CATEGORICAL_BLOCKS))
+        D = gated_design(X, CATEGORICAL_BLOCKS)
+        out, j = [], 0
+        for _, w in CATEGORICAL_BLOCKS:
+            t = np.zeros((len(X), len(EMOTIONS)))
+            t[:, self._index] = D[:, j:j + w + 1] @ self.coef[:, j:j + w + 1].T
+            out.append(t)
+            j += w + 1
+        return out[0], out[1]
 
     def predict_rows(self, X: np.ndarray) -> np.ndarray:
         """Fused probabilities ``(n, 7)`` over EMOTIONS for fusion rows ``X`` (see :mod:`~cxsense.fusion.features`).
@@ -250,5 +285,7 @@ class LearnedFusion:
                   "categorical_inputs": sorted(k for k, r in usable.items() if r.probabilities is not None),
                   "arousal_stress_weights": ({"categorical": cat_q / total, "physio": w_ph / total} if total > 0 else {}),
                   "used": sorted(usable), "ignored_no_signal": sorted(set(results) - set(usable)),
-                  "incongruence": inc},
+                  "incongruence": inc,
+                  **({"step_calibration": dict(self.step_calibration.meta)}
+                     if self.step_calibration is not None and is_pooled_step(usable) else {})},
         )
