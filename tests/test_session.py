@@ -485,3 +485,33 @@ def test_face_baselines_keep_the_more_neutral_half():
     bases, notes = fb.build()
     np.testing.assert_allclose(bases["p0"].probabilities, neutral / neutral.sum(), atol=1e-9)
     assert bases["p0"].n_items == 26 and "p1" not in bases and any("p1: fewer than 3" in n for n in notes)
+
+
+def test_every_frame_reads_every_frame_but_detects_at_most_detect_rate(one_face_mp4, monkeypatch):
+    """fps=0: the expression network reads all 100 frames; the detector runs on every other one (25 fps video,
+    DETECT_RATE 12.5 Hz), and the frames between reuse its boxes, so the face is found in every frame."""
+    from cxsense.encoders.face.encoder import FaceEncoder
+    from cxsense.session.stages import DETECT_RATE
+
+    calls = {"detect": 0, "read": 0}
+    detect, read = FaceEncoder.detect, FaceEncoder.read_face
+
+    def counted_detect(self, *a, **k):
+        calls["detect"] += 1
+        return detect(self, *a, **k)
+
+    def counted_read(self, *a, **k):
+        calls["read"] += 1
+        return read(self, *a, **k)
+
+    monkeypatch.setattr(FaceEncoder, "detect", counted_detect)
+    monkeypatch.setattr(FaceEncoder, "read_face", counted_read)
+    s = analyze_session(one_face_mp4, fps=0)
+    assert s.info["frames_analysed"] == 100
+    assert calls["read"] == 100
+    assert calls["detect"] == pytest.approx(100 * DETECT_RATE / 25, abs=1)
+    assert (s.timeline["face_quality"] > 0).all() and list(s.timeline["person"].unique()) == ["p0"]
+    # the default policy (5 frames a second) detects every analysed frame
+    calls.update(detect=0, read=0)
+    s = analyze_session(one_face_mp4)
+    assert calls["detect"] == calls["read"] == s.info["frames_analysed"] == 20

@@ -10,13 +10,19 @@ import math
 from .baselines import FaceBaselines, correct_face, voice_baseline, voice_stretch
 from .tracking import MIN_PERSON_SECONDS
 
-__all__ = ["Recording", "GAP_NOTE_S", "MESH_RATE"]
+__all__ = ["Recording", "GAP_NOTE_S", "MESH_RATE", "DETECT_RATE"]
 
 #: A stretch without frames or audio at least this long (seconds) is named in the notes.
 GAP_NOTE_S = 2.0
 #: The face mesh (confirmation and cues) runs at most this often per face (Hz): a face that overlaps one confirmed
 #: less than 1/MESH_RATE s before reuses its confirmation and cues. 10 Hz still counts blinks.
 MESH_RATE = 10.0
+#: The face detector runs at most this often (Hz). A frame less than 1/DETECT_RATE s after the last detected one
+#: reuses its boxes and is read by the expression network (and the mesh, at :data:`MESH_RATE`) as usual: at 25
+#: fps with ``fps=0`` every other frame is detected (a face moves a pixel or two in 40 ms). The default policy's
+#: 5 analysed frames a second are all detected. As the face mesh pipeline of MediaPipe, which runs its detector
+#: only to find faces and tracks them in between.
+DETECT_RATE = 12.5
 
 
 class Recording:
@@ -44,6 +50,8 @@ class Recording:
         self.gaps: list[tuple[float, float]] = []
         self.cue_samples: list[dict] = []
         self._meshed: list[tuple] = []  # (box, cues, time of its mesh) of the last frame's confirmed faces
+        self._detected: tuple[float, list] = (-math.inf, [])  # time of the last detector run and its detections
+        self.detector_runs = 0
         self.face_bases = FaceBaselines(s.baseline) if s.baseline is not None else None
         self.voice_stretch = voice_stretch(s.baseline) if voice is not None else None
         self.base_notes: list[str] = []
@@ -124,13 +132,19 @@ class Recording:
                                          "surprise": float(r.probabilities["surprise"])})
 
     def _read_faces(self, img, t: float) -> list:
-        """Every detected face read; the mesh runs at most :data:`MESH_RATE` times a second per face."""
+        """Every detected face read; the detector runs at most :data:`DETECT_RATE` times a second, the mesh at most
+        :data:`MESH_RATE` times a second per face."""
         import dataclasses
 
         from .tracking import iou
 
         opts, out, meshed = self.s.face, [], []
-        for det in self.face.detect(img, tiled="auto"):
+        last, dets = self._detected
+        if not (0.0 <= t - last < 1.0 / DETECT_RATE - 1e-6):  # else: the boxes of a frame under 80 ms ago
+            dets = self.face.detect(img, tiled="auto")
+            self._detected = (t, dets)
+            self.detector_runs += 1
+        for det in dets:
             prev = next((m for m in self._meshed if iou(m[0], det.box) >= 0.5), None)
             if opts.cues != "off" and prev is not None and t - prev[2] < 1.0 / MESH_RATE - 1e-6:
                 r = self.face.read_face(img, det, opts.replace(cues="off"))
