@@ -225,8 +225,9 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    from benchmarks.metrics import classification_report, print_report
-    from training.datasets import data_root, load_fer
+    from benchmarks.metrics import print_report
+    from cxsense.metrics import classification_report
+    from training.common.fer import data_root, load_fer
 
     tmp = Path(tempfile.mkdtemp(prefix="fer_anchor_"))
     try:

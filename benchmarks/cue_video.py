@@ -23,7 +23,7 @@ import json
 import numpy as np
 
 from benchmarks.metrics import machine
-from training.datasets import data_root, load_fer
+from training.common.fer import data_root, load_fer
 
 HOLD, RAMP = 4.0, 0.3
 

@@ -19,9 +19,10 @@ import time
 import numpy as np
 
 import cxsense
-from benchmarks.metrics import classification_report, print_report
-from training.datasets import data_root, load_fer
-from cxsense.encoders.face.encoder import FACE_MODELS
+from benchmarks.metrics import print_report
+from cxsense.metrics import classification_report
+from training.common.fer import data_root, load_fer
+from cxsense.options import FACE_MODELS
 
 
 def _probs(a) -> np.ndarray:
@@ -47,22 +48,29 @@ def main(argv=None):
     p.add_argument("--early-exit", default="auto",
                    help="base's early exit: auto (what the model file says), off, or a threshold in (0, 1]")
     a = p.parse_args(argv)
-    from cxsense.encoders import _instances, _key, get_encoder
-    from cxsense.encoders.face.encoder import FaceEncoder
-from cxsense.options import early_exit_from_text
+    from cxsense.encoders import get_encoder
+    from cxsense.fusion import fuse
+    from cxsense.inputs.image import load_image
+    from cxsense.options import FaceOptions, early_exit_from_text
 
     ee = early_exit_from_text(a.early_exit)
+    opts = FaceOptions(model=a.face_model, early_exit=ee, precision=a.precision)
     kw = {"face_model": a.face_model, "face_early_exit": ee}
-    if a.precision != "auto":  # the encoder assess uses, with the precision asked for
-        _instances[_key("face", {"model": a.face_model, "early_exit": ee})] = FaceEncoder(a.face_model, a.precision,
-                                                                                          early_exit=ee)
+    enc = get_encoder("face", opts)
+
+    def assess_image(im, detect: bool):
+        """``assess(face=im, detect_face=detect)``; the same stages with the encoder of ``--precision``."""
+        if a.precision == "auto":
+            return cxsense.assess(face=im, detect_face=detect, **kw)
+        return fuse({"face": enc.encode(load_image(im, parameter="face"), opts.replace(detect=detect))})
+
     x, y, split = load_fer(data_root(a.data), "dev")
     t0 = time.time()
-    results = [cxsense.assess(face=im, detect_face=False, **kw) for im in x]
+    results = [assess_image(im, False) for im in x]
     probs = np.stack([_probs(r) for r in results])
     passes = np.array([r.modalities["face"].details["passes"] for r in results])
     rep = classification_report(probs, y, cxsense.EMOTIONS)
-    ran = get_encoder("face", model=a.face_model, early_exit=ee).info()["expression"]
+    ran = enc.info()["expression"]
     print(f"face model: {ran['name']} {ran['version']}, runs in {ran['precision']}; early exit "
           f"{ran.get('early_exit', 'off')}: {np.mean(passes == 1):.4f} of crops answered after one pass, "
           f"{passes.mean():.2f} network passes per crop on average")
@@ -88,7 +96,7 @@ from cxsense.options import early_exit_from_text
             found, dprobs = [], []
             for im in x:
                 try:
-                    dprobs.append(_probs(cxsense.assess(face=make(im), **kw)))
+                    dprobs.append(_probs(assess_image(make(im), True)))
                     found.append(True)
                 except cxsense.NoSignalError:
                     dprobs.append(np.full(7, np.nan))

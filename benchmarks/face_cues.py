@@ -24,7 +24,7 @@ import time
 import numpy as np
 
 from benchmarks.metrics import machine
-from training.datasets import data_root, load_fer
+from training.common.fer import data_root, load_fer
 
 CLASSES = {"happiness": 3, "surprise": 5, "neutral": 6}
 
@@ -110,21 +110,38 @@ def fit(pipe, x, y, desc, per_class):
     lr = LogisticRegression(C=1.0, max_iter=1000).fit(feats, lab[hn] == CLASSES["happiness"])
     w = lr.coef_[0] / lr.coef_[0][0]  # corner_lift weight 1
     smile = col["corner_lift"] * w[0] + col["mouth_width"] * w[1]
-    opening = (col["lip_gap"] + col["lip_height"]) / 2
-    for name, v in (("lip_gap", col["lip_gap"]), ("lip_height", col["lip_height"]), ("their mean", opening),
-                    ("brow_height", col["brow_height"])):
-        print(f"train AUC surprise vs neutral of {name}: "
-              f"{_auc(v[lab == CLASSES['surprise']], v[lab == CLASSES['neutral']]):.4f}")
     neu, hap, sur = (lab == CLASSES[n] for n in ("neutral", "happiness", "surprise"))
+    sn = sur | neu
+    # the candidates written down before their train AUCs were computed (docs/cues.md, "How mouth_open and
+    # brow_raise were chosen"): mouth geometry, brow geometry, and brows with the upper lids
+    cand = {"lip_gap": col["lip_gap"], "lip_height": col["lip_height"],
+            "(lip_gap + lip_height) / 2 (the earlier mouth_open)": (col["lip_gap"] + col["lip_height"]) / 2,
+            "lip_gap / mouth_width": col["lip_gap"] / col["mouth_width"], "mouth_aperture": col["mouth_aperture"],
+            "brow_height": col["brow_height"], "upper_lid (not a brow measure alone)": col["upper_lid"]}
+    for name, v in cand.items():
+        print(f"train AUC surprise vs neutral of {name}: {_auc(v[sur], v[neu]):.4f}")
+    # brow_raise: brows plus the upper lids' raise above their neutral median (blinks and squints do not count), the
+    # weight from a logistic regression surprise vs neutral (brows weight 1)
+    rest = float(np.nanmedian(col["upper_lid"][neu]))
+    lid_raise = np.maximum(col["upper_lid"] - round(rest, 4), 0.0)
+    print(f"upper_lid of neutral train faces, median (UPPER_LID_REST): {rest:.4f}")
+    feats = np.column_stack([col["brow_height"], lid_raise])[sn]
+    ok = np.all(np.isfinite(feats), axis=1)
+    lr2 = LogisticRegression(C=1.0, max_iter=1000).fit(feats[ok] / feats[ok].std(0), sur[sn][ok])
+    w_lid = float(lr2.coef_[0][1] / feats[ok].std(0)[1] / (lr2.coef_[0][0] / feats[ok].std(0)[0]))
+    brows = col["brow_height"] + round(w_lid, 4) * lid_raise
+    print(f"train AUC surprise vs neutral of brow_height + {w_lid:.4f} upper_lid_raise: {_auc(brows[sur], brows[neu]):.4f}")
     q = lambda v, m, pct: float(np.nanpercentile(v[m], pct))  # noqa: E731
     gaze = -col["gaze_angle"]
     anchors = {  # rule: the low class's 25th percentile reads 0.05, the high class's 75th reads 0.95
-        "mouth_open": {"measure": {"lip_gap": 0.5, "lip_height": 0.5}, "at_0.05": q(opening, neu, 25),
-                       "at_0.95": q(opening, sur, 75)},
+        "mouth_open": {"measure": {"mouth_aperture": 1.0}, "at_0.05": q(col["mouth_aperture"], neu, 25),
+                       "at_0.95": q(col["mouth_aperture"], sur, 75)},
         "smile": {"measure": {"corner_lift": 1.0, "mouth_width": round(float(w[1]), 4)}, "at_0.05": q(smile, neu, 25),
                   "at_0.95": q(smile, hap, 75)},
-        "brow_raise": {"measure": {"brow_height": 1.0}, "at_0.05": q(col["brow_height"], neu, 25),
-                       "at_0.95": q(col["brow_height"], sur, 75)},
+        "brow_raise": {"measure": {"brow_height": 1.0, "upper_lid_raise": round(w_lid, 4)}, "at_0.05": q(brows, neu, 25),
+                       "at_0.95": q(brows, sur, 75),
+                       "fallback": {"measure": {"brow_height": 1.0}, "at_0.05": q(col["brow_height"], neu, 25),
+                                    "at_0.95": q(col["brow_height"], sur, 75)}},
         # eyes: neutral faces' 1st percentile (nearly closed) reads 0.05, their 25th percentile 0.95
         "eyes_open": {"measure": {"eye_opening": 1.0}, "at_0.05": q(col["eye_opening"], neu, 1),
                       "at_0.95": q(col["eye_opening"], neu, 25),
@@ -184,6 +201,11 @@ def main(argv=None):
         auc = _auc(v[lab == CLASSES[pos]], v[lab == CLASSES["neutral"]])
         res[cue] = auc
         print(f"{cue:10s} AUC {pos} vs neutral: {auc:.4f}" + ("" if floor is None else f" (floor {floor:.2f})"))
+    # without the iris network ("fast" cues) brow_raise reads the brows alone (its fallback; AUC is that of the measure)
+    v = col["brow_height"]
+    res["brow_raise_fast"] = _auc(v[lab == CLASSES["surprise"]], v[lab == CLASSES["neutral"]])
+    print(f"brow_raise AUC surprise vs neutral without the iris network (brows alone, cues='fast'): "
+          f"{res['brow_raise_fast']:.4f} (floor 0.80)")
     res["gaze_on_camera_median_dev"] = float(np.median(col["cue_gaze_on_camera"]))
     res["share_gaze_on_camera_ge_0.5"] = float(np.mean(col["cue_gaze_on_camera"] >= 0.5))
     print(f"gaze_on_camera on these dev faces: median {res['gaze_on_camera_median_dev']:.3f}, share >= 0.5 "

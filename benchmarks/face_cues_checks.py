@@ -219,17 +219,16 @@ def _whole_presence(mesh, im):
 
 
 def speed_check(pipe, repeats: int = 50):
-    """Median ms per face on one core: mesh + fast iris + cues, the iris network beside; a 640x480 frame with one face
-    through ``cxsense.assess`` with and without the cues."""
+    """Median ms per face on one core: the mesh, the iris network on one and on two eyes, the cues in both modes; a
+    640x480 frame with one face through ``cxsense.assess`` with ``face_cues`` "full", "fast" and "off"."""
     import cv2
     import torch
     from PIL import Image
 
     import cxsense
-    import cxsense.encoders.face.cue_hook as hook
+    from cxsense.encoders.face.cue_hook import cues_for
     from cxsense.encoders.face.cues import face_cues
-    from cxsense.encoders.face.mesh import fast_iris_centres
-    from cxsense.inputs.image import load_image
+    from cxsense.encoders.face.mesh import IRIS_INPUT
 
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
@@ -238,58 +237,48 @@ def speed_check(pipe, repeats: int = 50):
     small = cv2.resize(face, (300, 300), interpolation=cv2.INTER_AREA)
     frame[90:390, 170:470] = small
     det = pipe.det.detect(frame)[0]
+    mesh = pipe.mesh.run(frame, det, iris=True)
 
     from benchmarks.face_speed import median_ms
 
     cpu = {}
 
-    def med(fn, key=None):
+    def med(fn, key):
         """Median wall ms; the median CPU ms of the process (one thread) goes into ``cpu[key]``: on a machine
         shared with other jobs it is the closer estimate of an idle core's time."""
-        if key is not None:
-            ts = []
-            for _ in range(repeats):
-                t = time.process_time()
-                fn()
-                ts.append(time.process_time() - t)
-            cpu[key] = 1000 * float(np.median(ts))
+        ts = []
+        for _ in range(repeats):
+            t = time.process_time()
+            fn()
+            ts.append(time.process_time() - t)
+        cpu[key] = 1000 * float(np.median(ts))
         return median_ms(fn, n=repeats, warm=5)
 
-    def fast_cues():
-        m = pipe.mesh.run(frame, det, iris=False)
-        c = fast_iris_centres(frame, m.landmarks)
-        import dataclasses
+    iris_net, names = pipe.mesh._iris, pipe.mesh._iris_out
+    eyes = np.random.default_rng(0).random((2, 3, IRIS_INPUT, IRIS_INPUT), np.float32)
 
-        return face_cues(dataclasses.replace(m, iris=c[:, None, :]), frame.shape)
+    def iris(n):
+        def f():
+            with pipe.mesh._lock:
+                iris_net.setInput(np.ascontiguousarray(eyes[:n]))
+                iris_net.forward(names)
+        return f
 
-    res = {"cues_fast_iris_ms": med(fast_cues, "cues_fast_iris"),
-           "mesh_only_ms": med(lambda: pipe.mesh.run(frame, det, iris=False), "mesh_only"),
-           "cues_network_iris_ms": med(lambda: hook.cues_for(frame, det, iris="network"), "cues_network_iris")}
-    img = load_image(frame)
-    cxsense.assess(face=frame)
-    res["assess_640x480_ms"] = med(lambda: cxsense.assess(face=frame), "assess_640x480")
-    mode = hook.IRIS_MODE
-    hook.IRIS_MODE = "fast"
-    try:
-        res["assess_640x480_fast_iris_ms"] = med(lambda: cxsense.assess(face=frame), "assess_640x480_fast_iris")
-    finally:
-        hook.IRIS_MODE = mode
-    keep = hook.with_cues
-    hook.with_cues = lambda r, rgb, d: r
-    try:
-        res["assess_640x480_without_cues_ms"] = med(lambda: cxsense.assess(face=frame), "assess_640x480_without_cues")
-    finally:
-        hook.with_cues = keep
-    res["encoder_detect_ms"] = med(lambda: cxsense.encoders.get_encoder("face").detect(img), "encoder_detect")
-    res["cpu_ms"] = cpu
+    res = {"mesh_only_ms": med(lambda: pipe.mesh.run(frame, det, iris=False), "mesh_only"),
+           "iris_network_one_eye_ms": med(iris(1), "iris_network_one_eye"),
+           "iris_network_two_eyes_ms": med(iris(2), "iris_network_two_eyes"),
+           "geometry_and_pose_ms": med(lambda: face_cues(mesh, frame.shape), "geometry_and_pose"),
+           "cues_fast_ms": med(lambda: cues_for(frame, det, iris="fast"), "cues_fast"),
+           "cues_full_ms": med(lambda: cues_for(frame, det, iris="network"), "cues_full")}
+    for mode in ("full", "fast", "off"):
+        cxsense.assess(face=frame, face_cues=mode)
+        res[f"assess_640x480_{mode}_ms"] = med(lambda: cxsense.assess(face=frame, face_cues=mode), f"assess_640x480_{mode}")
+    res["cpu"] = cpu
     res["load_average_1min"] = os.getloadavg()[0]
     from benchmarks.metrics import machine
 
     print(f"speed, one core ({machine()}), medians of {repeats} warm calls on a 640x480 frame with one face (the shipped "
-          f"portrait at 300x300): cues with fast iris {res['cues_fast_iris_ms']:.2f} ms per face (mesh alone "
-          f"{res['mesh_only_ms']:.2f}); with the iris network {res['cues_network_iris_ms']:.2f}; assess end to end "
-          f"{res['assess_640x480_ms']:.2f} ms ({res['assess_640x480_fast_iris_ms']:.2f} with fast iris, "
-          f"{res['assess_640x480_without_cues_ms']:.2f} without the cues)")
-    print(f"  the same as CPU time of this process (medians, ms): {json.dumps({k: round(v, 2) for k, v in cpu.items()})}; "
-          f"1-minute load average {res['load_average_1min']:.1f} on {os.cpu_count()} cores")
+          f"portrait at 300x300), CPU time of this process in ms: {json.dumps({k: round(v, 2) for k, v in cpu.items()})}")
+    print("  the same as wall time (ms): " + json.dumps({k: round(v, 2) for k, v in res.items() if k.endswith('_ms')})
+          + f"; 1-minute load average {res['load_average_1min']:.1f} on {os.cpu_count()} cores")
     print("JSON " + json.dumps({"title": "face cues speed", "machine": machine(), **res}))

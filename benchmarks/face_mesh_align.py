@@ -22,8 +22,9 @@ import json
 
 import numpy as np
 
-from benchmarks.metrics import classification_report, machine
-from training.datasets import data_root, load_fer
+from benchmarks.metrics import machine
+from cxsense.metrics import classification_report
+from training.common.fer import data_root, load_fer
 
 
 def main(argv=None):

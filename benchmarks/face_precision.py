@@ -26,8 +26,8 @@ def main(argv=None) -> int:
     from benchmarks.metrics import machine
     from cxsense.encoders.face.encoder import FaceEncoder, bf16_supported
     from cxsense.encoders.face.net import int8_available
-    from training.datasets import data_root, load_fer
-    from training.train_face import augment
+    from training.common.fer import data_root, load_fer
+    from training.face.train import augment
 
     torch.set_num_threads(1)
     x, y, split = load_fer(data_root(a.data), "dev")

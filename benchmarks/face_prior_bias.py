@@ -32,12 +32,13 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    from benchmarks.metrics import classification_report, machine
+    from benchmarks.metrics import machine
+    from cxsense.metrics import classification_report
     from cxsense.emotions import EMOTIONS
     from cxsense.encoders.face.encoder import FaceEncoder
     from cxsense.encoders.face.net import standardize
-    from training.calibrate_voice import _softmax, fit_temperature
-    from training.datasets import data_root, load_fer
+    from cxsense.metrics import fit_temperature, softmax
+    from training.common.fer import data_root, load_fer
 
     x, y, split = load_fer(data_root(a.data), "dev")
     enc = FaceEncoder("base")
@@ -53,13 +54,13 @@ def main(argv=None) -> int:
             F.append(run.model.net.forward_head(z).double().numpy())
     S, F = np.concatenate(S), np.concatenate(F)
     T, T1, thr = run.temperature, run.exit.temperature, run.exit.threshold
-    p1 = _softmax(S / T1)
+    p1 = softmax(S / T1)
     exits = p1.max(1) >= thr
     out = {}
 
     def show(name, bias=np.zeros(7), full=None, t=T):
         full = F if full is None else full
-        P = np.where(exits[:, None], _softmax(S / T1 + bias), _softmax(full / t + bias))
+        P = np.where(exits[:, None], softmax(S / T1 + bias), softmax(full / t + bias))
         r = classification_report(P, y, EMOTIONS)
         rec = " ".join(f"{c[:3]} {v:.3f}" for c, v in r["per_class_recall"].items())
         print(f"{name:>44}: acc {r['accuracy']:.4f} F1 {r['macro_f1']:.4f} ECE {r['ece']:.4f} | recall {rec}")
@@ -74,7 +75,7 @@ def main(argv=None) -> int:
     best, grid = np.zeros(7), np.linspace(-0.6, 0.6, 25)
 
     def score(v):
-        P = np.where(exits[:, None], _softmax(S / T1 + v), _softmax(F / T + v))
+        P = np.where(exits[:, None], softmax(S / T1 + v), softmax(F / T + v))
         r = classification_report(P, y, EMOTIONS)
         rec = r["per_class_recall"]
         return (r["macro_f1"] - (0 if r["accuracy"] >= 0.71 else 1)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cxsense.encoders.face.encoder import FACE_MODELS
+from cxsense.options import FACE_MODELS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -111,7 +111,7 @@ def main(argv=None):
     dev_note, passes = "", []
     if a.dev_crops > 0:
         try:
-            from training.datasets import data_root, load_fer
+            from training.common.fer import data_root, load_fer
 
             xdv, _, ddv = load_fer(data_root(a.data), "dev")
         except (OSError, ValueError) as e:

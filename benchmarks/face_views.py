@@ -30,11 +30,12 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     import torch
 
-    from benchmarks.metrics import classification_report, machine
+    from benchmarks.metrics import machine
+    from cxsense.metrics import classification_report
     from cxsense.emotions import EMOTIONS
     from cxsense.encoders.face.encoder import FaceEncoder
-    from training.datasets import data_root, load_fer
-    from training.train_face import augment
+    from training.common.fer import data_root, load_fer
+    from training.face.train import augment
 
     torch.set_num_threads(2)
     x, y, split = load_fer(data_root(a.data), "dev")

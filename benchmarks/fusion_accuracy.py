@@ -6,9 +6,9 @@ incongruence.
 Split: dev pseudo-pairs = each FER-2013 PublicTest (de-duplicated, 3,292) face image with a RAVDESS actor
 19-20 clip of the same label drawn at random (``--draws`` per image, seeded). The shipped fusion was
 fitted on pseudo-pairs of the train splits; its L2 strength and temperature were chosen on dev pairs
-(``training/fit_fusion.py`` also prints the ECE with the temperature cross-fitted between dev halves).
+(``training/fusion/fit.py`` also prints the ECE with the temperature cross-fitted between dev halves).
 Encoder outputs come from the shipped face and voice models exactly as ``assess`` runs them (cached by
-``training/fusion_data.py``); ``--assess-check N`` re-runs N pairs through ``cxsense.assess`` and prints the
+``training/fusion/data.py``); ``--assess-check N`` re-runs N pairs through ``cxsense.assess`` and prints the
 largest difference from the cached path. Conditions: both modalities; voice with white noise at 10 dB SNR;
 no face (voice only); no voice (face only).
 """
@@ -20,7 +20,8 @@ import json
 
 import numpy as np
 
-from benchmarks.metrics import classification_report, machine
+from benchmarks.metrics import machine
+from cxsense.metrics import classification_report
 
 
 def selective(P, y, shares=(1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1)):
@@ -57,9 +58,9 @@ def stress_section(d, shipped, data=None) -> None:
     from cxsense.emotions import CIRCUMPLEX, EMOTIONS, stress_from_va
     from cxsense.encoders import get_encoder
     from cxsense.inputs.physio import load_physio
-    from training.physio_data import subjects, windows
+    from training.common.stress_predict import subjects, windows
 
-    from benchmarks.metrics import binary_ece
+    from cxsense.metrics import binary_ece
 
     hi = [k for k, e in enumerate(EMOTIONS) if stress_from_va(*CIRCUMPLEX[e]) > 0.5]
     enc = get_encoder("physio")
@@ -105,12 +106,12 @@ def main(argv=None) -> int:
     from cxsense.emotions import EMOTIONS
     from cxsense.fusion.incongruence import incongruence
     from cxsense.fusion.learned import LearnedFusion
-    from training.fusion_data import load_outputs, part
+    from training.fusion.data import load_outputs, part
 
     d = load_outputs(a.data)
     shipped = LearnedFusion.load()
     doc = json.loads(open(__import__("cxsense.registry", fromlist=["x"]).model_path("late-fusion")).read())
-    C = doc["training"]["C"]
+    C = doc["cxsense"]["provenance"]["C"]
     print(f"machine: {machine()}")
     split = ("dev pseudo-pairs: FER-2013 PublicTest de-duplicated (3,292 images) x RAVDESS actors 19-20 (120 clips), "
              f"same label, {a.draws} draws per image; shipped fusion (fitted on train pairs; C={C}, "
@@ -119,7 +120,7 @@ def main(argv=None) -> int:
 
     conds = {"face+voice": ("dev", "both"), "face+voice(noise 10 dB)": ("devnoise", "both"),
              "voice only (no face)": ("dev", "voice"), "face only (no voice)": ("dev", "face")}
-    from training.fusion_data import make_pairs
+    from training.fusion.data import make_pairs
 
     face_d = part(d, "face", "dev")
     res = {}
@@ -177,8 +178,8 @@ def main(argv=None) -> int:
     # the shipped fusion, through assess, against the cached path
     if a.assess_check:
         import cxsense
-        from training.datasets import data_root, load_fer
-        from training.voice_data import load_ravdess, read_wav
+        from training.common.fer import data_root, load_fer
+        from training.common.ravdess import load_ravdess, read_wav
 
         xf, yf, _ = load_fer(data_root(a.data), "dev")
         rows = load_ravdess(data_root(a.data), "dev")

@@ -1,4 +1,5 @@
-"""Shared metrics and report printing for the benchmarks (accuracy, per-class recall, macro-F1, ECE)."""
+"""Report printing for the benchmarks (machine, report, memory); the metrics themselves are
+:mod:`cxsense.metrics` (one definition each)."""
 
 from __future__ import annotations
 
@@ -9,57 +10,9 @@ import sys
 
 import numpy as np
 
+from cxsense.metrics import expected_calibration_error
 
-def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> float:
-    """Top-label ECE with ``n_bins`` equal-width confidence bins (Guo et al. 2017)."""
-    probs = np.asarray(probs, dtype=np.float64)
-    conf = probs.max(1)
-    correct = (probs.argmax(1) == labels).astype(np.float64)
-    edges = np.linspace(0, 1, n_bins + 1)
-    ece = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        m = (conf > lo) & (conf <= hi)
-        if m.any():
-            ece += m.mean() * abs(correct[m].mean() - conf[m].mean())
-    return float(ece)
-
-
-def binary_ece(p: np.ndarray, y: np.ndarray, n_bins: int = 10) -> float:
-    """ECE of a binary probability ``p`` of the positive class."""
-    p = np.asarray(p, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    edges = np.linspace(0, 1, n_bins + 1)
-    ece = 0.0
-    for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
-        m = (p >= lo) & ((p < hi) if i < n_bins - 1 else (p <= hi))
-        if m.any():
-            ece += m.mean() * abs(y[m].mean() - p[m].mean())
-    return float(ece)
-
-
-def classification_report(probs: np.ndarray, labels: np.ndarray, class_names) -> dict:
-    """Accuracy, per-class recall and precision, macro-F1, ECE and NLL of probabilistic predictions."""
-    probs = np.asarray(probs, dtype=np.float64)
-    labels = np.asarray(labels)
-    pred = probs.argmax(1)
-    k = len(class_names)
-    cm = np.zeros((k, k), dtype=int)
-    np.add.at(cm, (labels, pred), 1)
-    recall = np.divide(np.diag(cm), cm.sum(1), out=np.zeros(k), where=cm.sum(1) > 0)
-    precision = np.divide(np.diag(cm), cm.sum(0), out=np.zeros(k), where=cm.sum(0) > 0)
-    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(k), where=(precision + recall) > 0)
-    present = cm.sum(1) > 0
-    nll = float(-np.mean(np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-12, 1))))
-    return {
-        "n": int(len(labels)),
-        "accuracy": float((pred == labels).mean()),
-        "macro_f1": float(f1[present].mean()),
-        "ece": expected_calibration_error(probs, labels),
-        "nll": nll,
-        "per_class_recall": {c: float(r) for c, r, pr in zip(class_names, recall, present) if pr},
-        "per_class_precision": {c: float(p) for c, p, pr in zip(class_names, precision, present) if pr},
-        "confusion": cm.tolist(),
-    }
+__all__ = ["machine", "print_report", "calibration_noise_floor", "rss_mb"]
 
 
 def machine() -> str:

@@ -17,7 +17,7 @@ from benchmarks.metrics import machine
 from cxsense.encoders.physio import features as F
 from cxsense.encoders.physio.pipeline import extract
 from cxsense.inputs.physio import load_physio
-from training.datasets import data_root
+from training.common.data import data_root
 
 #: (file, channel, measure, README figure)
 REFERENCE = [

@@ -22,8 +22,8 @@ import numpy as np
 from benchmarks.metrics import machine
 from cxsense.encoders.physio.encoder import PhysioEncoder
 from cxsense.inputs.physio import load_physio
-from training.datasets import data_root
-from training.physio_data import windows
+from training.common.data import data_root
+from training.common.stress_predict import windows
 
 
 CPU = []

@@ -4,7 +4,7 @@ Protocol (issue 4): 60-s windows, 30-s hop, majority label; split by subject.
 
 1. LOSO over the 25 train subjects, the shipped recipe (no baseline: scikit-learn's
    HistGradientBoosting, depth-2 trees, missing features routed as learned, ``--window-model hgb``, plus the
-   shape network of ``training/train_physio_shape.py`` on the window's centred series, the two scores
+   shape network of ``training/physio/train_shape.py`` on the window's centred series, the two scores
    combined with the shipped file's spreads; with baseline: gradient-boosted depth-2 trees on the features and
    their differences from the resting mean, plus the same shape scores; Platt calibration fit on the other
    subjects' out-of-fold scores): without a baseline on all windows (trees alone, shape network alone, both);
@@ -34,8 +34,8 @@ for _v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 import numpy as np
 
 from benchmarks.metrics import machine
-from training.physio_data import load_features, subjects, windows
-from training.train_physio import (WINDOW_MODEL, baseline_features, baseline_masks, evaluate, loso_calibrated,
+from training.common.stress_predict import load_features, subjects, windows
+from training.physio.train import (WINDOW_MODEL, baseline_features, baseline_masks, evaluate, loso_calibrated,
                                    loso_scores, with_delta)
 
 
@@ -95,7 +95,7 @@ def main():
         from cxsense.encoders.physio.encoder import SHAPE_MODEL_NAME
         from cxsense.encoders.physio.shape_model import ShapeModel
         from cxsense.registry import model_path
-        from training.train_physio_shape import aligned, build_sequences, grouped_shape_scores
+        from training.physio.train_shape import aligned, build_sequences, grouped_shape_scores
 
         out["loso_window_trees_alone"] = evaluate(p, yt, prev, st)
         print(line("LOSO, no baseline, trees alone", out["loso_window_trees_alone"]))
@@ -140,7 +140,7 @@ def main():
     first_task = {}
     import csv
 
-    from training.datasets import data_root
+    from training.common.data import data_root
 
     with open(data_root() / "physio" / "stress_predict" / "stress_segments.csv") as f:
         for r in csv.DictReader(f):

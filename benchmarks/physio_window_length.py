@@ -21,8 +21,8 @@ for _v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 import numpy as np
 
 from benchmarks.metrics import machine
-from training.physio_data import subjects, windows
-from training.train_physio import evaluate
+from training.common.stress_predict import subjects, windows
+from training.physio.train import evaluate
 
 
 def main():

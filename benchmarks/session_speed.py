@@ -28,8 +28,8 @@ from benchmarks.metrics import machine, rss_mb
 def speech(seconds: float, data=None) -> tuple[np.ndarray, str]:
     sr = 16000
     try:
-        from training.datasets import data_root
-        from training.voice_data import load_ravdess, read_wav
+        from training.common.data import data_root
+        from training.common.ravdess import load_ravdess, read_wav
 
         rows = load_ravdess(data_root(data), "dev")
         parts, n = [], 0

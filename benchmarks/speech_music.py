@@ -12,14 +12,14 @@ seconds of speech invented per minute of music. Each line gives what the energy 
 
 Sets (none of them was used in training or to choose anything):
 
-* ``synthetic music, held out``: :mod:`training.music_synth` pieces with seeds never used in training and the
+* ``synthetic music, held out``: :mod:`training.common.music_synth` pieces with seeds never used in training and the
   *held-out* settings: other instrument families (Karplus-Strong pluck, FM, brass, another organ), another
   drum kit, a wider tempo range; rendered by additive synthesis and by fluidsynth with the General MIDI
   programs that training never used (``program % 4 == 3``).
 * ``wesnoth test tracks``: every third track of ``wesnoth-1.16-music`` (real orchestral, folk and choral
   recordings; training used the others when trained with ``--wesnoth``); with a model trained without them
   (the shipped one), the other 27 tracks too (``wesnoth other tracks``).
-* ``noise, held out``: every noise kind of :func:`training.sound_data.make_noise`, unseen seeds; babble from
+* ``noise, held out``: every noise kind of :func:`training.common.sound_data.make_noise`, unseen seeds; babble from
   the dev actors.
 * ``dev speech``: RAVDESS actors 19-20 (120 takes, whole files): **missed speech** = share of takes that the
   VAD passes but the decision rejects; also over held-out music and noise at 20, 10, 5, 0 and -5 dB SNR.
@@ -54,16 +54,17 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    from benchmarks.metrics import classification_report, machine
-    from cxsense.encoders.voice.encoder import VoiceEncoder, _segments
+    from benchmarks.metrics import machine
+    from cxsense.metrics import classification_report
+    from cxsense.encoders.voice.encoder import VoiceEncoder, segments
     from cxsense.encoders.voice.features import voice_process
     from cxsense.encoders.voice.speech import SOUND_CLASSES
     from cxsense.inputs.audio import Audio
-    from training.datasets import data_root
-    from training.music_synth import SOUNDFONT
-    from training.sound_data import NOISE_KINDS, WESNOTH, make_noise, mix, read_music, wesnoth_tracks
-    from training.train_speech_music import music_pieces
-    from training.voice_data import load_ravdess, read_wav
+    from training.common.data import data_root
+    from training.common.music_synth import SOUNDFONT
+    from training.common.sound_data import NOISE_KINDS, WESNOTH, make_noise, mix, read_music, wesnoth_tracks
+    from training.voice.train_speech_music import music_pieces
+    from training.common.ravdess import load_ravdess, read_wav
 
     enc = VoiceEncoder()
     if args.weights:
@@ -160,7 +161,7 @@ def main(argv=None) -> int:
         a = Audio(w.astype(np.float32), 16000)
         f = voice_process(a.samples)
         if f.quality > 0:
-            segs = _segments(f.logmel.shape[1])
+            segs = segments(f.logmel.shape[1])
             for _ in range(5):
                 t = time.process_time()
                 enc._sound.decide(f, segs)

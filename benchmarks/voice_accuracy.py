@@ -2,7 +2,7 @@
 
     OMP_NUM_THREADS=1 nice -n 10 python3 -m benchmarks.voice_accuracy [--data DIR] [--weights FILE]
 
-``--weights FILE`` evaluates a candidate safetensors file (as written by ``training.train_voice --export``)
+``--weights FILE`` evaluates a candidate safetensors file (as written by ``training.voice.train --export``)
 through the same encoder code instead of the registered model (no registry or SHA-256 check).
 
 Split: RAVDESS actors 19 (male) and 20 (female), 120 files, 7 classes (calm -> neutral); the model never
@@ -54,21 +54,20 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    from benchmarks.metrics import calibration_noise_floor, classification_report, print_report
+    from benchmarks.metrics import calibration_noise_floor, print_report
+    from cxsense.metrics import classification_report
     from cxsense.emotions import EMOTIONS
     from cxsense.encoders.voice.encoder import VoiceEncoder
     from cxsense.inputs.audio import Audio, load_audio
-    from training.datasets import data_root
-    from training.voice_data import add_noise, load_ravdess, read_wav
+    from training.common.data import data_root
+    from training.common.ravdess import add_noise, load_ravdess, read_wav
 
     if args.weights:
-        from safetensors import safe_open
+        from cxsense.encoders.voice.model import VoiceModel
 
-        with safe_open(args.weights, framework="pt") as f:
-            meta = dict(f.metadata() or {})
-            state = {k: f.get_tensor(k) for k in f.keys()}
-        enc = VoiceEncoder._from_weights(state, meta)
-        print(f"weights: {args.weights} (candidate, not the registered model; T = {float(meta['temperature']):.3f})")
+        candidate = VoiceModel.from_file(args.weights)
+        enc = VoiceEncoder(model=candidate, warmup=False)
+        print(f"weights: {args.weights} (candidate, not the registered model; T = {candidate.temperature:.3f})")
     else:
         enc = VoiceEncoder()
     rows = load_ravdess(data_root(args.data), "dev")

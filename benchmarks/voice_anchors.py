@@ -59,10 +59,11 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=None)
     args = ap.parse_args(argv)
-    from benchmarks.metrics import classification_report, print_report
+    from benchmarks.metrics import print_report
+    from cxsense.metrics import classification_report
     from cxsense.emotions import EMOTIONS
-    from training.datasets import data_root
-    from training.voice_data import load_ravdess, read_wav
+    from training.common.data import data_root
+    from training.common.ravdess import load_ravdess, read_wav
 
     root = data_root(args.data)
     tr, dv = load_ravdess(root, "train"), load_ravdess(root, "dev")

@@ -4,7 +4,7 @@
 
 Split: RAVDESS actors 19 (male) and 20 (female), 120 clips, 7 classes (calm -> neutral). Neither the voice
 model nor the baseline head was trained on them; the head was chosen by cross-validation on actors 01-18
-(``training/train_voice_baseline.py``), not on these actors.
+(``training/voice/train_baseline.py``), not on these actors.
 
 Each clip is assessed once without a baseline (``encode(x)``) and once per baseline kind with
 ``encode(x, baseline=speaker_stats(B))``, where ``B`` is a set of *other* clips of the same actor, never the
@@ -42,19 +42,20 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    from benchmarks.metrics import calibration_noise_floor, classification_report, machine
+    from benchmarks.metrics import calibration_noise_floor, machine
+    from cxsense.metrics import classification_report
     from cxsense.emotions import EMOTIONS
     from cxsense.encoders.voice.baseline import BaselineHead, SpeakerBaseline, speaker_stats
     from cxsense.encoders.voice.encoder import VoiceEncoder
     from cxsense.inputs.audio import load_audio
-    from training.datasets import data_root
-    from training.voice_baseline_data import baseline_sets
-    from training.voice_data import load_ravdess, read_wav
+    from training.common.data import data_root
+    from training.voice.baseline_data import baseline_sets
+    from training.common.ravdess import load_ravdess, read_wav
 
     enc = VoiceEncoder()
     if args.head:
         with open(args.head) as f:
-            enc._baseline_head = BaselineHead(json.load(f))
+            enc._baseline_head = BaselineHead.from_document(json.load(f))
         print(f"head: {args.head} (candidate, not the registered file)")
     rows = load_ravdess(data_root(args.data), "dev")
     split = "dev: RAVDESS actors 19 (male) + 20 (female), 120 clips, 7 classes (calm->neutral)"

@@ -1,4 +1,4 @@
-"""Compare voice recipes out of fold: the training actors' logits from ``train_voice --cv-folds`` runs.
+"""Compare voice recipes out of fold: the training actors' logits from ``training.voice.train --cv-folds`` runs.
 
     python3 -m benchmarks.voice_oof voice_cv3 voice_cv3e160 voice_cv3e320 voice_n85cv3_320
 
@@ -7,7 +7,7 @@ models/voice/MODEL_CARD.md): the folders ``<prefix>_f{0,1,2}_s{seed}`` hold the 
 for the six actors it did not see. For each prefix it prints, per seed and for the seeds averaged, accuracy,
 macro-F1, NLL and ECE (15 bins) over all 1,080 files of RAVDESS actors 01-18, with one NLL-fitted temperature
 and the training prior (for the uniform-prior, cross-fitted figures of a shipped file, see
-``training.calibrate_voice``). The dev actors 19-20 are not used.
+``training.voice.calibrate``). The dev actors 19-20 are not used.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import f1_score
 
-from benchmarks.metrics import expected_calibration_error, machine
-from training.calibrate_voice import _softmax, fit_temperature, load_oof
+from benchmarks.metrics import machine
+from cxsense.metrics import expected_calibration_error, fit_temperature, softmax
+from training.voice.calibrate import load_oof
 
 RUNS = Path(__file__).resolve().parents[1] / "training" / "runs"
 
@@ -50,7 +51,7 @@ def main(argv=None) -> int:
                 continue
             z, y, _, _ = load_oof(runs)
             t = fit_temperature(z, y)
-            p = _softmax(z / t)
+            p = softmax(z / t)
             nll = float(-np.log(p[np.arange(len(y)), y] + 1e-12).mean())
             acc, f1 = float(np.mean(p.argmax(1) == y)), float(f1_score(y, p.argmax(1), average="macro"))
             out[f"{prefix} seeds {','.join(map(str, group))}"] = {"n": int(len(y)), "accuracy": acc, "macro_f1": f1,

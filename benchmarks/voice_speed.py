@@ -29,8 +29,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     from benchmarks.metrics import machine
     from cxsense.inputs.audio import Audio, load_audio
-    from training.datasets import data_root
-    from training.voice_data import load_ravdess, read_wav
+    from training.common.data import data_root
+    from training.common.ravdess import load_ravdess, read_wav
 
     t0 = time.perf_counter()
     from cxsense.encoders.voice.encoder import VoiceEncoder

@@ -48,11 +48,12 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    from benchmarks.metrics import classification_report, machine
+    from benchmarks.metrics import machine
+    from cxsense.metrics import classification_report
     from cxsense.emotions import EMOTIONS
     from cxsense.encoders.voice.net import VoiceNet
-    from training.calibrate_voice import _softmax, fit_temperature
-    from training.train_voice import load_cache
+    from cxsense.metrics import fit_temperature, softmax
+    from training.voice.train import load_cache
 
     print("split: out of fold, RAVDESS actors 01-18 (1,080 clips), 3 actor-grouped folds; dev actors 19-20 not used")
     print(f"machine: {machine()}")
@@ -93,7 +94,7 @@ def main(argv=None) -> int:
     out = {}
     for name, keys in sets.items():
         z = np.mean([L[k] for k in keys], 0)
-        r = classification_report(_softmax(z / fit_temperature(z, y)), y, EMOTIONS)
+        r = classification_report(softmax(z / fit_temperature(z, y)), y, EMOTIONS)
         out[name] = {k: r[k] for k in ("accuracy", "macro_f1", "nll", "ece")}
         print(f"{name:>30}: acc {r['accuracy']:.4f} F1 {r['macro_f1']:.4f} NLL {r['nll']:.4f} ECE {r['ece']:.4f}")
     print("JSON " + json.dumps({"title": "voice test-time views, out of fold", "seed": a.seed, "results": out}))

@@ -23,6 +23,8 @@ from .errors import PolicyError as PolicyError
 from .session import LiveSession as LiveSession
 from .session import Session as Session
 from .session import analyze_session as analyze_session
+from .study import Study as Study
+from .study import analyze_study as analyze_study
 
 __all__ = [
     "EMOTIONS",
@@ -40,5 +42,7 @@ __all__ = [
     "analyze_session",
     "Session",
     "LiveSession",
+    "analyze_study",
+    "Study",
     "__version__",
 ]

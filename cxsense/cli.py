@@ -3,6 +3,7 @@
     cxsense assess --face IMG --voice AUDIO --physio FILE.csv     # Assessment.to_dict() as JSON (--embeddings adds them)
     cxsense faces IMG                                             # one assessment per face, as JSON
     cxsense session VIDEO [--physio FILE.csv] --out TIMELINE.csv [--report REPORT.html]   # a timeline
+    cxsense study MANIFEST.csv --out DIR [--engine local|ray] [--workers N]   # many viewers: curves, moments, A/B
     cxsense models [--verify]                                     # the shipped models and their checksums
     cxsense audit verify PATH [--head H] [--store DIR] [--key-file F]   # an audit log's chain (and its store)
     cxsense serve [--host 127.0.0.1] [--port 8000] [--token TOKEN] ...   # a local HTTP and WebSocket service
@@ -93,11 +94,11 @@ def _cmd_faces(a) -> list:
 
 
 def _cmd_models(a) -> dict:
-    from .registry import list_models, model_path, models_dir
+    from .registry import aliases, list_models, model_path, models_dir
 
-    out = {"models_dir": str(models_dir()), "models": {}}
+    out = {"models_dir": str(models_dir()), "aliases": aliases(), "models": {}}
     for name, entry in list_models().items():
-        e = dict(entry)
+        e = {k: v for k, v in entry.items() if k != "cxsense"}  # the detector's metadata block: see --verify
         if a.verify:
             try:
                 model_path(name)
@@ -110,7 +111,7 @@ def _cmd_models(a) -> dict:
         bad = [n for n, e in out["models"].items() if not e["verified"]]
         json.dump(out, sys.stdout, indent=a.indent or None)
         sys.stdout.write("\n")
-        raise ModelError(f"{len(bad)} model file(s) missing or corrupt: {', '.join(bad)}")
+        raise ModelError(f"{len(bad)} model file(s) missing, corrupt or with unreadable metadata: {', '.join(bad)}")
     return out
 
 
@@ -210,6 +211,51 @@ def _cmd_session(a) -> dict:
     return out
 
 
+def _cmd_study(a) -> dict:
+    from .study import analyze_study
+    from .study.cliargs import read_key, read_policy
+
+    policy = read_policy(a.policy) if a.policy else None
+    store = read_key(a.store) if a.store else None
+    if store is not None and policy is None:
+        raise InputError("--policy", "a usage policy JSON file with --store (the store keeps results for its "
+                                     "retention period)", "none")
+    s = analyze_study(a.manifest, a.out, engine=a.engine, ray_address=a.ray_address, workers=a.workers, step=a.step,
+                      fps=a.fps, persons=a.persons, face_model=a.face_model, face_early_exit=a.face_early_exit,
+                      face_cues=a.face_cues, segments=a.segments, store=store, policy=policy, reuse=not a.no_reuse,
+                      progress=a.progress == "on" or (a.progress == "auto" and sys.stderr.isatty()),
+                      ray_cpus_per_worker=a.ray_cpus_per_worker, title=a.title)
+    counts = s.info["counts"]
+    if counts["ok"] + counts["reused"] == 0:
+        raise NoSignalError(f"no recording of the study could be analysed; see {s.out / 'recordings.csv'}")
+    files = ["recordings.csv", "aggregate.csv", "moments.csv", "report.html", "study.json"]
+    files += ["compare.csv"] if s.compare is not None else []
+    return {"out": str(s.out), "recordings": s.info["recordings"], **counts, "files": files,
+            "timelines": s.info["timelines"], "engine": s.info["engine"], "timings_s": s.info["timings_s"]}
+
+
+def _study_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("study", help="many viewers of one stimulus: aggregate curves, key moments, A/B comparison")
+    p.add_argument("manifest", help="CSV: recording, viewer[, variant, physio, physio_offset, stimulus_offset]")
+    p.add_argument("--out", required=True, help="output folder (created if missing; a re-run reuses finished recordings)")
+    p.add_argument("--engine", choices=["local", "ray"], default="local")
+    p.add_argument("--ray-address", default=None, help="an existing Ray cluster (default: a local Ray for the run)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes or Ray actors (local 0: in this process)")
+    p.add_argument("--ray-cpus-per-worker", type=float, default=1.0)
+    p.add_argument("--step", type=float, default=1.0, help="seconds per timeline row (default 1)")
+    p.add_argument("--fps", type=float, default=5.0, help="frames analysed per second (default 5; 0 = every frame)")
+    p.add_argument("--persons", choices=["all", "largest"], default="all")
+    _face_args(p, default="base")
+    p.add_argument("--segments", help="CSV of stimulus segments: name,start,end (s) for the comparison")
+    p.add_argument("--store", metavar="KEY", help="keep per-viewer timelines encrypted in DIR/store instead of "
+                   "Parquet: 64 hex digits, @FILE or env:NAME (needs --policy)")
+    p.add_argument("--policy", help="usage policy JSON (purpose, context, contact, retention_days[, consents])")
+    p.add_argument("--no-reuse", action="store_true", help="analyse every recording again")
+    p.add_argument("--title", default=None, help="the report's title")
+    p.add_argument("--progress", choices=["auto", "on", "off"], default="auto")
+    return p
+
+
 def _cmd_serve(a) -> int:
     """``cxsense serve``: checks everything first (host and token, policy, rules, store), then serves until stopped."""
     from .errors import NotAvailableError
@@ -293,6 +339,7 @@ def _parser() -> argparse.ArgumentParser:
     ps.add_argument("--persons", choices=["all", "largest"], default="all")
     _face_args(ps, default="base")
     ps.add_argument("--progress", choices=["auto", "on", "off"], default="auto")
+    pst = _study_parser(sub)
     pr = sub.add_parser("serve", help="a local HTTP and WebSocket service (needs cxsense[serve]); see docs/serve.md")
     pr.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; others need a token)")
     pr.add_argument("--port", type=int, default=8000)
@@ -309,13 +356,13 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--allowed-host", action="append", default=[], help="an extra Host name accepted (behind a proxy)")
     pr.add_argument("--forwarded-allow-ips", default=None, help="proxy addresses whose X-Forwarded-For is trusted")
     pr.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
-    for sp in (pa, pf, pm, pv, ps):
+    for sp in (pa, pf, pm, pv, ps, pst):
         sp.add_argument("--indent", type=int, default=2)
     return p
 
 
 COMMANDS = {"assess": "_cmd_assess", "faces": "_cmd_faces", "models": "_cmd_models", "session": "_cmd_session",
-            "audit": "_cmd_audit", "serve": "_cmd_serve"}
+            "audit": "_cmd_audit", "serve": "_cmd_serve", "study": "_cmd_study"}
 
 
 def main(argv=None) -> int:

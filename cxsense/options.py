@@ -16,8 +16,9 @@ cxsense.errors.InputError: The 'face_early_exit' parameter must be 'auto', None 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Literal, Union
+from typing import Any, Iterator, Literal, Union
 
 import numpy as np
 
@@ -25,8 +26,37 @@ from .errors import InputError
 
 __all__ = ["FaceOptions", "VoiceOptions", "PhysioOptions", "OPTIONS", "FACE_MODELS", "early_exit_from_text"]
 
-#: ``face_model`` names -> registry names of the expression model.
-FACE_MODELS = {"base": "face-expression", "small": "face-expression-small"}
+class _Aliases(Mapping):
+    """The user-facing choices of one modality (``"base"`` -> ``"face-expression"``), read from the ``aliases``
+    of ``models/registry.json`` (``"face:base"``) on first use, so that importing cxsense reads no file."""
+
+    def __init__(self, modality: str):
+        self._prefix = modality + ":"
+        self._names: dict[str, str] | None = None
+
+    def _load(self) -> dict[str, str]:
+        if self._names is None:
+            from .registry import aliases
+
+            self._names = {k[len(self._prefix):]: v for k, v in aliases().items() if k.startswith(self._prefix)}
+        return self._names
+
+    def __getitem__(self, key: str) -> str:
+        return self._load()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+    def __repr__(self) -> str:
+        return repr(self._load())
+
+
+#: ``face_model`` names -> registry names of the expression model (``{"base": "face-expression", "small":
+#: "face-expression-small"}``, from the registry's ``aliases``).
+FACE_MODELS: Mapping[str, str] = _Aliases("face")
 
 EarlyExit = Union[float, Literal["auto"], None]
 #: ``face_cues`` values: the face mesh with the iris network, the mesh alone, or no mesh.
@@ -98,8 +128,9 @@ class FaceOptions(_Options):
     cues : {"full", "fast", "off"}
         The face mesh (docs/cues.md): it confirms that a detection is a face (detections it does not confirm get
         quality 0) and gives ``Assessment.cues``. ``"full"`` also runs the iris network (gaze and eye openness that
-        follow the eyes; about 11 ms per face), ``"fast"`` reads the eyes from the mesh alone (about 4 ms; eyes
-        that close are barely seen), ``"off"`` runs no mesh: no cues and no confirmation.
+        follow the eyes, and the upper lids' raise in ``brow_raise``; about 10 ms per face), ``"fast"`` reads the
+        eyes from the mesh alone (about 4 ms; eyes that close are barely seen, ``brow_raise`` reads the brows
+        alone), ``"off"`` runs no mesh: no cues and no confirmation.
     """
 
     model: str = "base"

@@ -384,15 +384,16 @@ def test_early_exit_threshold_trades_passes_for_agreement(face_rgb, base_with_ex
     np.testing.assert_allclose(p_never, off.crops_embed(crops)[1], atol=1e-6)
 
 
-def _patched_read(monkeypatch, **change):
-    """Make the face weights reader return a config with ``change`` applied (a damaged or older file)."""
+def _patched_read(monkeypatch, section, **change):
+    """Make the face weights reader return a metadata block whose ``section`` has ``change`` applied (a damaged
+    file)."""
     from cxsense.encoders.face import weights
 
     real = weights._read
 
     def read(name):
-        cfg, tensors, entry = real(name)
-        return dict(cfg, **change), tensors, entry
+        meta, tensors, entry = real(name)
+        return meta.replace(**{section: dict(getattr(meta, section), **change)}), tensors, entry
 
     monkeypatch.setattr(weights, "_read", read)
 
@@ -402,27 +403,26 @@ def test_member_style_early_exit_files_are_refused(monkeypatch):
     ModelError naming what this cxsense reads."""
     from cxsense.encoders.face.encoder import FaceEncoder
 
-    _patched_read(monkeypatch, early_exit={"member": 0, "temperature": 0.99, "threshold": 0.65})
+    _patched_read(monkeypatch, "calibration", early_exit={"member": 0, "temperature": 0.99, "threshold": 0.65})
     with pytest.raises(cxsense.ModelError, match="1.4.0"):
         FaceEncoder("base")
 
 
-def test_model_file_errors_in_the_face_config(monkeypatch):
-    """Implausible views, an early exit that names a missing stage-1 network, or another metadata format
-    version are a ModelError."""
-    from cxsense.encoders.face import weights
+def test_model_file_errors_in_the_face_metadata(monkeypatch):
+    """Implausible views, an early exit that names a missing stage-1 network, a missing field or another
+    architecture are a ModelError."""
     from cxsense.encoders.face.encoder import FaceEncoder
 
-    _patched_read(monkeypatch, tta_scales=[0.1, 1.08])
+    _patched_read(monkeypatch, "input", views={"mirror": True, "zooms": [0.1, 1.08]})
     with pytest.raises(cxsense.ModelError, match="tta_scales"):
         FaceEncoder("base")
     monkeypatch.undo()
-    _patched_read(monkeypatch, stage1=None)
+    _patched_read(monkeypatch, "architecture", stage1=None)
     with pytest.raises(cxsense.ModelError, match="stage-1 network"):
         FaceEncoder("base", early_exit=None)
     monkeypatch.undo()
-    monkeypatch.setattr(weights, "FORMAT_VERSION", "2")
-    with pytest.raises(cxsense.ModelError, match="format version '1'; this cxsense reads '2'"):
+    _patched_read(monkeypatch, "input", views={"mirror": True})
+    with pytest.raises(cxsense.ModelError, match="views"):
         FaceEncoder("small")
 
 
@@ -463,10 +463,12 @@ def test_early_exit_bad_values_and_single_networks(base_with_exit):
     small = FaceEncoder("small", early_exit=0.7)  # one network: nothing to skip, and nothing changes
     assert small.info()["expression"].get("early_exit") is None and small.embedding_dim == 256
     model = copy.copy(base_with_exit(None)._runner.model)
-    model.cfg = dict(model.cfg, early_exit={"network": "stage1", "temperature": -1.0, "threshold": None})
+    cal = model.meta.calibration
+    model.meta = model.meta.replace(calibration=dict(cal, early_exit={"network": "stage1", "temperature": -1.0,
+                                                                      "threshold": None}))
     with pytest.raises(cxsense.ModelError, match="early_exit"):
         resolve_early_exit(model, 0.7)
-    model.cfg = dict(model.cfg, early_exit=None)
+    model.meta = model.meta.replace(calibration=dict(cal, early_exit=None))
     with pytest.raises(cxsense.InputError, match="early-exit calibration"):
         resolve_early_exit(model, 0.7)
     assert resolve_early_exit(model, "auto") is None

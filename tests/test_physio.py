@@ -282,7 +282,7 @@ def test_window_ensemble_export_reproduces_sklearn(additive):
     if repo not in sys.path:
         sys.path.insert(0, repo)
     from cxsense.encoders.physio.model import TreeModel
-    from training.train_physio import WindowEnsemble
+    from training.physio.train import WindowEnsemble
 
     r = np.random.RandomState(0)
     X = r.randn(400, 4)
@@ -290,7 +290,7 @@ def test_window_ensemble_export_reproduces_sklearn(additive):
     X[r.rand(400, 4) < 0.05] = np.nan
     m = WindowEnsemble(0, additive=additive).fit(X, y)
     tm = TreeModel({"features": list("abcd"), "impute": m.med.tolist(), "trees": m.export(),
-                    "calibration": {"a": 1.0, "b": 0.0}})
+                    "calibration": {"a": 1.0, "b": 0.0}})  # the calibration comes from the metadata block
     z = np.array([tm.predict(dict(zip("abcd", row)))[1] for row in X[:50]])
     assert np.allclose(z, m.decision_function(X[:50]), atol=1e-9)
 
@@ -325,7 +325,7 @@ def test_shape_sequences_missing_channels_are_zero():
 
 
 def _shape_training():
-    """``(torch, training.train_physio_shape)``; skips without torch (the repository root goes on sys.path)."""
+    """``(torch, training.physio.train_shape)``; skips without torch (the repository root goes on sys.path)."""
     import importlib
     import sys
     from pathlib import Path
@@ -334,14 +334,17 @@ def _shape_training():
     repo = str(Path(__file__).resolve().parents[1])
     if repo not in sys.path:
         sys.path.insert(0, repo)
-    return torch, importlib.import_module("training.train_physio_shape")
+    return torch, importlib.import_module("training.physio.train_shape")
 
 
-def _tiny_shape_file(tmp_path, **cfg_over):
-    """A randomly initialised shape network (batch-norm statistics made non-trivial), folded and saved."""
+def _tiny_shape_file(tmp_path, over=None):
+    """A randomly initialised shape network (batch-norm statistics made non-trivial), folded and saved with a
+    metadata block; ``over``: ``{(section, key): value}`` changes to the block."""
     import json
 
     from safetensors.numpy import save_file
+
+    from cxsense.modelmeta import ModelMeta
 
     torch, tps = _shape_training()
     _net, folded_tensors = tps._net, tps.folded_tensors
@@ -354,13 +357,25 @@ def _tiny_shape_file(tmp_path, **cfg_over):
             bn.weight.uniform_(0.5, 1.5), bn.bias.uniform_(-0.2, 0.2)
     net.eval()
     sc = np.array([0.1, 0.05, 0.8, 5.0, 0.5, 1.0])
-    cfg = {"format": "cxsense-physio-shape", "version": "1.0.0", "fs": 4.0,
-           "channels": ["eda", "temp", "activity", "hr", "ppg_amp", "hr_valid"], "channel_scale": sc.tolist(),
-           "ensemble": {"tree_scale": 2.0, "shape_scale": 0.5, "a": 1.0, "b": -0.5},
-           "ensemble_baseline": {"tree_scale": 4.0, "shape_scale": 1.0, "a": 2.0, "b": 0.0}}
-    cfg.update(cfg_over)
+    block = {"format_version": "2", "name": "physio-shape", "version": "1.0.0",
+             "architecture": {"family": "cxsense-physio-shape"}, "labels": ["nonstress", "stress"],
+             "input": {"fs": 4.0, "channels": ["eda", "temp", "activity", "hr", "ppg_amp", "hr_valid"]},
+             "normalisation": {"channel_scale": sc.tolist()},
+             "calibration": {"ensemble": {"tree_scale": 2.0, "shape_scale": 0.5, "a": 1.0, "b": -0.5},
+                             "ensemble_baseline": {"tree_scale": 4.0, "shape_scale": 1.0, "a": 2.0, "b": 0.0}},
+             "provenance": {"training_data": "none (a test)", "licence": "MIT", "command": "pytest", "runs": [],
+                            "date": "2026-12-04"}}
+    for (section, key), value in (over or {}).items():
+        if key is None:
+            block[section] = value
+        else:
+            block[section] = dict(block[section], **{key: value})
     path = tmp_path / "shape.safetensors"
-    save_file(folded_tensors((net, sc)), str(path), metadata={"config": json.dumps(cfg)})
+    metadata = ({"format_version": str(block["format_version"]), "cxsense": json.dumps(block)}
+                if block["format_version"] == "2" else {"config": "{}", "format_version": str(block["format_version"])})
+    save_file(folded_tensors((net, sc)), str(path), metadata=metadata)
+    if block["format_version"] == "2":
+        assert ModelMeta.from_safetensors_metadata(metadata, str(path)).name == "physio-shape"
     return path, net, sc
 
 
@@ -403,16 +418,20 @@ def test_shape_model_numpy_matches_torch(tmp_path):
     assert m.raw(np.zeros((6, 3))) == m.raw(np.zeros((6, 8)))  # very short input is padded, not an error
 
 
-@pytest.mark.parametrize("over", [{"format": "other"}, {"version": "2.0.0"}, {"fs": 8.0},
-                                  {"channels": ["eda", "temp"]}, {"channel_scale": [1.0, 1.0]},
-                                  {"ensemble": {"tree_scale": 0.0, "shape_scale": 1.0, "a": 1.0, "b": 0.0}},
-                                  {"ensemble_baseline": {"tree_scale": 1.0}}])
-def test_shape_model_rejects_bad_files(tmp_path, over):
+@pytest.mark.parametrize("over, message", [
+    ({("architecture", "family"): "other"}, "family"), ({("version", None): "2.0.0"}, "version 2.0.0"),
+    ({("input", "fs"): 8.0}, "8.0 Hz"), ({("input", "channels"): ["eda", "temp"]}, "channels"),
+    ({("normalisation", "channel_scale"): [1.0, 1.0]}, "inconsistent"),
+    ({("calibration", "ensemble"): {"tree_scale": 0.0, "shape_scale": 1.0, "a": 1.0, "b": 0.0}}, "inconsistent"),
+    ({("calibration", "ensemble_baseline"): {"tree_scale": 1.0}}, "incomplete"),
+    ({("normalisation", None): {}}, "channel_scale"),
+    ({("format_version", None): "1"}, "format version '1'; this cxsense reads '2'")])
+def test_shape_model_rejects_bad_files(tmp_path, over, message):
     from cxsense.encoders.physio.shape_model import ShapeModel
     from cxsense.errors import ModelError
 
-    path, _, _ = _tiny_shape_file(tmp_path, **over)
-    with pytest.raises(ModelError):
+    path, _, _ = _tiny_shape_file(tmp_path, over)
+    with pytest.raises(ModelError, match=message):
         ShapeModel(path)
 
 

@@ -446,3 +446,72 @@ def test_a_cut_between_two_people_gives_each_the_voice(tmp_path, face_rgb):
     cut = tl[tl["time"] == 2.0]
     assert set(cut["person"]) == {"p0", "p1"}
     assert (cut["voice_fused"] == (cut["voice_quality"] > 0)).all()
+
+
+def test_session_baselines_are_off_by_default_and_explained_when_on(tmp_path, face_rgb):
+    """baseline="auto": each person's face against their own first seconds (a robust estimate that refuses a start
+    that does not look neutral), the voice against the recording's first 10 s; notes say what was used."""
+    import soundfile as sf
+
+    speech, sr = sf.read(Path(__file__).parent / "data" / "espeak_en_f.ogg", dtype="float32")
+    speech = np.tile(speech, 1 + int(6 * sr / len(speech)))[: 6 * sr]  # espeak-ng speech (tests/data/README.md)
+    p = tmp_path / "base.mp4"
+    write_video(p, _moving(face_rgb, [lambda i: (260, 180)], 60), n_frames=60, fps=10, audio=speech,
+                sampling_rate=sr)
+    plain = analyze_session(p)
+    assert plain.info["baseline"] is None and not any("baseline" in n for n in plain.info["notes"])
+    auto = analyze_session(p, baseline="auto")
+    notes = " | ".join(auto.info["notes"])
+    # the portrait smiles from the first frame: its start is not neutral, so no face baseline is used
+    assert "p0: the baseline stretch did not look neutral" in notes
+    assert "voice baseline: 0-10 s of the recording" in notes
+    assert auto.timeline["voice_quality"].gt(0).any()
+    pd.testing.assert_frame_equal(auto.timeline[list(EMOTIONS)].iloc[:0], plain.timeline[list(EMOTIONS)].iloc[:0])
+    with pytest.raises(cxsense.InputError, match="baseline"):
+        analyze_session(p, baseline=(5, 2))
+    with pytest.raises(cxsense.InputError, match="baseline"):
+        analyze_session(p, baseline="first")
+
+
+def test_face_baselines_keep_the_more_neutral_half():
+    from cxsense.session.baselines import FaceBaselines
+
+    fb = FaceBaselines("auto")
+    neutral = np.array([0.05, 0.02, 0.03, 0.05, 0.15, 0.05, 0.65])
+    laugh = np.array([0.02, 0.01, 0.01, 0.9, 0.02, 0.02, 0.02])
+    for k, t in enumerate(np.arange(0, 6, 0.2)):  # a resting face with a laugh in the middle, then later frames
+        fb.add("p0", float(t), laugh if 2 <= t < 3 else neutral)
+    fb.add("p1", 10.0, laugh)
+    bases, notes = fb.build()
+    np.testing.assert_allclose(bases["p0"].probabilities, neutral / neutral.sum(), atol=1e-9)
+    assert bases["p0"].n_items == 26 and "p1" not in bases and any("p1: fewer than 3" in n for n in notes)
+
+
+def test_every_frame_reads_every_frame_but_detects_at_most_detect_rate(one_face_mp4, monkeypatch):
+    """fps=0: the expression network reads all 100 frames; the detector runs on every other one (25 fps video,
+    DETECT_RATE 12.5 Hz), and the frames between reuse its boxes, so the face is found in every frame."""
+    from cxsense.encoders.face.encoder import FaceEncoder
+    from cxsense.session.stages import DETECT_RATE
+
+    calls = {"detect": 0, "read": 0}
+    detect, read = FaceEncoder.detect, FaceEncoder.read_face
+
+    def counted_detect(self, *a, **k):
+        calls["detect"] += 1
+        return detect(self, *a, **k)
+
+    def counted_read(self, *a, **k):
+        calls["read"] += 1
+        return read(self, *a, **k)
+
+    monkeypatch.setattr(FaceEncoder, "detect", counted_detect)
+    monkeypatch.setattr(FaceEncoder, "read_face", counted_read)
+    s = analyze_session(one_face_mp4, fps=0)
+    assert s.info["frames_analysed"] == 100
+    assert calls["read"] == 100
+    assert calls["detect"] == pytest.approx(100 * DETECT_RATE / 25, abs=1)
+    assert (s.timeline["face_quality"] > 0).all() and list(s.timeline["person"].unique()) == ["p0"]
+    # the default policy (5 frames a second) detects every analysed frame
+    calls.update(detect=0, read=0)
+    s = analyze_session(one_face_mp4)
+    assert calls["detect"] == calls["read"] == s.info["frames_analysed"] == 20

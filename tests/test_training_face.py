@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 
 
 def test_packed_faces_round_trip_exactly():
-    from training.pack_fer import pack, pixel_hash, unpack
+    from training.common.fer import pack, pixel_hash, unpack
 
     rng = np.random.default_rng(0)
     faces = rng.integers(0, 256, size=(237, 48, 48), dtype=np.uint8)  # not a multiple of the 100-face mosaic
@@ -28,7 +28,7 @@ def test_packed_faces_round_trip_exactly():
 
 
 def test_augmentation_is_seeded_and_keeps_the_range():
-    from training.train_face import augment
+    from training.face.train import augment
 
     x = torch.rand(16, 1, 48, 48)
     a = augment(x, torch.Generator().manual_seed(1))
@@ -39,10 +39,10 @@ def test_augmentation_is_seeded_and_keeps_the_range():
 
 
 def test_channel_pruning_keeps_the_strongest_channels():
-    """training/prune_face.py: pruning to the full widths is the identity; pruning to fewer channels keeps those
+    """training/face/prune.py: pruning to the full widths is the identity; pruning to fewer channels keeps those
     of largest |gamma| and gives a working network of the new widths."""
     from cxsense.encoders.face.net import FaceNet
-    from training.prune_face import prune
+    from training.face.prune import prune
 
     torch.manual_seed(0)
     net = FaceNet(widths=(8, 16, 24, 32), embed_dim=16).eval()

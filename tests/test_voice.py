@@ -233,22 +233,19 @@ def test_narrowband_speech_goes_to_the_telephone_model(encoder):
     assert len(rt.model["sha256"]) == 64 and rt.model["sha256"] != rw.model["sha256"]
     assert rt.quality == pytest.approx(rw.quality, rel=0.05)  # a model trained for it: no penalty
     _check_result(rt)
-    # raw_logits follows the same routing
-    lg = encoder.raw_logits(load_audio((_telephone_version(wide), 8000)))
-    z = lg.mean(0) / rt.model["temperature"] + np.array(rt.model["logit_bias"])
-    p = np.exp(z - z.max())
-    np.testing.assert_allclose(p / p.sum(), rt.probability_vector(), atol=1e-3)
+    # the encoder's public routing names the same model
+    assert encoder.model_for(narrowband=True).info["name"] == "voice-tone-narrowband"
+    assert encoder.model_for(narrowband=False).info == encoder.info()
 
 
 def test_narrowband_speech_counts_half_without_a_telephone_model(encoder):
     # a model without telephone training (here the main weights alone) loses ~19 points there: quality halved
-    from safetensors import safe_open
-
     from cxsense.encoders.voice.encoder import VoiceEncoder
+    from cxsense.encoders.voice.model import VoiceModel
     from cxsense.registry import model_path
 
-    with safe_open(str(model_path("voice-tone")), framework="pt") as f:
-        alone = VoiceEncoder._from_weights({k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata()))
+    alone = VoiceEncoder(model=VoiceModel.from_file(model_path("voice-tone")), warmup=False)
+    assert alone.info()["sha256"] == encoder.info()["sha256"]
     wide = with_fricatives(speech_like(2.0))
     rw, rt = alone.encode(load_audio((wide, SR))), alone.encode(load_audio((_telephone_version(wide), 8000)))
     assert rt.details["signal"]["narrowband"] is True
@@ -316,17 +313,19 @@ def test_other_rate_and_file_through_encoder(encoder, tmp_path):
     assert a.quality > 0 and np.max(np.abs(a.probability_vector() - b.probability_vector())) < 0.02
 
 
-def test_raw_logits_match_the_probabilities(encoder):
-    # the calibration path (raw_logits, used by training to fit the temperature) is the inference path
+def test_member_logits_are_the_inference_path(encoder):
+    # the path training calibrates on (VoiceModel.member_logits, then the temperature and bias) is the encoder's
+    from cxsense.encoders.voice.encoder import segments
+    from cxsense.encoders.voice.features import voice_process
+
     y = with_fricatives(speech_like(2.0, seed=7))
     r = encoder.encode(load_audio((y, SR)))
-    lg = encoder.raw_logits(load_audio((y, SR)))
+    model = encoder.model_for(narrowband=r.details["signal"]["narrowband"])
+    f = voice_process(load_audio((y, SR)).samples)
+    lg, emb, _ = model.member_logits(f, segments(f.logmel.shape[1]))
     assert lg.shape == (encoder.info()["members"], 7)
-    z = lg.mean(0) / encoder.info()["temperature"] + np.array(encoder.info()["logit_bias"])
-    p = np.exp(z - z.max())
-    p /= p.sum()
-    np.testing.assert_allclose(p, r.probability_vector(), atol=1e-3)  # info() rounds T to 4 decimals
-    assert encoder.raw_logits(load_audio((np.zeros(2 * SR, np.float32), SR))) is None
+    np.testing.assert_array_equal(model.probabilities(lg), r.probability_vector())
+    np.testing.assert_array_equal(emb, r.embedding)
 
 
 def test_shipped_model_assumes_equal_class_priors(encoder):
@@ -338,17 +337,35 @@ def test_shipped_model_assumes_equal_class_priors(encoder):
     assert np.log(np.exp(-b).sum() / 7) == pytest.approx(0, abs=1e-3)  # exp(-b) / 7 is the training prior
 
 
-@pytest.mark.parametrize("bias", ["[0, 0, 0]", "[0, 0, 0, 0, 0, 0, NaN]"])
+@pytest.mark.parametrize("bias", [[0, 0, 0], [0, 0, 0, 0, 0, 0, float("nan")]])
 def test_bad_logit_bias_is_a_model_error(bias):
-    from safetensors import safe_open
-
-    from cxsense.encoders.voice.encoder import VoiceEncoder
+    from cxsense.encoders.voice.model import VoiceModel, _tensors
     from cxsense.errors import ModelError
-    from cxsense.registry import model_path
+    from cxsense.registry import model_file
 
-    with safe_open(str(model_path("voice-tone")), framework="pt") as f:
-        meta = dict(f.metadata())
-        state = {k: f.get_tensor(k) for k in f.keys()}
-    meta["logit_bias"] = bias
+    f = model_file("voice-tone")
+    meta = f.meta.replace(calibration=dict(f.meta.calibration, logit_bias=bias))
     with pytest.raises(ModelError, match="logit_bias"):
-        VoiceEncoder._from_weights(state, meta)
+        VoiceModel(_tensors(f.path), meta)
+
+
+def test_voice_files_of_another_format_or_without_a_field_are_refused(tmp_path):
+    """No compatibility defaults: a file without the metadata block (the style before format 2) names both
+    versions; a block without a field the loader needs names the field."""
+    from safetensors.torch import save_file
+
+    from cxsense.encoders.voice.model import VoiceModel, _tensors
+    from cxsense.errors import ModelError
+    from cxsense.registry import model_file
+
+    f = model_file("voice-tone")
+    state = _tensors(f.path)
+    old = tmp_path / "old.safetensors"
+    save_file(state, str(old), metadata={"arch": "voicetdnn-v1", "temperature": "1.0", "version": "1.0.0"})
+    with pytest.raises(ModelError, match="format version '0'.*this cxsense reads '2'"):
+        VoiceModel.from_file(old)
+    for section, key in (("calibration", "logit_bias"), ("input", "cmn"), ("architecture", "members")):
+        d = dict(getattr(f.meta, section))
+        d.pop(key)
+        with pytest.raises(ModelError, match=key):
+            VoiceModel(state, f.meta.replace(**{section: d}))

@@ -56,6 +56,7 @@ class Fusion(Protocol):
     """
 
     def fuse(self, results: Mapping[str, ModalityResult]) -> FusedEstimate:  # pragma: no cover - protocol
+        """One estimate from the usable modalities' results (each with ``quality > 0``)."""
         ...
 
 

@@ -9,7 +9,8 @@ blocks, one per modality: a quality column ``q`` in [0, 1] followed by that moda
 so a modality with ``q = 0`` adds exactly nothing (masked, not imputed), and a lower-quality one counts
 for less. Because ``z`` is linear in the parameters given ``q``, fitting is an L2-penalised logistic
 regression on the gated design ``[q_m * x_m, q_m]``. An optional temperature, fitted on out-of-fold
-logits (``calibration_cv``), calibrates the probabilities.
+logits (``calibration_cv``; :func:`cxsense.metrics.fit_temperature` on :data:`FUSION_TEMPERATURE_GRID`),
+calibrates the probabilities.
 
 With ``blocks=None`` every column is one ungated block (a plain logistic regression), which is what
 scikit-learn's generic estimator checks exercise.
@@ -30,23 +31,14 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ..metrics import fit_temperature
 from .features import CATEGORICAL_BLOCKS, gated_design
 
-__all__ = ["LateFusionClassifier", "fit_temperature"]
+__all__ = ["LateFusionClassifier", "FUSION_TEMPERATURE_GRID"]
 
-
-
-def fit_temperature(logits: np.ndarray, y_idx: np.ndarray, grid=None) -> float:
-    """The temperature T minimising the NLL of ``softmax(logits / T)`` (grid search, deterministic)."""
-    grid = np.exp(np.linspace(np.log(0.25), np.log(4.0), 161)) if grid is None else grid
-    best, best_t = np.inf, 1.0
-    for t in grid:
-        z = logits / t
-        z = z - z.max(1, keepdims=True)
-        nll = -(z[np.arange(len(z)), y_idx] - np.log(np.exp(z).sum(1))).mean()
-        if nll < best - 1e-12:
-            best, best_t = nll, float(t)
-    return best_t
+#: The fusion's temperature grid (161 points, log-spaced over [0.25, 4]); the shipped fusion's temperatures
+#: were chosen on it, so refitting reproduces them.
+FUSION_TEMPERATURE_GRID = np.exp(np.linspace(np.log(0.25), np.log(4.0), 161))
 
 
 class LateFusionClassifier(ClassifierMixin, BaseEstimator):
@@ -120,7 +112,7 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
                 full = np.full((len(te), len(self.classes_)), -1e3)
                 full[:, m.classes_] = z
                 oof[te] = full
-            self.temperature_ = fit_temperature(oof, y_idx)
+            self.temperature_ = fit_temperature(oof, y_idx, FUSION_TEMPERATURE_GRID)
         return self
 
     def _logits(self, X):

@@ -37,6 +37,7 @@ class QualityWeightedFusion:
     method = "quality-weighted log-linear pool (rule)"
 
     def fuse(self, results: Mapping[str, ModalityResult]) -> FusedEstimate:
+        """The rule's estimate of ``results`` (see the module docstring)."""
         usable = {k: r for k, r in results.items() if r.quality > 0}
         if not usable:
             raise NoSignalError(f"no modality given carries a usable signal ({no_signal_reasons(results)})")

@@ -8,7 +8,8 @@ Accepted forms (see the contract):
   ``acc_z``), all at one rate given by ``sampling_rate=``; a ``time`` or ``timestamp`` column is ignored;
 * a :class:`PhysioInput` (returned as it is).
 
-Checks, in order: the form, channel names, sampling rates, dtype and shape, non-finite samples,
+Checks, in order: the form, channel names, sampling rates, dtype and shape, the number of samples (at most
+:data:`MAX_SAMPLES`, from the shape, before any copy), non-finite samples, magnitudes (at most :data:`MAX_ABS`),
 duration per channel, and agreement of durations between channels. Every failure raises
 :class:`~cxsense.errors.InputError` naming the parameter (e.g. ``physio['eda']``).
 
@@ -32,6 +33,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..errors import InputError
+from ..limits import PHYSIO_MAX_ABS, PHYSIO_MAX_RATE, PHYSIO_MAX_SAMPLES, PHYSIO_MIN_DURATION_S
 
 __all__ = [
     "CHANNELS",
@@ -39,6 +41,8 @@ __all__ = [
     "MIN_DURATION_S",
     "DURATION_TOLERANCE_S",
     "MAX_GAP_S",
+    "MAX_SAMPLES",
+    "MAX_ABS",
     "Channel",
     "PhysioInput",
     "load_physio",
@@ -59,7 +63,7 @@ ALIASES: Mapping[str, str] = MappingProxyType({"bvp": "ppg", "gsr": "eda", "resp
 
 #: Shortest accepted channel, in seconds. Features are computed for 10 s or more; the stress model
 #: was trained on 60-s windows and the encoder lowers its quality for shorter ones.
-MIN_DURATION_S = 10.0
+MIN_DURATION_S = PHYSIO_MIN_DURATION_S
 
 #: Channels of one window may differ in duration by at most this many seconds, or 5 % of the
 #: longest, whichever is larger (devices start and stop their streams a little apart).
@@ -72,7 +76,14 @@ MAX_GAP_S = 2.0
 MAX_FILLED_FRACTION = 0.1
 
 #: Highest accepted sampling rate, in Hz.
-MAX_RATE = 100_000.0
+MAX_RATE = PHYSIO_MAX_RATE
+
+#: Most samples in one channel, checked on the array's shape before it is copied (:mod:`cxsense.limits`).
+MAX_SAMPLES = PHYSIO_MAX_SAMPLES
+
+#: Largest accepted magnitude of a sample, in the channel's unit (far above any real signal; beyond it the
+#: filters overflow).
+MAX_ABS = PHYSIO_MAX_ABS
 
 
 @dataclass(frozen=True)
@@ -186,6 +197,9 @@ def _samples(samples: Any, name: str, rate: float, parameter: str, nan_policy: s
             arr = arr.reshape(-1)
         if arr.ndim != 1:
             raise InputError(p, "a 1-D array of samples", f"shape {arr.shape}")
+    if arr.shape[0] > MAX_SAMPLES:
+        raise InputError(p, f"at most {MAX_SAMPLES} samples per channel (cut longer recordings into windows)",
+                         f"{arr.shape[0]} samples ({arr.shape[0] / rate:.0f} s at {rate:g} Hz)")
     x = arr.astype(np.float64, copy=True)
     n_filled = 0
     if np.isinf(x).any():
@@ -199,6 +213,9 @@ def _samples(samples: Any, name: str, rate: float, parameter: str, nan_policy: s
             i = int(np.flatnonzero(bad)[0])
             raise InputError(p, "free of NaN (or use nan_policy='interpolate' for gaps of at most "
                              f"{MAX_GAP_S:g} s)", f"{int(bad.sum())} NaN samples, the first at index {i} ({i / rate:.2f} s)")
+    if x.size and max(float(x.max()), -float(x.min())) > MAX_ABS:
+        raise InputError(p, f"samples of magnitude at most {MAX_ABS:g} (in the channel's own unit)",
+                         f"a sample of magnitude {max(float(x.max()), -float(x.min())):.3g}")
     dur = x.shape[0] / rate
     if dur < MIN_DURATION_S:
         raise InputError(p, f"at least {MIN_DURATION_S:g} s long", f"{x.shape[0]} samples at {rate:g} Hz = {dur:.2f} s")
@@ -260,8 +277,9 @@ def load_physio(physio: Any, *, sampling_rate: float | None = None, parameter: s
     Raises
     ------
     InputError
-        Empty input, unknown channel, bad sampling rate, wrong dtype or shape, NaN or infinite
-        samples, a channel shorter than :data:`MIN_DURATION_S`, or channels whose durations differ
+        Empty input, unknown channel, bad sampling rate, wrong dtype or shape, more than
+        :data:`MAX_SAMPLES` samples in a channel, NaN or infinite samples, a sample larger in magnitude than
+        :data:`MAX_ABS`, a channel shorter than :data:`MIN_DURATION_S`, or channels whose durations differ
         by more than the tolerance.
 
     Examples

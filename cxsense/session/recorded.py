@@ -21,7 +21,6 @@ note says where it was. A step in which nothing usable was seen gives a row with
 
 from __future__ import annotations
 
-import heapq
 import math
 import time as _time
 from dataclasses import dataclass, field
@@ -30,17 +29,14 @@ from typing import Callable
 from ..assessment import CUE_COLUMNS, ROW_COLUMNS
 from ..errors import InputError
 from ..options import EarlyExit, FaceOptions
+from .baselines import check_spec
+from .stages import Recording
 from .tracking import MIN_PERSON_SECONDS
 
 __all__ = ["Session", "SessionSettings", "analyze_session", "read_physio_csv", "TIMELINE_COLUMNS"]
 
 #: Columns of a session timeline, in order.
 TIMELINE_COLUMNS = ["time", "person", *ROW_COLUMNS]
-#: A stretch without frames or audio at least this long (seconds) is named in the notes.
-GAP_NOTE_S = 2.0
-#: The face mesh (confirmation and cues) runs at most this often per face (Hz): a face that overlaps one confirmed
-#: less than 1/MESH_RATE s before reuses its confirmation and cues. 10 Hz still counts blinks.
-MESH_RATE = 10.0
 
 
 def read_physio_csv(path, *, offset: float = 0.0, parameter: str = "physio", sampling_rate: float | None = None):
@@ -109,7 +105,8 @@ class SessionSettings:
     physio_window: float = 60.0
     physio_offset: float = 0.0
     persons: str = "all"
-    face: FaceOptions = FaceOptions()
+    face: FaceOptions = field(default_factory=FaceOptions)
+    baseline: object = None
 
     def __post_init__(self):
         _seconds("step", self.step, 0.2, 60)
@@ -119,174 +116,10 @@ class SessionSettings:
         _seconds("physio_offset", self.physio_offset, -1e7, 1e7, "a finite number of seconds")
         if self.persons not in ("all", "largest"):
             raise InputError("persons", "'all' or 'largest'", repr(self.persons))
+        object.__setattr__(self, "baseline", check_spec(self.baseline))
 
 
-class _Recording:
-    """Stages 3-5 over one decoded recording (see the module docstring)."""
-
-    def __init__(self, s: SessionSettings, physio, decode_info, progress):
-        from ..encoders import get_encoder
-        from .buffers import AudioBuffer
-        from .steps import StepAssessor
-        from .tracking import IoUTracker
-
-        self.s, self.info, self.progress = s, decode_info, progress
-        self.face = get_encoder("face", s.face)
-        voice = get_encoder("voice") if decode_info.has_audio else None
-        self.steps = StepAssessor(voice, get_encoder("physio") if physio is not None else None, physio,
-                                  voice_window=s.voice_window, physio_window=s.physio_window)
-        self.audio, self.tracker = AudioBuffer(), IoUTracker()
-        self.buckets: dict[int, dict] = {}  # step -> {"n": sampled, "faces": {person: [results]}, "frames": [ids]}
-        self.pending: dict[int, tuple] = {}  # steps with a track not yet long enough to be a person: their evidence
-        self.content: list[int] = []  # heap of steps that have frames or audio
-        self._marked: set[int] = set()
-        self._frame_steps: set[int] = set()  # steps not yet assessed that hold a decoded frame
-        self.rows: list[dict] = []
-        self.next_sample, self.video_t, self.done, self.sampled = 0.0, -math.inf, 0, 0
-        self.gaps: list[tuple[float, float]] = []
-        self.cue_samples: list[dict] = []
-        self._meshed: list[tuple] = []  # (box, cues, time of its mesh) of the last frame's confirmed faces
-
-    @property
-    def frame_interval(self) -> float:
-        """Seconds between analysed frames (the analysis rate, or the video's own rate with ``fps=0``)."""
-        if self.s.fps:
-            return 1.0 / self.s.fps
-        return max(self.video_t, 0.0) / max(self.info.frames - 1, 1) if self.info.frames > 1 else 0.04
-
-    def drop_flickers(self, duration: float) -> set[str]:
-        """Rows of tracks too brief to be a person are removed (their steps' rows are made again without them);
-        persons are renumbered ``p0``, ``p1``, ... in order of first appearance. Returns the dropped ids."""
-        flickers = self.tracker.flickers(self.frame_interval, duration)
-        redo = {k: ctx for k, ctx in self.pending.items() if flickers & set(ctx[1])}
-        times = {round(ctx[0], 6) for ctx in redo.values()}
-        rows = [r for r in self.rows if r["time"] not in times]
-        for ts, faces, voice, physio, frames in redo.values():
-            kept = {p: f for p, f in faces.items() if p not in flickers}
-            together = any(len(set(f) - flickers) > 1 for f in frames)
-            rows += self.steps.rows(ts, kept, voice, physio, together=together)
-        rows.sort(key=lambda r: (r["time"], r["person"] == "-", r["person"]))
-        first = {}
-        for r in rows:
-            if r["person"] != "-":
-                first.setdefault(r["person"], len(first))
-        for r in rows:
-            if r["person"] != "-":
-                r["person"] = f"p{first[r['person']]}"
-        self.cue_samples = [dict(c, person=f"p{first[c['person']]}") for c in self.cue_samples
-                            if c["person"] in first]
-        self.rows = sorted(rows, key=lambda r: (r["time"], r["person"] == "-", int(r["person"][1:] or 0)
-                                                if r["person"] != "-" else 0))
-        return flickers
-
-    def _mark(self, k: int) -> None:
-        if k >= self.done and k not in self._marked:
-            self._marked.add(k)
-            heapq.heappush(self.content, k)
-
-    # stage 3 + 4: sample and bucket -------------------------------------------------------------
-    def on_frame(self, t: float, frame) -> None:
-        from ..inputs.image import load_image
-
-        self.video_t = max(self.video_t, t)
-        k = int(t // self.s.step)
-        self._mark(k)
-        if k >= self.done:
-            self._frame_steps.add(k)
-        fps = self.s.fps
-        if fps and t + 1e-6 < self.next_sample:
-            return
-        self.next_sample = (math.floor(t * fps + 1e-6) + 1) / fps if fps else 0.0
-        self.sampled += 1
-        img = load_image(frame.to_ndarray(format="rgb24"), parameter="video frame")
-        faces = [r for r in self._read_faces(img, t) if r.quality > 0]
-        faces = faces[:1] if self.s.persons == "largest" else faces
-        ids = self.tracker.update(t, [r.details["box"] for r in faces])
-        b = self.buckets.setdefault(k, {"n": 0, "faces": {}, "frames": []})
-        b["n"] += 1
-        b["frames"].append(tuple(ids))
-        for pid, r in zip(ids, faces):
-            b["faces"].setdefault(pid, []).append(r)
-            if r.cues is not None:  # per-frame cues, for the cue events and blinks (finer than a step)
-                self.cue_samples.append({"time": round(t, 6), "person": pid, **r.cues,
-                                         "surprise": float(r.probabilities["surprise"])})
-
-    def _read_faces(self, img, t: float) -> list:
-        """Every detected face read; the mesh runs at most :data:`MESH_RATE` times a second per face."""
-        import dataclasses
-
-        from .tracking import iou
-
-        opts, out, meshed = self.s.face, [], []
-        for det in self.face.detect(img, tiled="auto"):
-            prev = next((m for m in self._meshed if iou(m[0], det.box) >= 0.5), None)
-            if opts.cues != "off" and prev is not None and t - prev[2] < 1.0 / MESH_RATE - 1e-6:
-                r = self.face.read_face(img, det, opts.replace(cues="off"))
-                r = dataclasses.replace(r, cues=prev[1]) if r.has_signal else r
-                when = prev[2]
-            else:
-                r, when = self.face.read_face(img, det, opts), t
-            if r.has_signal:
-                meshed.append((det.box, r.cues, when))
-            out.append(r)
-        self._meshed = meshed
-        return out
-
-    def on_audio(self, t: float | None, samples) -> None:
-        t0 = self.audio.end if t is None and self.audio.start is not None else t
-        self.audio.push(samples, t)
-        if t0 is not None:
-            step = self.s.step
-            for k in range(int(max(t0, 0) // step), int((t0 + len(samples) / 16000) // step) + 1):
-                self._mark(k)
-
-    # stage 5: assess the steps the recording has passed ------------------------------------------
-    def _ready(self, k: int, final: bool, duration: float) -> bool:
-        te = (k + 1) * self.s.step
-        if final:  # after the end: a step with a frame, or with at least 5 % of a step of the video's duration
-            return k == 0 or k in self._frame_steps or k * self.s.step < duration - 0.05 * self.s.step
-        need = te + self.s.voice_window / 2
-        audio_ok = (not self.info.has_audio or self.audio.end >= need
-                    or self.video_t > self.audio.end + 120.0)  # audio ended or lags far behind: do not wait
-        return self.video_t >= te and audio_ok
-
-    def finish_ready(self, final: bool = False, duration: float = math.inf) -> None:
-        while self.content:
-            k = self.content[0]
-            if not self._ready(k, final, duration):
-                if final:  # past the end of the video
-                    self._marked.discard(heapq.heappop(self.content))
-                    self._frame_steps.discard(k)
-                    continue
-                return
-            heapq.heappop(self.content)
-            self._marked.discard(k)
-            self._frame_steps.discard(k)
-            self._assess(k)
-
-    def _assess(self, k: int) -> None:
-        from .tracking import pool_face
-
-        step, s = self.s.step, self.s
-        if (k - self.done) * step >= GAP_NOTE_S:
-            self.gaps.append((self.done * step, k * step))
-        b = self.buckets.pop(k, {"n": 0, "faces": {}, "frames": []})
-        for old in [j for j in self.buckets if j < k]:  # frames of steps already passed (timestamps back)
-            self.buckets.pop(old)
-        ts, te = k * step, (k + 1) * step
-        faces = {pid: f for pid, f in ((p, pool_face(rs, b["n"])) for p, rs in b["faces"].items()) if f is not None}
-        voice = self.steps.voice(self.audio, (ts + te) / 2 - s.voice_window / 2, (ts + te) / 2 + s.voice_window / 2)
-        physio = self.steps.physio_at(te)
-        self.rows += self.steps.rows(ts, faces, voice, physio, together=any(len(f) > 1 for f in b["frames"]))
-        if any(self.tracker.seen_seconds(p, self.frame_interval) < MIN_PERSON_SECONDS for p in faces):
-            self.pending[k] = (ts, faces, voice, physio, b["frames"])  # kept until we know whether it is a person
-        self.done = k + 1
-        self.audio.drop_before(self.done * step - s.voice_window)
-        if self.progress is not None:
-            self.progress(min(te, self.info.duration_hint or te), self.info.duration_hint or 0.0)
-
-
-def _duration(rec: _Recording) -> float:
+def _duration(rec: Recording) -> float:
     """The recording's duration: the header's, unless it claims more than two steps past the last frame."""
     hint, last = rec.info.duration_hint, rec.video_t
     if hint is None or hint > last + 2 * rec.s.step:
@@ -294,7 +127,7 @@ def _duration(rec: _Recording) -> float:
     return hint
 
 
-def _notes(rec: _Recording, physio, flickers: set) -> list[str]:
+def _notes(rec: Recording, physio, flickers: set) -> list[str]:
     info, notes = rec.info, sorted(rec.steps.notes)
     steps = {r["time"] for r in rec.rows}
     with_face = {r["time"] for r in rec.rows if r["person"] != "-"}
@@ -306,6 +139,7 @@ def _notes(rec: _Recording, physio, flickers: set) -> list[str]:
                      "persons (a detector firing for a moment, a face glimpsed at a cut)")
     if not info.has_audio:
         notes.append("the video has no audio track: no voice was read")
+    notes += rec.base_notes
     for reason, n in sorted(rec.steps.sound.items()):
         notes.append(f"{reason} in {n} step(s): the voice was left out there")
     if rec.steps.unheard:  # silence, no voiced speech, ...: the reasons by count
@@ -331,7 +165,7 @@ def _notes(rec: _Recording, physio, flickers: set) -> list[str]:
 def analyze_session(video, physio=None, *, step: float = 1.0, fps: float = 5.0, voice_window: float = 3.0,
                     physio_window: float = 60.0, physio_offset: float = 0.0, persons: str = "all",
                     face_model: str = "base", face_early_exit: EarlyExit = "auto", face_cues: str = "full",
-                    progress: Callable[[float, float], None] | None = None) -> Session:
+                    baseline=None, progress: Callable[[float, float], None] | None = None) -> Session:
     """Turn a recorded video (and optional physiology) into a timeline of reactions.
 
     Parameters
@@ -354,6 +188,10 @@ def analyze_session(video, physio=None, *, step: float = 1.0, fps: float = 5.0, 
     face_model, face_early_exit, face_cues
         As for :func:`cxsense.assess`. With cues (the default) the face mesh also confirms each detection, so text,
         logos and patterns do not become persons; the timeline gets the cue columns.
+    baseline : None, "auto" or (start, end), default None
+        Person baselines (:mod:`cxsense.session.baselines`): ``"auto"`` reads each person's face against their own
+        first 5 s on screen and the voice against the recording's first 10 s; ``(start, end)`` uses that stretch.
+        Off by default: no gain has been shown on dev data yet (docs/sessions.md).
     progress : callable (seconds done, seconds total), optional
 
     Returns
@@ -372,12 +210,12 @@ def analyze_session(video, physio=None, *, step: float = 1.0, fps: float = 5.0, 
     from .events import detect_events
 
     s = SessionSettings(step, fps, voice_window, physio_window, physio_offset, persons,
-                        FaceOptions(model=face_model, early_exit=face_early_exit, cues=face_cues))
+                        FaceOptions(model=face_model, early_exit=face_early_exit, cues=face_cues), baseline)
     if physio is not None and not isinstance(physio, PhysioTable):
         physio = read_physio_csv(physio, offset=physio_offset)
     container, info = open_video(video)
     started = _time.perf_counter()
-    rec = _Recording(s, physio, info, progress)
+    rec = Recording(s, physio, info, progress)
     for kind, t, payload in decode(container, info):
         rec.on_frame(t, payload) if kind == "video" else rec.on_audio(t, payload)
         rec.finish_ready()
@@ -393,7 +231,7 @@ def analyze_session(video, physio=None, *, step: float = 1.0, fps: float = 5.0, 
            "frames_analysed": rec.sampled, "has_audio": info.has_audio, "physio": physio is not None,
            "physio_steps_with_data": rec.steps.physio_steps, "step_s": step, "fps_analysed": fps,
            "voice_window_s": voice_window, "physio_window_s": physio_window, "physio_offset_s": physio_offset,
-           "persons": persons, "face_model": face_model,
+           "persons": persons, "face_model": face_model, "baseline": baseline,
            "face_early_exit": rec.face.info()["expression"].get("early_exit"), "face_cues": face_cues,
            "fps_analysed_effective": 1.0 / rec.frame_interval, "decode_errors": info.decode_errors,
            "stopped_early": info.stopped_early, "seconds": elapsed,

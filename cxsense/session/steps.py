@@ -44,6 +44,7 @@ class StepAssessor:
         self.voice_encoder, self.physio_encoder, self.physio = voice_encoder, physio_encoder, physio
         self.voice_window, self.physio_window = float(voice_window), float(physio_window)
         self.physio_baseline = physio_baseline
+        self.voice_baseline = None  # a SpeakerBaseline, when the session has one
         self.notes: set[str] = set()
         self.physio_steps = 0
         self.sound: dict[str, int] = {}  # "music without speech" / "noise without speech" -> windows
@@ -56,7 +57,7 @@ class StepAssessor:
         w = audio.window(t0, t1)
         if self.voice_encoder is None or len(w) < MIN_VOICE_SAMPLES:
             return None
-        r = self.voice_encoder.encode(Audio(np.clip(w, -1, 1).astype(np.float32), 16000))
+        r = self.voice_encoder.encode(Audio(np.clip(w, -1, 1).astype(np.float32), 16000), baseline=self.voice_baseline)
         reason = str(r.details.get("reason", ""))
         if r.quality <= 0 and reason.endswith("without speech"):
             self.sound[reason] = self.sound.get(reason, 0) + 1

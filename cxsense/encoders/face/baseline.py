@@ -11,7 +11,7 @@ person's resting offset from the estimate:
 ``ref`` is what the model says on average for a neutral face of the population, ``eps`` keeps very unlikely
 classes from dominating, and ``alpha`` shrinks the correction toward none because one image is a noisy
 estimate of a person's offset. These three numbers are in the registered file ``face-baseline``
-(``models/face/face_baseline_v1.json``, made by ``training/fit_face_baseline.py``).
+(``models/face/face_baseline_v1.json``, made by ``training/face/fit_baseline.py``).
 
 How far to trust it: FER-2013, the face model's data, has no person ids, and no registry package we could use
 ships labelled expression images with person ids, so **the gain of this correction on real people has not been
@@ -30,6 +30,8 @@ __all__ = ["FaceBaseline", "face_stats", "check_baseline", "NeutralCorrection", 
 
 #: Registry name of the correction's constants.
 CORRECTION_NAME = "face-baseline"
+#: ``architecture.family`` of its file (the constants are in its metadata block's ``calibration``).
+FAMILY = "cxsense-face-baseline"
 
 
 @dataclass(frozen=True)
@@ -126,11 +128,27 @@ class NeutralCorrection:
             raise ValueError("face baseline constants out of range")
 
     @classmethod
+    def from_document(cls, document: dict) -> "NeutralCorrection":
+        """From a model file's JSON document: its metadata block's ``calibration`` (``ref``, ``eps``, ``alpha``).
+
+        Raises
+        ------
+        ModelError
+            Another metadata format version, family or labels, or a missing field.
+        """
+        from ...emotions import EMOTIONS
+        from ...modelmeta import ModelMeta
+
+        meta = ModelMeta.from_json_document(document, CORRECTION_NAME).expect(FAMILY, EMOTIONS)
+        ref, eps, alpha = meta.require("calibration", "ref", "eps", "alpha")
+        return cls({"ref": ref, "eps": eps, "alpha": alpha, "version": meta.version})
+
+    @classmethod
     def load(cls) -> "NeutralCorrection":
-        """The registered constants (``face-baseline``, SHA-256 checked)."""
+        """The registered constants (``face-baseline``, SHA-256 and metadata checked)."""
         from ...registry import load_json_model
 
-        return load_json_model(CORRECTION_NAME, cls)
+        return load_json_model(CORRECTION_NAME, cls.from_document)
 
     def offset(self, base: FaceBaseline) -> np.ndarray:
         """The person's estimated resting offset ``(7,)`` in log-probability (already multiplied by alpha)."""

@@ -13,7 +13,9 @@ read without a FACS manual (definitions, scales and the data that set them: docs
 - ``mouth_open``, ``smile``, ``brow_raise``, ``eyes_open``, ``gaze_on_camera`` in [0, 1]: geometry measured on
   the mesh rotated to frontal (a similarity fit of its rigid points to the canonical face), divided by the
   face's inter-ocular distance, and mapped to [0, 1] by a logistic whose two anchors were set on FER-2013
-  train faces (:data:`ANCHORS`).
+  train faces (:data:`ANCHORS`). ``mouth_open`` reads the outer-lip height relative to the mouth's width;
+  ``brow_raise`` reads the brows' height plus, where the iris network ran, the upper eyelids' (FACS AU1+2 with
+  AU5, which go together in raised brows), and the brows alone without it.
 """
 
 from __future__ import annotations
@@ -43,16 +45,22 @@ _BROWS = ((70, 63), (300, 293))  # the outer half of each brow (image-left, imag
 _EYES = ((33, 133), (362, 263))
 _LID_PAIRS = (((160, 144), (159, 145), (158, 153)), ((387, 373), (386, 374), (385, 380)))  # (upper, lower) lids
 _NET_LID_PAIRS = ((11, 3), (12, 4), (13, 5))  # (upper, lower) in MeshResult.eyelids: landmarks 160-144, 159-145, 158-153
+#: The upper lids' height (``upper_lid``) of a resting face: the median of FER-2013 train neutral faces
+#: (``benchmarks/face_cues.py --fit``). ``brow_raise`` reads only a raise above it, so that blinks and squints do not
+#: lower it.
+UPPER_LID_REST = 0.1942
 _EYEBALL_RADIUS = 1.2  # cm, an adult eyeball's radius (canonical units are cm)
 _EYEBALL_DEPTH = 0.6  # cm behind the middle of the eye corners: the eyeball's centre, fitted on FER train (docs)
 
 #: For each [0, 1] cue: the raw geometry (:func:`raw_geometry`) it reads and two anchors (value -> 0.05,
 #: value -> 0.95) of the logistic that maps it to [0, 1]. Set by ``benchmarks/face_cues.py --fit`` on FER-2013
-#: train (docs/cues.md); ``smile`` reads a weighted sum of two measures.
+#: train (docs/cues.md); ``smile`` and ``brow_raise`` read weighted sums of two measures. A ``fallback`` is what the
+#: cue reads when a measure of the first is missing (NaN: the iris network did not run or the eyes were too small).
 ANCHORS = {
-    "mouth_open": {"measure": {"lip_gap": 0.5, "lip_height": 0.5}, "at_0.05": 0.1349, "at_0.95": 0.2680},
+    "mouth_open": {"measure": {"mouth_aperture": 1.0}, "at_0.05": 0.3317, "at_0.95": 0.5620},
     "smile": {"measure": {"corner_lift": 1.0, "mouth_width": 1.7413}, "at_0.05": 1.2525, "at_0.95": 1.8108},
-    "brow_raise": {"measure": {"brow_height": 1.0}, "at_0.05": 0.2850, "at_0.95": 0.3648},
+    "brow_raise": {"measure": {"brow_height": 1.0, "upper_lid_raise": 2.6268}, "at_0.05": 0.2970, "at_0.95": 0.5218,
+                   "fallback": {"measure": {"brow_height": 1.0}, "at_0.05": 0.2850, "at_0.95": 0.3648}},
     "eyes_open": {"measure": {"eye_opening": 1.0}, "at_0.05": 0.1004, "at_0.95": 0.2752,
                   "fallback": {"measure": {"eye_opening_mesh": 1.0}, "at_0.05": 0.2138, "at_0.95": 0.2671}},
     "gaze_on_camera": {"measure": {"gaze_angle": -1.0}, "at_0.05": -26.33, "at_0.95": -7.10},
@@ -62,10 +70,16 @@ ANCHORS = {
 @lru_cache(maxsize=1)
 def canonical_geometry() -> np.ndarray:
     """MediaPipe's canonical face (468, 3) in cm, in camera axes: x to the image's right, y down, z away from the
-    camera (the file's y and z negated). Loaded once through the registry (``face-canonical-geometry``)."""
-    from ...registry import model_path
+    camera (the file's y and z negated). Loaded once through the registry (``face-canonical-geometry``: SHA-256 and
+    metadata block checked; the vertices are the file's body)."""
+    from ...registry import model_file
 
-    v = np.asarray(json.loads(model_path("face-canonical-geometry").read_text())["vertices"], dtype=np.float64)
+    f = model_file("face-canonical-geometry")
+    if f.meta.family != "mediapipe-canonical-face-geometry" or f.meta.require("input", "units") != "cm":
+        from ...errors import ModelError
+
+        raise ModelError(f"{f.path}: not MediaPipe's canonical face in cm ({f.meta.family}, {f.meta.input})")
+    v = np.asarray(json.loads(f.path.read_text())["vertices"], dtype=np.float64)
     if v.shape != (468, 3):  # pragma: no cover - a corrupt file fails its SHA-256 first
         from ...errors import ModelError
 
@@ -148,12 +162,15 @@ def raw_geometry(mesh: MeshResult) -> dict[str, float]:
     Returns
     -------
     dict with ``lip_gap`` (inner lips, mean of three vertical gaps / IOD), ``lip_height`` (outer lips, the upper
-    lip's top to the lower lip's bottom on the midline / IOD), ``mouth_width`` (corner to corner /
-    IOD), ``corner_lift`` (height of the mouth corners above the inner lips' middle / IOD; positive when the
-    corners are raised), ``brow_height`` (the outer half of the brows above the eye-corner line / IOD), ``eye_opening`` (the iris
-    network's eyelid gap / eye width, mean of both eyes; NaN without it), ``eye_opening_mesh`` (the same on the
-    mesh's own eyelids, which barely follow a closing eye) and ``gaze_angle`` (degrees between the eyes' direction and
-    the line to the camera, from ``mesh.iris_centres``; NaN without them).
+    lip's top to the lower lip's bottom on the midline / IOD), ``mouth_width`` (corner to corner / IOD),
+    ``mouth_aperture`` (``lip_height`` / ``mouth_width``: what ``mouth_open`` reads), ``corner_lift`` (height of the
+    mouth corners above the inner lips' middle / IOD; positive when the corners are raised), ``brow_height`` (the
+    outer half of the brows above the eye-corner line / IOD), ``upper_lid`` (the iris network's upper eyelids above
+    the eye-corner line / eye width; NaN without it), ``upper_lid_raise`` (``upper_lid`` above its resting value
+    :data:`UPPER_LID_REST`, else 0: FACS AU5, what ``brow_raise`` adds to the brows), ``eye_opening`` (the iris network's eyelid gap / eye
+    width, mean of both eyes; NaN without it), ``eye_opening_mesh`` (the same on the mesh's own eyelids, which
+    barely follow a closing eye) and ``gaze_angle`` (degrees between the eyes' direction and the line to the
+    camera, from ``mesh.iris_centres``; NaN without them).
     """
     lm = np.asarray(mesh.landmarks, dtype=np.float64)
     can = canonical_geometry()
@@ -167,11 +184,14 @@ def raw_geometry(mesh: MeshResult) -> dict[str, float]:
     out["lip_height"] = float(front[17, 1] - front[0, 1]) / iod  # outer lips: upper lip's top to lower lip's bottom
     c0, c1 = front[_MOUTH_CORNERS[0]], front[_MOUTH_CORNERS[1]]
     out["mouth_width"] = float(np.linalg.norm((c1 - c0)[:2])) / iod
+    out["mouth_aperture"] = out["lip_height"] / max(out["mouth_width"], 1e-9)  # outer-lip height / mouth width
     mid = np.mean([front[i] for pair in _INNER_LIPS[1:2] for i in pair], axis=0)
     out["corner_lift"] = float(mid[1] - (c0[1] + c1[1]) / 2) / iod
     brow = [float(np.mean(eyes[k, 1] - front[list(b), 1])) for k, b in enumerate(_BROWS)]
     out["brow_height"] = float(np.mean(brow)) / iod
     out["eye_opening"] = _lid_opening(mesh.eyelids) if mesh.eyelids is not None else float("nan")
+    out["upper_lid"] = _upper_lid(mesh.eyelids) if mesh.eyelids is not None else float("nan")
+    out["upper_lid_raise"] = max(out["upper_lid"] - UPPER_LID_REST, 0.0) if mesh.eyelids is not None else float("nan")
     out["eye_opening_mesh"] = _eye_opening(lm, front)
     out["gaze_angle"] = _gaze_angle(mesh, s, r, t)
     return out
@@ -186,6 +206,20 @@ def _lid_opening(eyelids: np.ndarray) -> float:
         axis = (lids[8] - lids[0]) / max(w, 1e-9)
         normal = np.array([-axis[1], axis[0]])
         vals.append(float(np.mean([abs((lids[lo] - lids[up]) @ normal) for up, lo in _NET_LID_PAIRS])) / max(w, 1e-9))
+    return float(np.mean(vals))
+
+
+def _upper_lid(eyelids: np.ndarray) -> float:
+    """Mean over both eyes of the iris network's upper eyelid (its three middle points) above the line between the
+    eye's corners, / the corner distance (positive above the line; larger when the upper lid is raised, FACS AU5)."""
+    vals = []
+    for lids in np.asarray(eyelids, dtype=np.float64):
+        w = float(np.linalg.norm(lids[8] - lids[0]))
+        axis = (lids[8] - lids[0]) / max(w, 1e-9)
+        down = np.array([-axis[1], axis[0]])
+        down = down if down[1] >= 0 else -down  # image y grows downwards
+        mid = (lids[0] + lids[8]) / 2
+        vals.append(float(np.mean([-(lids[up] - mid) @ down for up, _ in _NET_LID_PAIRS])) / max(w, 1e-9))
     return float(np.mean(vals))
 
 

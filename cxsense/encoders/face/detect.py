@@ -14,15 +14,42 @@ MediaPipe does.
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FaceDetection", "FaceDetector"]
+from ...limits import DETECT_CLOSEUP_MAX_SIDE, DETECT_MAX_TILES, DETECT_TILE, DETECT_TILE_STEP
+
+__all__ = ["FaceDetection", "FaceDetector", "tile_grid"]
 
 _INPUT = 192
 _GRID = 48  # one anchor per cell, stride 4
+_MIN_FACE = 24  # about the smallest face the tiled pass finds, pixels
+_FLAT_SD = 2.0  # tiles whose pixel SD (every channel) is below this are skipped: blank, no face to find
+
+
+def _starts(n: int) -> list[int]:
+    """Tile origins along one side of ``n`` pixels: a step of DETECT_TILE_STEP, the last tile flush with the end."""
+    s = list(range(0, max(n - DETECT_TILE, 0) + 1, DETECT_TILE_STEP)) or [0]
+    if s[-1] + DETECT_TILE < n:
+        s.append(n - DETECT_TILE)
+    return s
+
+
+def tile_grid(h: int, w: int) -> tuple[float, tuple[int, int], list[int], list[int]]:
+    """The tiled pass's plan for an ``h`` x ``w`` image: ``(scale, (h', w'), ys, xs)``, the tiles' origins in the
+    image scaled by ``scale`` (1.0, or less when the full-size grid would exceed
+    :data:`~cxsense.limits.DETECT_MAX_TILES`), so that ``len(ys) * len(xs) <= DETECT_MAX_TILES``."""
+    scale = 1.0
+    while True:
+        hh, ww = max(1, round(h * scale)), max(1, round(w * scale))
+        ys, xs = _starts(hh), _starts(ww)
+        n = len(ys) * len(xs)
+        if n <= DETECT_MAX_TILES:
+            return scale, (hh, ww), ys, xs
+        scale *= min(0.99, math.sqrt(DETECT_MAX_TILES / n))
 
 
 @dataclass(frozen=True)
@@ -42,9 +69,11 @@ class FaceDetection:
 
     @property
     def area(self) -> float:
+        """Box area in square pixels."""
         return float(self.box[2] * self.box[3])
 
     def to_dict(self) -> dict:
+        """Box, score and keypoints as JSON-serialisable lists, rounded (what a face result's details show)."""
         return {"box": [round(float(v), 2) for v in self.box], "score": round(float(self.score), 4),
                 "keypoints": np.round(self.keypoints, 2).tolist()}
 
@@ -92,14 +121,17 @@ class FaceDetector:
         down to about 24 pixels: ``tiled=True`` always runs it, ``"auto"`` only when the first pass finds
         nothing in an image larger than 480 pixels, ``False`` never. Tiles only add faces the first pass
         missed: a face it found keeps its box, so :func:`cxsense.assess` and :func:`cxsense.assess_faces` read
-        the same crop of it.
+        the same crop of it. One call runs at most :data:`~cxsense.limits.DETECT_MAX_TILES` tiles (400): a larger
+        image is downscaled for this pass until its grid fits (:func:`tile_grid`), so the smallest face found
+        grows with the image beyond about 5,800 x 5,800 pixels (about 34 pixels in an 8000 x 8000 image).
 
         Close-ups: BlazeFace misses faces that fill most of the image. Unless ``tiled=False``, when nothing has
         been found the image is padded by replicating its border, to 2 and then 3 times its size, and searched
         again; boxes are mapped back to the original pixels (they may extend past the border). On the 3,292
         FER-2013 dev crops passed as they are (48x48, the face filling the image) a face is found in 88.4 % of
         them instead of 15.9 % (``benchmarks/face_accuracy.py``). It costs one or two extra detector passes,
-        only on images where no face was found.
+        only on images where no face was found, on the image downscaled to at most
+        :data:`~cxsense.limits.DETECT_CLOSEUP_MAX_SIDE` (1024) pixels a side.
 
         Parameters
         ----------
@@ -109,22 +141,9 @@ class FaceDetector:
         h, w = rgb.shape[:2]
         dets = self._detect_once(rgb)
         if tiled is True or (tiled == "auto" and not dets and max(h, w) > 480):
-            tile = 384
-            if max(h, w) > tile * 1.25:
-                step = tile * 3 // 4
-                ys = list(range(0, max(h - tile, 0) + 1, step)) or [0]
-                xs = list(range(0, max(w - tile, 0) + 1, step)) or [0]
-                if ys[-1] + tile < h:
-                    ys.append(h - tile)
-                if xs[-1] + tile < w:
-                    xs.append(w - tile)
-                first, found = dets, []
-                for y0 in ys:
-                    for x0 in xs:
-                        for d in self._detect_once(rgb[y0 : y0 + tile, x0 : x0 + tile]):
-                            bx, by, bw, bh = d.box
-                            found.append(FaceDetection(box=(bx + x0, by + y0, bw, bh), score=d.score,
-                                                       keypoints=d.keypoints + np.array([x0, y0], np.float32)))
+            found = self._detect_tiles(rgb)
+            if found is not None:
+                first = dets
                 known = np.array([[f.box[0], f.box[1], f.box[0] + f.box[2], f.box[1] + f.box[3]] for f in first])
                 new = [d for d in found if not len(known) or _iou(np.array([d.box[0], d.box[1], d.box[0] + d.box[2],
                                                                             d.box[1] + d.box[3]]), known).max() < 0.3]
@@ -134,16 +153,50 @@ class FaceDetector:
         dets.sort(key=lambda d: (-d.area, -d.score))
         return dets
 
-    def _detect_closeup(self, rgb: np.ndarray) -> list[FaceDetection]:
-        """Faces that fill the image: search the image padded (border replicated) to 2x, then 3x its size."""
+    def _detect_tiles(self, rgb: np.ndarray) -> list[FaceDetection] | None:
+        """Faces in overlapping tiles of :data:`~cxsense.limits.DETECT_TILE` pixels, at most
+        :data:`~cxsense.limits.DETECT_MAX_TILES` of them: a larger image is downscaled first (:func:`tile_grid`).
+        Tiles whose pixels barely vary (SD under 2 grey levels in every channel) are skipped. Boxes are in the
+        original image's pixels. None when the image is too small to tile, or so narrow once downscaled that no
+        findable face fits in it."""
         import cv2
 
         h, w = rgb.shape[:2]
+        scale, (hh, ww), ys, xs = tile_grid(h, w)
+        if max(hh, ww) <= DETECT_TILE * 1.25 or (scale < 1.0 and min(hh, ww) < _MIN_FACE):
+            return None
+        src = rgb if scale == 1.0 else cv2.resize(rgb, (ww, hh), interpolation=cv2.INTER_AREA)
+        out = []
+        for y0 in ys:
+            for x0 in xs:
+                tile = src[y0 : y0 + DETECT_TILE, x0 : x0 + DETECT_TILE]
+                if float(cv2.meanStdDev(tile)[1].max()) < _FLAT_SD:  # no face in a tile this uniform
+                    continue
+                for d in self._detect_once(tile):
+                    bx, by, bw, bh = d.box
+                    out.append(FaceDetection(box=((bx + x0) / scale, (by + y0) / scale, bw / scale, bh / scale),
+                                             score=d.score,
+                                             keypoints=(d.keypoints + np.array([x0, y0], np.float32)) / np.float32(scale)))
+        return out
+
+    def _detect_closeup(self, rgb: np.ndarray) -> list[FaceDetection]:
+        """Faces that fill the image: search the image padded (border replicated) to 2x, then 3x its size. A
+        large image is first downscaled to :data:`~cxsense.limits.DETECT_CLOSEUP_MAX_SIDE` (the padded image is
+        read at 192 x 192 anyway), so the padding never costs more than a few megabytes."""
+        import cv2
+
+        h0, w0 = rgb.shape[:2]
+        s = min(1.0, DETECT_CLOSEUP_MAX_SIDE / max(h0, w0))
+        if s < 1.0:
+            rgb = cv2.resize(rgb, (max(1, round(w0 * s)), max(1, round(h0 * s))), interpolation=cv2.INTER_AREA)
+        h, w = rgb.shape[:2]
+        sx, sy = w0 / w, h0 / h
         for k in (2.0, 3.0):
             ph, pw = int(round(h * (k - 1) / 2)), int(round(w * (k - 1) / 2))
             big = cv2.copyMakeBorder(np.ascontiguousarray(rgb), ph, ph, pw, pw, cv2.BORDER_REPLICATE)
-            dets = [FaceDetection(box=(d.box[0] - pw, d.box[1] - ph, d.box[2], d.box[3]), score=d.score,
-                                  keypoints=d.keypoints - np.array([pw, ph], np.float32))
+            dets = [FaceDetection(box=((d.box[0] - pw) * sx, (d.box[1] - ph) * sy, d.box[2] * sx, d.box[3] * sy),
+                                  score=d.score,
+                                  keypoints=(d.keypoints - np.array([pw, ph], np.float32)) * np.array([sx, sy], np.float32))
                     for d in self._detect_once(big)]
             if dets:
                 return dets

@@ -2,7 +2,7 @@
 it is sure enough; only the other crops go through the whole model (two networks over four views).
 
 Base v1.4.0 ships a stage-1 network of half the width (pruned from a member and distilled from the whole
-model, ``training/prune_face.py``) with its own temperature and a threshold of 0.65: about 60 % of FER-2013 dev
+model, ``training/face/prune.py``) with its own temperature and a threshold of 0.65: about 60 % of FER-2013 dev
 crops exit after one small pass (docs/face.md, "Early exit"). The stage-1 network's 256-d embedding is every
 base result's embedding, whatever path a crop took or whether the exit is on, so that embeddings of one model
 always live in one space. A single-network model (``"small"``) has no stage 1 and ignores the setting.
@@ -34,7 +34,7 @@ def resolve_early_exit(model: ExpressionModel, requested) -> ExitConfig | None:
     off, when ``"auto"`` and the file ships no threshold, or for a single-network model."""
     if requested is None or model.stage1 is None:
         return None
-    spec = model.cfg.get("early_exit")
+    spec = model.meta.require("calibration", "early_exit")
     if spec is None:
         if requested == "auto":
             return None
@@ -42,7 +42,7 @@ def resolve_early_exit(model: ExpressionModel, requested) -> ExitConfig | None:
                          f"({model.info['name']} {model.info['version']})", repr(requested))
     try:
         temperature = float(spec["temperature"])
-        default = None if spec.get("threshold") is None else float(spec["threshold"])
+        default = None if spec["threshold"] is None else float(spec["threshold"])
         if not (temperature > 0 and (default is None or 0 < default <= 1)):
             raise ValueError(spec)
     except (KeyError, TypeError, ValueError) as e:
@@ -61,14 +61,18 @@ class ExpressionRunner:
     """
 
     def __init__(self, model: ExpressionModel, early_exit="auto"):
-        cfg = model.cfg
         self.model = model
         self.exit = resolve_early_exit(model, early_exit)
-        self.temperature = float(cfg["temperature"])
-        self.flip = bool(cfg.get("flip_tta", True))
-        self.scales = tuple(float(v) for v in cfg.get("tta_scales", ()))
+        self.temperature = float(model.meta.require("calibration", "temperature"))
+        views = model.meta.require("input", "views")
+        try:
+            self.flip = bool(views["mirror"])
+            self.scales = tuple(float(v) for v in views["zooms"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise ModelError(f"{model.info['name']}: unreadable input views in the metadata ({e!r})") from e
         if not all(0.5 <= v <= 2.0 for v in self.scales):
-            raise ModelError(f"{model.info['name']}: implausible tta_scales {self.scales} in the metadata")
+            raise ModelError(f"{model.info['name']}: implausible zoomed views (tta_scales) {self.scales} in the "
+                             "metadata")
         self.embedding_dim = int((model.stage1 or model.net).embed_dim)
 
     @property
@@ -129,5 +133,5 @@ class ExpressionRunner:
         """The exit in use for provenance (``details``/``model``), or None when off."""
         if self.exit is None:
             return None
-        return {"network": "stage1", "widths": [int(w) for w in self.model.cfg["stage1"]["widths"]],
+        return {"network": "stage1", "widths": [int(w) for w in self.model.meta.architecture["stage1"]["widths"]],
                 "temperature": self.exit.temperature, "threshold": self.exit.threshold}

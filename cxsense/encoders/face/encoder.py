@@ -10,8 +10,10 @@ Stages, each in its own module:
 4. Valence and arousal come from the probabilities through the circumplex
    (:func:`cxsense.emotions.circumplex_va`); stress through :func:`cxsense.emotions.stress_from_va`.
 
-Quality is 0 (no usable signal) when no face is found or the crop is blank; otherwise the detector's score,
-reduced for faces smaller than 40 pixels and for low-contrast crops.
+Quality is 0 (no usable signal) when no face is found, the face mesh does not confirm a detection, or the crop is
+blank; otherwise the detector's score (for ``detect_face=False``, its score on the crop: a face-likeness,
+:func:`~cxsense.encoders.face.quality.crop_quality`), reduced for faces smaller than 40 pixels and for low-contrast
+crops.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ import numpy as np
 from ...emotions import EMOTIONS, circumplex_va, stress_from_va
 from ...inputs.image import Image
 from ...options import FACE_MODELS, FaceOptions
-from ...registry import model_entry, model_path
+from ...registry import model_file
 from ..base import Encoder, ModalityResult
 from .detect import FaceDetection, FaceDetector
 from .early_exit import ExpressionRunner
+from .quality import crop_quality
 from .views import CROP, ROTATE_UPRIGHT, face_align, pixel_std, resize_crop
 from .weights import load_expression
 
@@ -59,9 +62,9 @@ class FaceEncoder(Encoder):
         self.model = model
         self._runner = ExpressionRunner(load_expression(FACE_MODELS[model], precision), early_exit)
         self.embedding_dim = self._runner.embedding_dim
-        self._detector = FaceDetector(model_path("face-detector"))
-        entry = model_entry("face-detector")
-        self._det_info = {"name": "face-detector", "version": entry.get("version"), "sha256": entry["sha256"]}
+        detector = model_file("face-detector")
+        self._detector = FaceDetector(detector.path)
+        self._det_info = {"name": "face-detector", "version": detector.meta.version, "sha256": detector.entry["sha256"]}
 
     def info(self) -> dict:
         """Provenance: the expression model (name, version, SHA-256, precision, early exit) and the detector."""
@@ -86,7 +89,8 @@ class FaceEncoder(Encoder):
         z, p, passes = self._runner.run(crops)
         return (z, p, passes) if return_passes else (z, p)
 
-    def _result(self, crop: np.ndarray, det: FaceDetection | None, image_shape, baseline=None) -> ModalityResult:
+    def _result(self, crop: np.ndarray, det: FaceDetection | None, image_shape, baseline=None,
+                likeness: float | None = None) -> ModalityResult:
         model = self.info()
         std = pixel_std(crop)
         details = _details(det, image_shape)
@@ -98,8 +102,7 @@ class FaceEncoder(Encoder):
         if baseline is not None:  # the person's resting offset removed (cxsense.encoders.face.baseline)
             p, details["baseline"] = self._with_baseline(p, baseline)
         v, a = circumplex_va(p)
-        q = 1.0 if det is None else float(det.score) * float(min(1.0, max(det.box[2], det.box[3]) / 40.0) ** 0.5)
-        q = max(q * float(min(1.0, std / 20.0)), 1e-3)
+        q = crop_quality(crop, det, probabilities=p, detector=self._detector, std=std, likeness=likeness)
         return ModalityResult(modality="face", probabilities=dict(zip(EMOTIONS, map(float, p))), embedding=z[0],
                               quality=q, valence=v, arousal=a, stress=stress_from_va(v, a),
                               details=dict(details, passes=int(passes[0])), model=model)
@@ -130,7 +133,9 @@ class FaceEncoder(Encoder):
         if mesh is None and det is not None and options.cues != "off":
             return ModalityResult.no_signal("face", self.embedding_dim, NOT_CONFIRMED, details=_details(det, shape),
                                             model=self.info())
-        r = self._result(crop, det, shape, baseline)
+        # a crop given as a face: full face-likeness when the mesh sees a face in it, else the detector's score
+        likeness = 1.0 if det is None and mesh is not None else None
+        r = self._result(crop, det, shape, baseline, likeness)
         return r if mesh is None or not r.has_signal else dataclasses.replace(r, cues=cues_of(mesh, image.rgb, options.cues))
 
     # -- the interface -------------------------------------------------------------------------

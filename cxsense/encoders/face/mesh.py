@@ -135,15 +135,15 @@ class FaceMesh:
     def __init__(self, mesh_file=None, iris_file=None):
         import cv2
 
-        from ...registry import model_entry, model_path
+        from ...registry import model_file
 
-        self._mesh = cv2.dnn.readNetFromTFLite(str(mesh_file or model_path("face-mesh")))
-        self._iris = cv2.dnn.readNetFromTFLite(str(iris_file or model_path("face-iris")))
+        self._mesh = cv2.dnn.readNetFromTFLite(str(mesh_file or model_file("face-mesh").path))
+        self._iris = cv2.dnn.readNetFromTFLite(str(iris_file or model_file("face-iris").path))
         self._mesh_out = self._mesh.getUnconnectedOutLayersNames()
         self._iris_out = self._iris.getUnconnectedOutLayersNames()
         self._lock = threading.Lock()  # an OpenCV Net is not safe to call from several threads at once
-        self.info = {n: {"name": n, "version": model_entry(n).get("version"), "sha256": model_entry(n)["sha256"]}
-                     for n in ("face-mesh", "face-iris")}
+        self.info = {n: {"name": n, "version": f.meta.version, "sha256": f.entry["sha256"]}
+                     for n, f in ((n, model_file(n)) for n in ("face-mesh", "face-iris"))}
 
     # -- the face crop --------------------------------------------------------------------------
     @staticmethod

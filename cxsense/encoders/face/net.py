@@ -76,6 +76,7 @@ class FaceNet(nn.Module):
         return self.head(z)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of standardised crops: ``(n, 1, 48, 48) -> (n, n_classes)``."""
         return self.forward_head(self.forward_features(x))
 
 
@@ -101,19 +102,22 @@ class FaceEnsemble(nn.Module):
         self.embed_dim = sum(self._dims)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The members' embeddings side by side: ``(n, 1, 48, 48) -> (n, sum of embed_dim)``."""
         return torch.cat([m.forward_features(x) for m in self.members], dim=1)
 
     def forward_head(self, z: torch.Tensor) -> torch.Tensor:
+        """The mean of the members' logits: ``(n, sum of embed_dim) -> (n, n_classes)``."""
         parts = torch.split(z.to(self.members[0].head[-1].weight.dtype), self._dims, dim=1)
         return torch.stack([m.forward_head(p) for m, p in zip(self.members, parts)]).mean(0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of standardised crops: ``(n, 1, 48, 48) -> (n, n_classes)``."""
         return self.forward_head(self.forward_features(x))
 
 
 def build_from_config(cfg: dict, n_classes: int = 7) -> nn.Module:
-    """The network a weights file's ``config`` describes: one :class:`FaceNet`, or a :class:`FaceEnsemble`
-    when the config lists ``members``."""
+    """The network a model file's ``architecture`` (metadata block) describes: one :class:`FaceNet` (``widths``,
+    ``embed_dim``), or a :class:`FaceEnsemble` when it lists ``members``."""
     if "members" in cfg:
         return FaceEnsemble(cfg["members"], n_classes=n_classes)
     return FaceNet(widths=tuple(cfg["widths"]), embed_dim=int(cfg["embed_dim"]), n_classes=n_classes)
@@ -283,14 +287,17 @@ class Int8FaceNet(nn.Module):
         return self.dequant(self.pre_logits(self.body(self.quant(self.first(x)))))
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Embedding in int8 arithmetic (the compiled kernel plan when there is one): ``(n, 1, 48, 48) -> (n, d)``."""
         if self._plan is not None:
             return self._plan(x)
         return self._modules_forward(x)
 
     def forward_head(self, z: torch.Tensor) -> torch.Tensor:
+        """Logits from embeddings (float32 head): ``(n, d) -> (n, n_classes)``."""
         return self.head(z)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of standardised crops: ``(n, 1, 48, 48) -> (n, n_classes)``."""
         return self.forward_head(self.forward_features(x))
 
 
@@ -311,7 +318,7 @@ def quantize_int8(net, calibration: torch.Tensor | None = None, qparams: dict | 
     calibration : torch.Tensor [shape=(n, 1, 48, 48)]
         Standardised training crops: activation ranges are observed on them (histogram observer, 7-bit
         activations as PyTorch's x86 default, ``reduce_range``). This is how the scales are made, once,
-        when a model is exported (``training/quantize_face.py``).
+        when a model is exported (``training/face/quantize.py``).
     qparams : dict
         ``{module name: [scale, zero_point]}`` from an earlier call (what the weights file ships): the
         network is rebuilt with exactly those activation scales, without data.

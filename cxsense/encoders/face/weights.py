@@ -1,9 +1,11 @@
 """The face expression model files: reading them (SHA-256 checked through the registry) and choosing the
 arithmetic the networks run in (int8, bfloat16 or float32).
 
-A model file (safetensors) holds the networks' tensors and, in its metadata, the config (architecture, labels,
-temperature, views), the int8 activation scales and, for base, a separate stage-1 network (tensors
-``stage1.*``) with its early-exit calibration. :func:`load_expression` returns an :class:`ExpressionModel`.
+A model file (safetensors) holds the networks' tensors and cxsense's metadata block (:mod:`cxsense.modelmeta`,
+checked by the registry): the architecture (``members`` or ``widths``, and for base a separate stage-1
+network, tensors ``stage1.*``), the input views (``mirror``, ``zooms``), the calibration (``temperature``,
+``early_exit``) and, optionally, the int8 activation scales (``quantization.int8.qparams``).
+:func:`load_expression` returns an :class:`ExpressionModel`.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ from dataclasses import dataclass
 
 from ...emotions import EMOTIONS
 from ...errors import ModelError, NotAvailableError
-from ...registry import model_entry, model_path
+from ...modelmeta import ModelMeta
+from ...registry import model_file
 
-__all__ = ["ExpressionModel", "load_expression", "bf16_supported", "choose_precision", "FORMAT_VERSION"]
+__all__ = ["ExpressionModel", "load_expression", "int8_scales", "bf16_supported", "choose_precision", "FAMILY"]
 
-#: The metadata format this cxsense reads; other files are refused naming both versions.
-FORMAT_VERSION = "1"
+#: ``architecture.family`` of the files this module reads.
+FAMILY = "cxsense-facenet"
 
 
 @dataclass
@@ -29,14 +32,15 @@ class ExpressionModel:
     ----------
     net : FaceNet, FaceEnsemble or their int8 forms (batch norms folded)
     stage1 : the separate stage-1 network, or None (a single-network file)
-    cfg : dict, the file's config (``embed_dim``, ``temperature``, ``flip_tta``, ``tta_scales``, ``early_exit``)
+    meta : ModelMeta, the file's metadata block (views in ``input``, ``temperature`` and ``early_exit`` in
+        ``calibration``)
     info : dict, provenance (name, version, sha256, precision)
     bf16 : bool, the networks run in bfloat16 (channels-last)
     """
 
     net: object
     stage1: object
-    cfg: dict
+    meta: ModelMeta
     info: dict
     bf16: bool = False
 
@@ -75,36 +79,39 @@ def choose_precision(precision: str, has_int8: bool) -> str:
     return precision
 
 
-def _read(name: str) -> tuple[dict, dict, dict]:
-    """(config, tensors by prefix "" and "stage1.", registry entry) of a registered model file."""
+def _read(name: str) -> tuple[ModelMeta, dict, dict]:
+    """(metadata block, tensors by name, registry entry) of a registered model file, checked against this code."""
     from safetensors import safe_open
 
-    path = model_path(name)
+    f = model_file(name)  # SHA-256, then the metadata block's format version and fields
+    if f.meta.family != FAMILY:
+        raise ModelError(f"{f.path}: architecture family {f.meta.family!r}; the face encoder reads {FAMILY!r}")
+    if list(f.meta.labels) != list(EMOTIONS):
+        raise ModelError(f"{f.path}: labels {list(f.meta.labels)}, expected {list(EMOTIONS)}")
     try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k).float() for k in f.keys()}
-    except Exception as e:  # safetensors raises its own error types for a damaged header
-        raise ModelError(f"cannot read the face model {path}: {e}") from e
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise ModelError(f"{path}: metadata format version {meta.get('format_version')!r}; this cxsense reads "
-                         f"{FORMAT_VERSION!r} (reinstall cxsense, or use the cxsense release that wrote the file)")
+        with safe_open(str(f.path), framework="pt") as h:
+            tensors = {k: h.get_tensor(k).float() for k in h.keys()}
+    except Exception as e:  # safetensors raises its own error types for a damaged file
+        raise ModelError(f"cannot read the face model {f.path}: {e}") from e
+    return f.meta, tensors, f.entry
+
+
+def int8_scales(meta: ModelMeta) -> dict | None:
+    """The int8 activation scales of a file (``quantization.int8.qparams``), or None when it ships none."""
+    int8 = (meta.extra.get("quantization") or {}).get("int8")
+    if int8 is None:
+        return None
     try:
-        cfg = json.loads(meta["config"])
-        if "int8" in meta:
-            cfg["int8_qparams"] = json.loads(meta["int8"])["qparams"]
+        return dict(int8["qparams"])
     except (KeyError, TypeError, ValueError) as e:
-        raise ModelError(f"{path}: unreadable config or int8 scales in the metadata ({e!r})") from e
-    if cfg.get("labels", list(EMOTIONS)) != list(EMOTIONS):
-        raise ModelError(f"{path}: labels {cfg.get('labels')}, expected {list(EMOTIONS)}")
-    return cfg, tensors, model_entry(name)
+        raise ModelError(f"{meta.name}: unreadable int8 scales in the metadata ({e!r})") from e
 
 
-def _build(cfg: dict, state: dict, path_name: str):
+def _build(architecture: dict, state: dict, path_name: str):
     from .net import build_from_config, fold_batchnorm
 
     try:
-        net = build_from_config(cfg, n_classes=len(EMOTIONS))
+        net = build_from_config(architecture, n_classes=len(EMOTIONS))
         net.load_state_dict(state)
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
         raise ModelError(f"{path_name}: tensors do not fit the architecture in the metadata ({e})") from e
@@ -114,7 +121,7 @@ def _build(cfg: dict, state: dict, path_name: str):
 def _to_int8(model: ExpressionModel) -> None:
     from .net import quantize_int8
 
-    q = model.cfg["int8_qparams"]
+    q = int8_scales(model.meta)
     q_stage1 = {k[len("stage1."):]: v for k, v in q.items() if k.startswith("stage1.")}
     try:
         model.net, _ = quantize_int8(model.net, qparams={k: v for k, v in q.items() if not k.startswith("stage1.")})
@@ -152,10 +159,11 @@ def load_expression(name: str, precision: str = "auto") -> ExpressionModel:
     """
     from .net import FaceNet, fold_batchnorm
 
-    cfg, tensors, entry = _read(name)
+    meta, tensors, entry = _read(name)
+    spec = meta.require("architecture", "stage1")
+    early_exit = meta.require("calibration", "early_exit")
     stage1 = None
-    if "stage1" in cfg:
-        spec = cfg["stage1"]
+    if spec is not None:
         try:
             stage1 = FaceNet(widths=tuple(int(w) for w in spec["widths"]), embed_dim=int(spec["embed_dim"]),
                              n_classes=len(EMOTIONS))
@@ -163,15 +171,15 @@ def load_expression(name: str, precision: str = "auto") -> ExpressionModel:
         except (KeyError, TypeError, ValueError, RuntimeError) as e:
             raise ModelError(f"{name}: unreadable stage-1 network ({e})") from e
         stage1 = fold_batchnorm(stage1.eval())
-    if cfg.get("early_exit") is not None and stage1 is None:
+    if early_exit is not None and stage1 is None:
         raise ModelError(f"{name}: the early_exit metadata reads a stage-1 network that the file does not carry")
-    if cfg.get("early_exit") is not None and cfg["early_exit"].get("network") != "stage1":
-        raise ModelError(f"{name} {entry.get('version')}: an early exit that reads one of the members (files before "
+    if early_exit is not None and early_exit.get("network") != "stage1":
+        raise ModelError(f"{name} {meta.version}: an early exit that reads one of the members (files before "
                          "base 1.4.0); this cxsense reads base files with a separate stage-1 network (1.4.0)")
-    net = _build(cfg, {k: v for k, v in tensors.items() if not k.startswith("stage1.")}, name)
-    chosen = choose_precision(precision, "int8_qparams" in cfg)
-    model = ExpressionModel(net=net, stage1=stage1, cfg=cfg, bf16=chosen == "bf16",
-                            info={"name": name, "version": entry.get("version"), "sha256": entry["sha256"],
+    net = _build(meta.architecture, {k: v for k, v in tensors.items() if not k.startswith("stage1.")}, name)
+    chosen = choose_precision(precision, int8_scales(meta) is not None)
+    model = ExpressionModel(net=net, stage1=stage1, meta=meta, bf16=chosen == "bf16",
+                            info={"name": name, "version": meta.version, "sha256": entry["sha256"],
                                   "precision": chosen})
     if chosen == "int8":
         _to_int8(model)

@@ -17,7 +17,8 @@ Outputs
   then breathing rate and variability (standardised), then the quality of the heart, EDA,
   temperature, motion and respiration groups: :attr:`PhysioEncoder.embedding_dim` floats.
 * ``quality``: the sum over usable feature groups of the group's share of the model's feature
-  importance times its channel quality, times ``sqrt(min(1, duration / 60 s))``. Channels that fail
+  importance times its channel quality, times the window-length factor of :mod:`.quality`
+  (``sqrt(min(1, d / 60 s)) * sqrt(min(1, 600 s / d))``). Channels that fail
   their checks are left out with the reason in ``details["channels"]``.
 """
 
@@ -32,6 +33,7 @@ import numpy as np
 
 from ..base import Encoder, ModalityResult
 from .pipeline import GROUPS, extract, shape
+from .quality import window_quality
 
 __all__ = ["PhysioEncoder", "PhysioBaseline"]
 
@@ -92,27 +94,29 @@ class PhysioEncoder(Encoder):
 
     def __init__(self):
         from ...errors import ModelError
-        from ...registry import model_entry, model_path
+        from ...registry import model_file
         from .model import StressModel
 
-        path = model_path(MODEL_NAME)
-        self._model = StressModel(path)
+        stress_file = model_file(MODEL_NAME)
+        path = stress_file.path
+        self._model = StressModel(path, stress_file.meta)
         expected = [f for g in GROUPS.values() for f in g]
         if self._model.feature_names != expected:
             raise ModelError(f"physio model {path} was trained on features {self._model.feature_names}; "
                              f"this cxsense computes {expected}")
-        entry = model_entry(MODEL_NAME)
+        entry = stress_file.entry
         self._info = {"name": MODEL_NAME, "version": self._model.version, "sha256": entry["sha256"],
-                      "file": entry["file"], "licence": entry.get("licence")}
+                      "file": entry["file"], "licence": entry["licence"]}
         from .shape_model import ShapeModel
 
-        self._shape = ShapeModel(model_path(SHAPE_MODEL_NAME))
-        sentry = model_entry(SHAPE_MODEL_NAME)
+        shape_file = model_file(SHAPE_MODEL_NAME)
+        self._shape = ShapeModel(shape_file.path, shape_file.meta)
         self._info["shape_model"] = {"name": SHAPE_MODEL_NAME, "version": self._shape.version,
-                                     "sha256": sentry["sha256"], "file": sentry["file"]}
+                                     "sha256": shape_file.entry["sha256"], "file": shape_file.entry["file"]}
         self._lock = threading.Lock()
 
     def info(self) -> dict:
+        """Provenance: the tree model's and the shape network's name, version, SHA-256 and file; the licence."""
         return dict(self._info)
 
     # ------------------------------------------------------------------ helpers
@@ -241,13 +245,13 @@ class PhysioEncoder(Encoder):
             details["scores"] = {"trees": round(float(zt), 5), "shape": round(float(zs), 5)}
 
         quality = sum(m.group_weights.get(g, 0.0) * q for g, q in usable.items())
-        quality *= math.sqrt(min(1.0, ex.duration / float(m.meta.get("window_s", 60))))
+        quality *= window_quality(ex.duration, m.window_s)
         quality = float(min(max(quality, 0.0), 1.0))
         details.update({
             "model_used": "baseline" if use_base else "window",
             "score": round(float(z), 5),
-            "decision_threshold": round(float(m.meta["decision_threshold"]), 5),
-            "above_decision_threshold": bool(stress >= m.meta["decision_threshold"]),
+            "decision_threshold": round(m.decision_threshold, 5),
+            "above_decision_threshold": bool(stress >= m.decision_threshold),
             "decision_rule": ("above_decision_threshold is stress >= the training prevalence (about 0.33), the "
                               "balanced-accuracy decision of the model card; stress itself is a probability "
                               "calibrated at that prevalence, so a window can be above the threshold with "

@@ -23,6 +23,8 @@ import math
 
 import numpy as np
 
+from ._neurokit import neurokit
+
 __all__ = [
     "HR_RANGE", "EDA_RANGE", "TEMP_RANGE", "HRV_FREQ_MIN_S", "ChannelReport",
     "heart_beats", "heart_features", "eda_features", "rsp_features", "temp_features", "acc_features",
@@ -91,7 +93,7 @@ def _to_rate(x: np.ndarray, fs: float, target: float) -> tuple[np.ndarray, float
 def _narrowed_band(x: np.ndarray, fs: float, low: float) -> tuple[np.ndarray, str]:
     """NeuroKit2's order-2 Butterworth band-pass from ``low`` with its top at 0.45 x the rate: the cleaning
     for rates too low for a method's own band (whose top would lie above Nyquist)."""
-    import neurokit2 as nk
+    nk = neurokit()
 
     hi = round(0.45 * fs, 2)
     clean = nk.signal_filter(x, sampling_rate=fs, lowcut=low, highcut=hi, order=2, method="butterworth")
@@ -113,7 +115,7 @@ def heart_beats(x: np.ndarray, fs: float, source: str) -> tuple[np.ndarray, str]
     -------
     (beat_times, method) : (np.ndarray [shape=(k,)] seconds, str)
     """
-    import neurokit2 as nk
+    nk = neurokit()
 
     if source == "ecg":
         if fs > 500:  # R-peak detection does not need more; decimate for speed
@@ -269,7 +271,7 @@ def eda_features(x: np.ndarray, fs: float) -> tuple[dict, dict, ChannelReport]:
         ``eda_rel_slope`` (slope / level), ``scr_rate`` (responses per minute), ``scr_amp`` (mean
         amplitude of responses, µS, 0 if none), ``eda_ln_phasic_sd`` (ln of the phasic SD, µS).
     """
-    import neurokit2 as nk
+    nk = neurokit()
     from scipy.signal import find_peaks
 
     x, fs = _to_rate(x, fs, 4.0)
@@ -321,7 +323,7 @@ def rsp_features(x: np.ndarray, fs: float) -> tuple[dict, dict, ChannelReport]:
     Returns ``({"rsp_rate", "rsp_cv"}, extra, report)``; ``rsp_cv`` is the coefficient of variation
     of breath-to-breath intervals.
     """
-    import neurokit2 as nk
+    nk = neurokit()
 
     x, fs = _to_rate(x, fs, 25.0)
     why = _flat_or_clipped(x, name="rsp", min_ptp=1e-9)

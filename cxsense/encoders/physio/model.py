@@ -1,13 +1,13 @@
 """The stress model: gradient-boosted trees read from plain JSON and evaluated with NumPy (no pickle).
 
-File layout (written by ``training/train_physio.py``)::
+File layout (written by ``training/physio/train.py``)::
 
-    {"meta": {"format": "cxsense-physio-gbt", "version": ..., "groups": ..., "group_weights": ...,
-              "feature_mean": [...], "feature_sd": [...], "decision_threshold": ..., ...},
+    {"cxsense": {cxsense's metadata block (cxsense.modelmeta): architecture {"family": "cxsense-physio-gbt",
+                 "groups", "group_weights", ...}, input {"window_s", ...}, normalisation {"feature_mean",
+                 "feature_sd"}, calibration {"window": {"a", "b"}, "baseline": {"a", "b"}, "decision_threshold"}},
      "models": {"window" | "baseline": {"features": [...], "impute": [...],
                 "trees": {"feature", "threshold", "left", "right", "value", "roots",
-                          "learning_rate", "init"},
-                "calibration": {"a", "b"}}}}
+                          "learning_rate", "init"}}}}
 
 A node goes left when ``x[feature] <= threshold`` (scikit-learn's rule); leaves have ``left == -1``.
 With the optional ``trees["missing_left"]`` (one boolean per node), a missing feature follows that
@@ -23,15 +23,22 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import ModelError
+from ...modelmeta import ModelMeta
 
-__all__ = ["TreeModel", "StressModel", "FORMAT", "SUPPORTED_MAJOR"]
+__all__ = ["TreeModel", "StressModel", "FAMILY", "SUPPORTED_MAJOR"]
 
-FORMAT = "cxsense-physio-gbt"
+#: ``architecture.family`` of the files this module reads.
+FAMILY = "cxsense-physio-gbt"
 SUPPORTED_MAJOR = 1
 
 
 class TreeModel:
-    """One calibrated tree ensemble: features -> stress probability."""
+    """One calibrated tree ensemble: features -> stress probability.
+
+    Parameters
+    ----------
+    spec : dict, ``{"features", "impute", "trees", "calibration": {"a", "b"}}`` (see the module docstring)
+    """
 
     def __init__(self, spec: dict):
         self.features: list[str] = list(spec["features"])
@@ -87,31 +94,38 @@ class TreeModel:
 
 
 class StressModel:
-    """The shipped file: a window model, a baseline model and the metadata."""
+    """The shipped file: a window model, a baseline model and the metadata block.
 
-    def __init__(self, path: Path):
-        try:
-            spec = json.loads(Path(path).read_text())
-            meta = spec["meta"]
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise ModelError(f"cannot read the physio model {path}: {e}") from e
-        if meta.get("format") != FORMAT:
-            raise ModelError(f"{path} is not a {FORMAT} file (format {meta.get('format')!r})")
-        major = int(str(meta.get("version", "0")).split(".")[0])
+    Parameters
+    ----------
+    path : the JSON file
+    meta : ModelMeta, its checked metadata block (from :func:`cxsense.registry.model_file`)
+    """
+
+    def __init__(self, path: Path, meta: ModelMeta):
+        if meta.family != FAMILY:
+            raise ModelError(f"{path} is not a {FAMILY} file (family {meta.family!r})")
+        major = int(str(meta.version).split(".")[0])
         if major != SUPPORTED_MAJOR:
-            raise ModelError(f"physio model {path} has version {meta.get('version')}; this cxsense reads "
+            raise ModelError(f"physio model {path} has version {meta.version}; this cxsense reads "
                              f"version {SUPPORTED_MAJOR}.x")
         try:
-            self.meta = meta
-            self.window = TreeModel(spec["models"]["window"])
-            self.baseline = TreeModel(spec["models"]["baseline"])
+            spec = json.loads(Path(path).read_text())
+            groups, weights = meta.require("architecture", "groups", "group_weights", where=str(path))
+            cal = meta.require("calibration", "window", "baseline", "decision_threshold", where=str(path))
+            self.window = TreeModel(dict(spec["models"]["window"], calibration=cal[0]))
+            self.baseline = TreeModel(dict(spec["models"]["baseline"], calibration=cal[1]))
+            self.decision_threshold = float(cal[2])
+            self.window_s = float(meta.require("input", "window_s", where=str(path)))
             self.feature_names = list(self.window.features)
-            self.mean = np.asarray(meta["feature_mean"], dtype=np.float64)
-            self.sd = np.asarray(meta["feature_sd"], dtype=np.float64)
-            self.groups: dict[str, list[str]] = {g: list(v) for g, v in meta["groups"].items()}
-            w = {g: float(meta["group_weights"][g]) for g in self.groups}
-        except (KeyError, TypeError, ValueError) as e:
-            raise ModelError(f"physio model {path} is incomplete: {e}") from e
+            mean, sd = meta.require("normalisation", "feature_mean", "feature_sd", where=str(path))
+            self.mean = np.asarray(mean, dtype=np.float64)
+            self.sd = np.asarray(sd, dtype=np.float64)
+            self.groups: dict[str, list[str]] = {g: list(v) for g, v in groups.items()}
+            w = {g: float(weights[g]) for g in self.groups}
+        except (OSError, KeyError, TypeError, ValueError) as e:
+            raise ModelError(f"physio model {path} is incomplete: {e!r}") from e
         tot = sum(w.values()) or 1.0
         self.group_weights = {g: v / tot for g, v in w.items()}
-        self.version = str(meta["version"])
+        self.meta = meta
+        self.version = meta.version

@@ -1,6 +1,6 @@
 """The thin orchestrator: a :class:`~cxsense.inputs.physio.PhysioInput` window to features and qualities.
 
-Used identically by the encoder at run time and by ``training/physio_data.py`` to build the
+Used identically by the encoder at run time and by ``training/common/stress_predict.py`` to build the
 training set, so that what the model saw and what it is given are computed by the same code.
 """
 
@@ -40,6 +40,24 @@ def _finite(d: dict) -> dict:
     return {k: float(v) for k, v in d.items() if v is not None and np.isfinite(v)}
 
 
+#: What NeuroKit2, SciPy and NumPy raise on signals they cannot process (e.g. NeuroKit2's IndexError on a PPG
+#: whose squares overflow): the channel is left out with the reason, never a crash.
+PROCESSING_ERRORS = (ValueError, IndexError, ZeroDivisionError, FloatingPointError, OverflowError,
+                     np.linalg.LinAlgError)
+
+
+def _failed(name: str, e: Exception) -> dict:
+    return dict(F._report(0.0, [f"{name}: signal processing failed ({type(e).__name__}: {str(e)[:120]})"], ""))
+
+
+def _guarded(name: str, fn, *args):
+    """``fn(*args)`` -> ``(features, extra, report)``; on a processing error: no features and quality 0."""
+    try:
+        return fn(*args)
+    except PROCESSING_ERRORS as e:
+        return {}, {}, _failed(name, e)
+
+
 def extract(x) -> Extraction:
     """Quality checks and features of every channel in one window.
 
@@ -62,7 +80,7 @@ def extract(x) -> Extraction:
     activity = None
     if "acc" in ch:
         c = ch["acc"]
-        f, e, r = F.acc_features(c.samples, c.sampling_rate)
+        f, e, r = _guarded("acc", F.acc_features, c.samples, c.sampling_rate)
         out.channels["acc"], out.extra["acc"] = dict(r), e
         if r["quality"] > 0:
             out.features.update(_finite(f))
@@ -78,7 +96,11 @@ def extract(x) -> Extraction:
         if why is not None:
             out.channels[src] = dict(F._report(0.0, [why], ""))
             continue
-        beats, method = F.heart_beats(c.samples, c.sampling_rate, src)
+        try:
+            beats, method = F.heart_beats(c.samples, c.sampling_rate, src)
+        except PROCESSING_ERRORS as e:
+            out.channels[src] = _failed(src, e)
+            continue
         f, e, r = F.heart_features(beats, c.duration)
         r = dict(r, method=method)
         if r["quality"] > 0 and activity is not None and activity > F.ACTIVITY_GATE_G and src == "ppg":
@@ -93,7 +115,7 @@ def extract(x) -> Extraction:
 
     if "eda" in ch:
         c = ch["eda"]
-        f, e, r = F.eda_features(c.samples, c.sampling_rate)
+        f, e, r = _guarded("eda", F.eda_features, c.samples, c.sampling_rate)
         r = dict(r)
         if r["quality"] > 0 and activity is not None and activity > F.ACTIVITY_GATE_G:
             r["quality"] *= 0.7
@@ -106,7 +128,7 @@ def extract(x) -> Extraction:
     for name, features_of in (("temp", F.temp_features), ("rsp", F.rsp_features)):
         if name in ch:
             c = ch[name]
-            f, e, r = features_of(c.samples, c.sampling_rate)
+            f, e, r = _guarded(name, features_of, c.samples, c.sampling_rate)
             out.channels[name], out.extra[name] = dict(r), e
             if r["quality"] > 0:
                 out.features.update(_finite(f))

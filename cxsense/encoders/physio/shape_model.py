@@ -3,14 +3,13 @@
 Three convolutions (batch norms folded in at export), ReLU, max pooling by 2 after the first two,
 then the mean and the maximum over time of the last layer, then one linear unit: a stress logit
 that sees how the signals move within the window, never their levels (see :mod:`.sequences`).
-Written by ``training/train_physio_shape.py``; read here without PyTorch.
+Written by ``training/physio/train_shape.py``; read here without PyTorch.
 
 File (safetensors): tensors ``conv{1,2,3}.weight`` ``[out, in, k]``, ``conv{1,2,3}.bias``, ``head.weight``
-``[1, 2 * out3]``, ``head.bias``; metadata ``config`` (JSON)::
-
-    {"format": "cxsense-physio-shape", "version": ..., "channels": [...], "fs": 4.0,
-     "channel_scale": [...], "ensemble": {"tree_scale", "shape_scale", "a", "b"},
-     "ensemble_baseline": {...same keys...}, ...}
+``[1, 2 * out3]``, ``head.bias``; cxsense's metadata block (:mod:`cxsense.modelmeta`) with
+``architecture.family`` ``"cxsense-physio-shape"``, ``input`` ``{"channels": [...], "fs": 4.0}``,
+``normalisation`` ``{"channel_scale": [...]}`` and ``calibration``
+``{"ensemble": {"tree_scale", "shape_scale", "a", "b"}, "ensemble_baseline": {...same keys...}}``.
 
 The stress probability is ``sigmoid(a * (tree / tree_scale + shape / shape_scale) + b)``: the tree
 model's and this network's raw scores, each divided by its spread on out-of-fold data, summed with
@@ -20,18 +19,19 @@ model, ``ensemble_baseline`` with the baseline tree model.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import numpy as np
 
 from ...errors import ModelError
+from ...modelmeta import ModelMeta, read_meta
 from .sequences import SHAPE_CHANNELS, SHAPE_FS
 
-__all__ = ["ShapeModel", "FORMAT", "MIN_STEPS"]
+__all__ = ["ShapeModel", "FAMILY", "MIN_STEPS"]
 
-FORMAT = "cxsense-physio-shape"
+#: ``architecture.family`` of the files this module reads.
+FAMILY = "cxsense-physio-shape"
 SUPPORTED_MAJOR = 1
 #: Fewest time steps the network accepts (after two poolings by 2 at least one step remains).
 MIN_STEPS = 8
@@ -53,38 +53,42 @@ def _pool2(x: np.ndarray) -> np.ndarray:
 
 
 class ShapeModel:
-    """The shipped shape network and the ensemble's calibration."""
+    """The shipped shape network and the ensemble's calibration.
 
-    def __init__(self, path: Path):
+    Parameters
+    ----------
+    path : the safetensors file
+    meta : ModelMeta, optional
+        Its checked metadata block (from :func:`cxsense.registry.model_file`); read from the file when None.
+    """
+
+    def __init__(self, path: Path, meta: ModelMeta | None = None):
+        meta = read_meta(path) if meta is None else meta
+        if meta.family != FAMILY:
+            raise ModelError(f"{path} is not a {FAMILY} file (family {meta.family!r})")
+        if int(str(meta.version).split(".")[0]) != SUPPORTED_MAJOR:
+            raise ModelError(f"physio shape model {path} has version {meta.version}; this cxsense reads "
+                             f"version {SUPPORTED_MAJOR}.x")
+        channels, fs = meta.require("input", "channels", "fs", where=str(path))
+        if list(channels) != list(SHAPE_CHANNELS) or float(fs) != SHAPE_FS:
+            raise ModelError(f"physio shape model {path} reads channels {channels} at {fs} Hz; "
+                             f"this cxsense computes {list(SHAPE_CHANNELS)} at {SHAPE_FS} Hz")
         try:
             from safetensors import safe_open
 
             with safe_open(str(path), framework="numpy") as f:
-                meta = dict(f.metadata() or {})
                 t = {k: f.get_tensor(k).astype(np.float64) for k in f.keys()}
-            cfg = json.loads(meta["config"])
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise ModelError(f"cannot read the physio shape model {path}: {e}") from e
-        if cfg.get("format") != FORMAT:
-            raise ModelError(f"{path} is not a {FORMAT} file (format {cfg.get('format')!r})")
-        if int(str(cfg.get("version", "0")).split(".")[0]) != SUPPORTED_MAJOR:
-            raise ModelError(f"physio shape model {path} has version {cfg.get('version')}; this cxsense reads "
-                             f"version {SUPPORTED_MAJOR}.x")
-        if list(cfg.get("channels", [])) != list(SHAPE_CHANNELS) or float(cfg.get("fs", 0)) != SHAPE_FS:
-            raise ModelError(f"physio shape model {path} reads channels {cfg.get('channels')} at {cfg.get('fs')} Hz; "
-                             f"this cxsense computes {list(SHAPE_CHANNELS)} at {SHAPE_FS} Hz")
-        try:
             self.layers = [(t[f"conv{i}.weight"], t[f"conv{i}.bias"]) for i in (1, 2, 3)]
             self.head_w = t["head.weight"].reshape(-1)
             self.head_b = float(t["head.bias"].reshape(-1)[0])
-            self.scale = np.asarray(cfg["channel_scale"], dtype=np.float64)
+            self.scale = np.asarray(meta.require("normalisation", "channel_scale", where=str(path)), dtype=np.float64)
             self.ensembles = {}
             for key, name in (("ensemble", "window"), ("ensemble_baseline", "baseline")):
-                e = cfg[key]
+                e = meta.require("calibration", key, where=str(path))
                 self.ensembles[name] = (float(e["tree_scale"]), float(e["shape_scale"]), float(e["a"]), float(e["b"]))
             self.tree_scale, self.shape_scale, self.a, self.b = self.ensembles["window"]
-        except (KeyError, TypeError, ValueError, IndexError) as e:
-            raise ModelError(f"physio shape model {path} is incomplete: {e}") from e
+        except (OSError, KeyError, TypeError, ValueError, IndexError) as e:
+            raise ModelError(f"physio shape model {path} is incomplete: {e!r}") from e
         cin = len(SHAPE_CHANNELS)
         shapes_ok = (self.layers[0][0].shape[1] == cin and len(self.scale) == cin
                      and self.layers[1][0].shape[1] == self.layers[0][0].shape[0]
@@ -94,8 +98,8 @@ class ShapeModel:
         scales_ok = all(t > 0 and sh > 0 for t, sh, _, _ in self.ensembles.values())
         if not shapes_ok or not scales_ok or not np.all(self.scale > 0):
             raise ModelError(f"physio shape model {path}: inconsistent tensor shapes or scales")
-        self.config = cfg
-        self.version = str(cfg["version"])
+        self.meta = meta
+        self.version = meta.version
 
     def raw(self, seq: np.ndarray) -> float:
         """The network's stress logit for one window's series ``[len(SHAPE_CHANNELS), T]``."""

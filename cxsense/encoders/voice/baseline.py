@@ -5,7 +5,7 @@ knows the population. Given a few other recordings of the same speaker (neutral 
 any tone), :func:`speaker_stats` summarises them once, and :meth:`VoiceEncoder.encode(x, baseline=...)
 <cxsense.encoders.voice.encoder.VoiceEncoder.encode>` compares the recording with that summary through a small
 head (``voice-baseline`` in the registry, ``models/voice/voice_baseline_v1.json``; see
-``training/train_voice_baseline.py`` and docs/voice.md, "Speaker baseline").
+``training/voice/train_baseline.py`` and docs/voice.md, "Speaker baseline").
 
 What the summary keeps: the mean calibrated log-probabilities of the baseline recordings (7 numbers), the mean
 of the 22 prosodic statistics and the mean log-mel spectrum (64 bands) of their speech, and counts. No sample,
@@ -27,10 +27,12 @@ import numpy as np
 
 from ...emotions import EMOTIONS
 
-__all__ = ["SpeakerBaseline", "speaker_stats", "check_baseline", "BaselineHead", "HEAD_NAME", "head_features"]
+__all__ = ["SpeakerBaseline", "speaker_stats", "check_baseline", "BaselineHead", "HEAD_NAME", "FAMILY", "head_features"]
 
 #: Registry name of the head's weights.
 HEAD_NAME = "voice-baseline"
+#: ``architecture.family`` of its file (metadata block: features, standardisation, temperature; coef beside it).
+FAMILY = "cxsense-voice-baseline-head"
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,7 @@ def speaker_stats(items, encoder=None, parameter: str = "voice_baseline") -> Spe
     """
     from ...errors import InputError
     from ...inputs.audio import Audio, load_audio
-    from .encoder import _segments
+    from .encoder import segments
     from .features import voice_process
 
     if encoder is None:
@@ -136,15 +138,15 @@ def speaker_stats(items, encoder=None, parameter: str = "voice_baseline") -> Spe
         if f.quality <= 0:
             continue
         sound = getattr(encoder, "_sound", None)  # music or noise without speech is no baseline either
-        if sound is not None and not sound.decide(f, _segments(f.logmel.shape[1])).is_speech:
+        if sound is not None and not sound.decide(f, segments(f.logmel.shape[1])).is_speech:
             continue
-        m = encoder._model_for(f)
-        lg, _, _ = m._member_logits(f)
-        logps.append(m._calibrated_logp(lg))
+        m = encoder.model_for(bool(f.info.get("narrowband")))
+        lg, _, _ = m.member_logits(f, segments(f.logmel.shape[1]))
+        logps.append(m.calibrated_logp(lg))
         stats.append(f.stats.astype(np.float64))
         mels.append(f.logmel.mean(1).astype(np.float64))
         speech += float(f.speech_s)
-        model = model or m.info()["name"]
+        model = model or m.info["name"]
     if not logps:
         raise InputError(parameter, "recordings with usable speech (at least 0.5 s of speech, not silence or "
                          "heavy clipping)", f"{len(seq)} recording(s) without usable speech")
@@ -210,11 +212,29 @@ class BaselineHead:
             raise ValueError("non-finite or non-positive values in the voice baseline head")
 
     @classmethod
+    def from_document(cls, document: dict) -> "BaselineHead":
+        """From a model file's JSON document: the metadata block (``input.features``, ``normalisation`` ``mean`` and
+        ``sd``, ``calibration.temperature``) and the ``coef`` and ``intercept`` beside it.
+
+        Raises
+        ------
+        ModelError
+            Another metadata format version, family or labels, or a missing field.
+        """
+        from ...modelmeta import ModelMeta
+
+        meta = ModelMeta.from_json_document(document, HEAD_NAME).expect(FAMILY, EMOTIONS)
+        mean, sd = meta.require("normalisation", "mean", "sd")
+        return cls({"features": meta.require("input", "features"), "mean": mean, "sd": sd,
+                    "coef": document["coef"], "intercept": document["intercept"],
+                    "temperature": meta.require("calibration", "temperature"), "version": meta.version})
+
+    @classmethod
     def load(cls) -> "BaselineHead":
-        """The registered head (``voice-baseline``, SHA-256 checked)."""
+        """The registered head (``voice-baseline``, SHA-256 and metadata checked)."""
         from ...registry import load_json_model
 
-        return load_json_model(HEAD_NAME, cls)
+        return load_json_model(HEAD_NAME, cls.from_document)
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """Calibrated logits ``(n, 7)`` for features ``x`` ``(n, d)`` from :func:`head_features`."""

@@ -12,8 +12,9 @@ Pipeline (see :mod:`cxsense.encoders.voice.features` for the signal stages):
    frames are read in one pass; longer recordings are cut into 4-s segments with 2-s hop (the last one
    aligned to the end), the segment logits are averaged, and the embedding is the mean of the segment
    embeddings. The statistics are those of the whole recording.
-4. Probabilities: softmax of the averaged logits divided by the temperature, plus a prior correction
-   (``logit_bias`` in the weights' metadata) so that no class is favoured a priori (RAVDESS counts calm as
+4. Probabilities (:class:`~cxsense.encoders.voice.model.VoiceModel`): softmax of the averaged logits divided by
+   the temperature, plus a prior correction (``logit_bias`` in the file's metadata block) so that no class is
+   favoured a priori (RAVDESS counts calm as
    neutral, which makes neutral 1.5 times as frequent in training). Temperature and correction are fitted on out-of-fold logits
    of the training actors (see models/voice/MODEL_CARD.md), not on the dev actors.
    Valence and arousal are the circumplex expectation (:func:`cxsense.emotions.circumplex_va`) and
@@ -26,16 +27,15 @@ so that the cost is paid once when the encoder is created, not in the first :met
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
 from ...emotions import EMOTIONS, circumplex_va, stress_from_va
-from ...errors import ModelError
 from ..base import Encoder, ModalityResult
 from .features import NARROWBAND_QUALITY
+from .model import VoiceModel
 
-__all__ = ["VoiceEncoder", "MODEL_NAME", "NARROWBAND_MODEL_NAME", "SEGMENT_FRAMES", "SEGMENT_HOP_FRAMES", "SINGLE_PASS_FRAMES"]
+__all__ = ["VoiceEncoder", "segments", "MODEL_NAME", "NARROWBAND_MODEL_NAME", "SEGMENT_FRAMES", "SEGMENT_HOP_FRAMES",
+           "SINGLE_PASS_FRAMES"]
 
 MODEL_NAME = "voice-tone"
 #: The model for narrowband (telephone-band) speech: same recipe plus telephone-line augmentation.
@@ -47,12 +47,15 @@ SEGMENT_FRAMES = 400
 SEGMENT_HOP_FRAMES = 200
 
 
-def _segments(k: int) -> list[tuple[int, int]]:
-    if k <= SINGLE_PASS_FRAMES:
-        return [(0, k)]
-    starts = list(range(0, k - SEGMENT_FRAMES + 1, SEGMENT_HOP_FRAMES))
-    if starts[-1] + SEGMENT_FRAMES < k:
-        starts.append(k - SEGMENT_FRAMES)
+def segments(n_frames: int) -> list[tuple[int, int]]:
+    """The segments a recording of ``n_frames`` kept 10-ms frames is read in: ``[(0, n_frames)]`` up to
+    :data:`SINGLE_PASS_FRAMES`, else windows of :data:`SEGMENT_FRAMES` with hop :data:`SEGMENT_HOP_FRAMES`, the
+    last one aligned to the end. Returns ``[(start, end), ...]`` in frames."""
+    if n_frames <= SINGLE_PASS_FRAMES:
+        return [(0, n_frames)]
+    starts = list(range(0, n_frames - SEGMENT_FRAMES + 1, SEGMENT_HOP_FRAMES))
+    if starts[-1] + SEGMENT_FRAMES < n_frames:
+        starts.append(n_frames - SEGMENT_FRAMES)
     return [(s, s + SEGMENT_FRAMES) for s in starts]
 
 
@@ -64,27 +67,30 @@ class VoiceEncoder(Encoder):
     warmup : bool, default True
         Run one synthetic signal through the pipeline at construction, so that numba compilation
         (librosa, about 15-25 s once per process) is not paid by the first :meth:`encode`.
+    model : VoiceModel, optional
+        Read every recording with this model (for instance a candidate file,
+        :meth:`VoiceModel.from_file`) instead of the registered ones; narrowband speech then gets half the
+        quality, as without a telephone-band model.
 
     Raises
     ------
     ModelError
-        The weights file is missing, corrupt, or of another architecture.
+        The weights file is missing, corrupt, or of another architecture or metadata format.
     """
 
     modality = "voice"
     embedding_dim = 128
 
-    def __init__(self, *, warmup: bool = True):
+    def __init__(self, *, warmup: bool = True, model: VoiceModel | None = None):
         from ...registry import list_models
 
-        self._setup(*self._read(MODEL_NAME))
-        # telephone-band speech goes to a model trained with telephone-line augmentation, where one is registered
-        self._narrow = None
-        if NARROWBAND_MODEL_NAME in list_models():
-            self._narrow = VoiceEncoder.__new__(VoiceEncoder)
-            self._narrow._setup(*self._read(NARROWBAND_MODEL_NAME), name=NARROWBAND_MODEL_NAME)
-            self._narrow._narrow = None
-        self._sound = _sound_classifier()
+        if model is not None:  # a candidate file: every recording is read, no speech/music decision
+            self._wide, self._narrow, self._sound = model, None, None
+        else:
+            self._wide = VoiceModel.load(MODEL_NAME)
+            # telephone-band speech goes to a model trained with telephone-line augmentation, where one is registered
+            self._narrow = VoiceModel.load(NARROWBAND_MODEL_NAME) if NARROWBAND_MODEL_NAME in list_models() else None
+            self._sound = _sound_classifier()
         if warmup:
             self.warm_up()
 
@@ -92,90 +98,15 @@ class VoiceEncoder(Encoder):
         """Run one synthetic 1.5-s signal through the whole pipeline (numba compiles librosa's code once)."""
         self.encode(_warmup_signal())
 
-    @staticmethod
-    def _read(name: str) -> tuple[dict, dict, str, dict]:
-        """Weights, metadata, path and registry entry of a registered voice model, checked against this code."""
-        from safetensors import safe_open
-
-        from ...registry import model_entry, model_path
-        from .features import N_MELS, N_STATS, STAT_NAMES
-        from .net import ARCH
-
-        path = model_path(name)
-        entry = model_entry(name)
-        try:
-            with safe_open(str(path), framework="pt") as f:
-                meta = dict(f.metadata() or {})
-                state = {k: f.get_tensor(k) for k in f.keys()}
-        except Exception as e:
-            raise ModelError(f"cannot read the voice model {path}: {e}") from e
-        if meta.get("arch") != ARCH:
-            raise ModelError(f"voice model {path} has architecture {meta.get('arch')!r}; "
-                             f"this version of cxsense needs {ARCH!r}")
-        if int(meta.get("n_mels", -1)) != N_MELS or json.loads(meta.get("stat_names", "[]")) != list(STAT_NAMES):
-            raise ModelError(f"voice model {path} was trained on other features "
-                             f"(n_mels={meta.get('n_mels')}, {len(json.loads(meta.get('stat_names', '[]')))} statistics); "
-                             f"this version computes n_mels={N_MELS}, {N_STATS} statistics")
-        if json.loads(meta.get("labels", "[]")) != list(EMOTIONS):
-            raise ModelError(f"voice model {path} has labels {meta.get('labels')}; expected {list(EMOTIONS)}")
-        return state, meta, str(path), entry
-
-    @classmethod
-    def _from_weights(cls, state: dict, meta: dict) -> "VoiceEncoder":
-        """An encoder from in-memory weights and metadata, not from the registry (for training and calibration).
-
-        ``state`` maps ``m{i}.<parameter>`` to tensors, ``meta`` is the safetensors metadata the export writes.
-        No warm-up is run. Library users construct :class:`VoiceEncoder` instead.
-        """
-        self = cls.__new__(cls)
-        self._setup(state, meta, "<in memory>", {"sha256": None, "version": meta.get("version"),
-                                                 "licence": meta.get("licence")})
-        self._narrow = None
-        self._sound = None  # no speech/music decision: training and calibration read every recording
-        return self
-
-    def _setup(self, state: dict, meta: dict, path: str, entry: dict, name: str = MODEL_NAME) -> None:
-        import torch
-
-        from .features import N_MELS, N_STATS
-        from .net import VoiceNet
-
-        n_members = int(meta.get("members", "1"))
-        nets = []
-        for i in range(n_members):
-            prefix = f"m{i}." if "members" in meta else ""
-            net = VoiceNet(n_mels=N_MELS, n_stats=N_STATS)
-            try:
-                net.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}, strict=True)
-            except RuntimeError as e:
-                raise ModelError(f"voice model {path} does not fit architecture {meta.get('arch')}: {e}") from e
-            nets.append(net.eval())
-        self._torch = torch
-        self._nets = nets
-        norm = json.loads(meta["normalisation"])
-        self._mel_mean = np.asarray(norm["mel_mean"], np.float32)[:, None]
-        self._mel_std = np.asarray(norm["mel_std"], np.float32)[:, None]
-        self._st_mean = np.asarray(norm["stats_mean"], np.float32)
-        self._st_std = np.asarray(norm["stats_std"], np.float32)
-        self._temperature = float(meta["temperature"])
-        # Optional prior correction added to the tempered logits (the export writes it with the calibration):
-        # RAVDESS counts calm as neutral, so neutral is 1.5 times as frequent in training as any other class
-        # (12 of 60 takes per actor); ``logit_bias = -log(7 * train prior)`` makes the estimate assume equal
-        # class priors.
-        bias = json.loads(meta["logit_bias"]) if "logit_bias" in meta else [0.0] * len(EMOTIONS)
-        if len(bias) != len(EMOTIONS) or not np.all(np.isfinite(bias)):
-            raise ModelError(f"voice model {path}: logit_bias must be {len(EMOTIONS)} finite numbers")
-        self._bias = np.asarray(bias, np.float64)
-        self._cmn = meta.get("cmn", "0") == "1"
-        self._info = {"name": name, "version": meta.get("version", entry.get("version")),
-                      "sha256": entry["sha256"], "arch": meta.get("arch"), "temperature": round(self._temperature, 4),
-                      "class_prior": meta.get("class_prior", "training"),
-                      "logit_bias": [round(float(b), 6) for b in self._bias],
-                      "licence": entry.get("licence"), "trained_on": meta.get("trained_on"), "members": n_members}
-
     def info(self) -> dict:
-        """Provenance: model name, version, SHA-256, architecture, temperature, class prior and logit bias, licence."""
-        return dict(self._info)
+        """Provenance of the wideband model: name, version, SHA-256, architecture, temperature, class prior and
+        logit bias, licence, training data, members."""
+        return dict(self._wide.info)
+
+    def model_for(self, narrowband: bool) -> VoiceModel:
+        """The model that reads speech of this band: the telephone-band model for narrowband speech when one is
+        registered, else the wideband one."""
+        return self._narrow if (narrowband and self._narrow is not None) else self._wide
 
     def encode(self, x, options=None, *, baseline=None) -> ModalityResult:
         """Read the tone of one recording.
@@ -212,24 +143,25 @@ class VoiceEncoder(Encoder):
             "pitch": "librosa.yin 65-600 Hz at 8 kHz, voicing by autocorrelation > 0.55",
             "features": "64-band log-mel 50-8000 Hz + 22 prosodic/spectral statistics",
             "pooling": "one pass up to 5 s of kept frames, else 4-s segments (2-s hop), mean logits"}}
-        if self._cmn:
+        if self._wide.cmn:
             details["methods"]["channel"] = "recording's mean log-mel subtracted per band"
         if f.quality <= 0:
             return ModalityResult.no_signal("voice", self.embedding_dim, f.reason or "no usable speech",
                                             details=details, model=self.info())
-        sound = self._sound.decide(f, _segments(f.logmel.shape[1])) if getattr(self, "_sound", None) else None
+        sound = self._sound.decide(f, segments(f.logmel.shape[1])) if self._sound is not None else None
         if sound is not None:  # speech, music or noise (cxsense.encoders.voice.speech): music is not read as speech
             details["sound"] = {"decision": sound.label, **sound.probabilities}
             details["methods"]["sound"] = f"speech/music/noise MLP; speech when p(speech) >= {sound.threshold}"
             if not sound.is_speech:
                 return ModalityResult.no_signal("voice", self.embedding_dim, sound.reason, details=details,
                                                 model=self.info())
-        m = self._model_for(f)
+        narrowband = bool(f.info.get("narrowband"))
+        m = self.model_for(narrowband)
         quality = f.quality
-        if f.info.get("narrowband") and m is self:  # no telephone-band model: such estimates count half
+        if narrowband and m is self._wide:  # no telephone-band model: such estimates count half
             quality *= NARROWBAND_QUALITY
-        lg, e, n_segs = m._member_logits(f)
-        logp = m._calibrated_logp(lg)
+        lg, e, n_segs = m.member_logits(f, segments(f.logmel.shape[1]))
+        logp = m.calibrated_logp(lg)
         p = np.exp(logp)
         p /= p.sum()
         if baseline is not None:
@@ -242,7 +174,7 @@ class VoiceEncoder(Encoder):
                                  "f0_range_semitones": round(float(f.stats[4]), 2)}
         return ModalityResult(modality="voice", probabilities=dict(zip(EMOTIONS, p.tolist())), embedding=e,
                               quality=quality, valence=v, arousal=a, stress=stress_from_va(v, a),
-                              details=details, model=m.info())
+                              details=details, model=dict(m.info))
 
     def prepare_baseline(self, baseline, options=None):
         """Read a speaker's baseline recordings once, for :meth:`encode`'s ``baseline=``.
@@ -265,12 +197,6 @@ class VoiceEncoder(Encoder):
 
         return speaker_stats(baseline, encoder=self)
 
-    def _calibrated_logp(self, member_logits: np.ndarray) -> np.ndarray:
-        """Log-probabilities ``(7,)``: members' logits averaged, divided by T, plus the prior correction."""
-        z = member_logits.mean(0) / self._temperature + self._bias
-        z = z - z.max()
-        return z - np.log(np.exp(z).sum())
-
     def _with_baseline(self, logp: np.ndarray, f, baseline) -> tuple[np.ndarray, dict]:
         """Probabilities ``(7,)`` of the speaker-baseline head and the details entry for ``baseline``."""
         from .baseline import BaselineHead
@@ -280,55 +206,6 @@ class VoiceEncoder(Encoder):
         head = self._baseline_head
         p = head.probabilities(logp, f.stats.astype(np.float64), f.logmel.mean(1).astype(np.float64), baseline)
         return p, dict(baseline.summary(), used=True, head=f"{head.version}")
-
-    def _model_for(self, f) -> "VoiceEncoder":
-        """The telephone-band model for narrowband speech when one is registered, else this one."""
-        return self._narrow if (f.info.get("narrowband") and getattr(self, "_narrow", None) is not None) else self
-
-    def _member_logits(self, f) -> tuple[np.ndarray, np.ndarray, int]:
-        """Uncalibrated logits of every member, the embedding and the number of segments, for features ``f``.
-
-        Returns
-        -------
-        logits : np.ndarray [shape=(members, 7)], float64, segment-averaged, before the temperature
-        embedding : np.ndarray [shape=(128,)], float32, the first member's (segment-averaged)
-        n_segments : int
-        """
-        torch = self._torch
-        mel = f.logmel - f.logmel.mean(1, keepdims=True) if self._cmn else f.logmel
-        mel = (mel - self._mel_mean) / self._mel_std
-        st = ((f.stats - self._st_mean) / self._st_std).astype(np.float32)
-        segs = _segments(mel.shape[1])
-        L = segs[0][1] - segs[0][0]
-        xb = np.stack([mel[:, s:e] for s, e in segs]).astype(np.float32)
-        xt, mt = torch.from_numpy(xb), torch.ones(len(segs), L)
-        stt = torch.from_numpy(np.repeat(st[None], len(segs), 0))
-        logits, embs = [], []
-        with torch.inference_mode():
-            for net in self._nets:
-                lg, em = net(xt, mt, stt)
-                logits.append(lg.numpy().astype(np.float64).mean(0))
-                embs.append(em.numpy().astype(np.float32).mean(0))
-        # the members' embedding spaces are not aligned: the first member's is the embedding
-        return np.stack(logits), embs[0], len(segs)
-
-    def raw_logits(self, x) -> np.ndarray | None:
-        """Uncalibrated logits of each member (before averaging and the temperature); for calibration.
-
-        Parameters
-        ----------
-        x : Audio (from :func:`cxsense.inputs.audio.load_audio`)
-
-        Returns
-        -------
-        np.ndarray [shape=(members, 7)] float64, or None when the recording has no usable speech (quality 0).
-        """
-        from .features import voice_process
-
-        f = voice_process(_clean(x).samples)
-        if f.quality <= 0:
-            return None
-        return self._model_for(f)._member_logits(f)[0]
 
 
 def _sound_classifier():

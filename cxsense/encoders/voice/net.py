@@ -38,6 +38,8 @@ class VoiceNet(nn.Module):
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(emb_dim, n_classes))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor, stats: torch.Tensor):
+        """Logits ``(B, 7)`` and embedding ``(B, 128)`` of normalised log-mel segments ``x`` ``(B, 64, T)`` with
+        their frame ``mask`` ``(B, T)`` and prosodic statistics ``stats`` ``(B, 22)``."""
         h = self.conv(x)  # (B, 128, T')
         t = h.shape[-1]
         m = mask[:, None, ::2][..., :t].float()  # stride 2, as the first convolution

@@ -9,11 +9,12 @@ It reads the kept 64-band log-mel frames and the YIN pitch track that :func:`voi
 syllable-rate (2-8 Hz) envelope modulation, low-energy frames, spectral flux, flatness, the similarity of
 the spectrum 50-300 ms apart, voiced-run lengths and rate, pitch stability within voiced runs, rhythm
 regularity, the coupling of low and high bands) and classifies them with a small multilayer perceptron
-(``speech-music`` in the registry, a JSON file of weights; numpy only).
+(``speech-music`` in the registry, a JSON file: its metadata block (:mod:`cxsense.modelmeta`: the features,
+the standardiser, the threshold) and the layers; numpy only).
 
 Recordings longer than one encoder segment are cut like the encoder cuts them (4-s chunks, 2-s hop); the
 chunk probabilities are averaged. The recording is speech when ``p(speech) >= threshold`` (the threshold
-is in the weights' file, chosen on RAVDESS dev actors 19-20 so that none of their clips is rejected).
+is in the file's ``calibration``, chosen on RAVDESS dev actors 19-20 so that none of their clips is rejected).
 See ``models/voice/SPEECH_MUSIC_CARD.md`` for the training data and the measured figures.
 """
 
@@ -29,6 +30,8 @@ __all__ = ["SOUND_MODEL_NAME", "SOUND_CLASSES", "FEATURE_NAMES", "N_FEATURES", "
 
 #: Registry name of the speech/music/noise classifier.
 SOUND_MODEL_NAME = "speech-music"
+#: ``architecture.family`` of its file (metadata block of :mod:`cxsense.modelmeta`; the layers beside it).
+FAMILY = "cxsense-sound-mlp"
 #: Classes in the order of the classifier's outputs.
 SOUND_CLASSES = ("speech", "music", "noise")
 FEATURE_NAMES = (
@@ -185,47 +188,51 @@ class SoundClassifier:
 
     Parameters
     ----------
-    weights : dict, optional
-        The JSON content of a weights file (for training and benchmarks); by default the registered
-        ``speech-music`` model, SHA-256 checked.
+    document : dict, optional
+        A weights file's JSON content (its metadata block and ``layers``; for training and benchmarks of a
+        candidate); by default the registered ``speech-music`` model, SHA-256 and metadata checked.
 
     Raises
     ------
     ModelError
-        The weights are missing, corrupt or were made for other features.
+        The weights are missing, corrupt, of another metadata format, or were made for other features.
     """
 
-    def __init__(self, weights: dict | None = None):
+    def __init__(self, document: dict | None = None):
         from ...errors import ModelError
+        from ...modelmeta import ModelMeta
 
-        if weights is None:
-            from ...registry import model_entry, model_path
+        if document is None:
+            from ...registry import model_file
 
-            path = model_path(SOUND_MODEL_NAME)
+            f = model_file(SOUND_MODEL_NAME)
+            where, meta, sha256 = str(f.path), f.meta, f.entry["sha256"]
             try:
-                weights = json.loads(path.read_text())
+                document = json.loads(f.path.read_text())
             except (OSError, ValueError) as e:
-                raise ModelError(f"cannot read the speech/music model {path}: {e}") from e
-            self._entry = model_entry(SOUND_MODEL_NAME)
+                raise ModelError(f"cannot read the speech/music model {f.path}: {e}") from e
         else:
-            self._entry = {"sha256": None, "version": weights.get("version")}
-        if tuple(weights.get("features", ())) != FEATURE_NAMES or tuple(weights.get("classes", ())) != SOUND_CLASSES:
-            raise ModelError("the speech/music model was made for other features or classes than this code computes")
+            where, sha256 = "<speech/music weights in memory>", None
+            meta = ModelMeta.from_json_document(document, where)
+        features = meta.require("input", "features", where=where)
+        if meta.family != FAMILY or tuple(features) != FEATURE_NAMES or tuple(meta.labels) != SOUND_CLASSES:
+            raise ModelError(f"{where}: a {meta.family!r} model for other features or classes than this code computes")
         try:
-            self._mean = np.asarray(weights["mean"], np.float64)
-            self._std = np.asarray(weights["std"], np.float64)
-            self._layers = [(np.asarray(w, np.float64), np.asarray(b, np.float64)) for w, b in weights["layers"]]
-            self.threshold = float(weights["threshold"])
+            mean, std = meta.require("normalisation", "mean", "std", where=where)
+            self._mean = np.asarray(mean, np.float64)
+            self._std = np.asarray(std, np.float64)
+            self._layers = [(np.asarray(w, np.float64), np.asarray(b, np.float64)) for w, b in document["layers"]]
+            self.threshold = float(meta.require("calibration", "threshold", where=where))
         except (KeyError, TypeError, ValueError) as e:
-            raise ModelError(f"the speech/music model is malformed: {e}") from e
-        self._version = weights.get("version")
-        #: What the classifier was trained on (a sentence from the training script).
-        self.trained_on = str(weights.get("trained_on", ""))
+            raise ModelError(f"{where}: the speech/music model is malformed: {e!r}") from e
+        self._info = {"name": SOUND_MODEL_NAME, "version": meta.version, "sha256": sha256,
+                      "threshold": self.threshold}
+        #: What the classifier was trained on (the metadata's ``provenance.training_data``).
+        self.trained_on = meta.provenance["training_data"]
 
     def info(self) -> dict:
         """Name, version, SHA-256 and speech threshold."""
-        return {"name": SOUND_MODEL_NAME, "version": self._version, "sha256": self._entry.get("sha256"),
-                "threshold": self.threshold}
+        return dict(self._info)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities.

@@ -1,0 +1,1 @@
+"""One-off screens, measurements and migrations: kept as a record; no recipe imports them."""

@@ -1,0 +1,3 @@
+"""The face recipe: train.py -> export.py -> quantize.py; prune.py -> train.py (stage 1) -> early_exit.py.
+
+See training/README.md."""

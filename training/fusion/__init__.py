@@ -1,0 +1,1 @@
+"""The fusion recipe: data.py (encoder outputs) -> fit.py. See training/README.md."""
