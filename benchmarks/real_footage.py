@@ -4,13 +4,13 @@ music read as speech, faces missed, one person who leaves or appears.
     OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks.real_footage [--data DIR] [--minutes 5] [--titles 3]
         [--title-seconds 20] [--fer 0] [--portraits 30] [--movers 4] [--skip title,nonface,miss,movers]
 
-Every clip is generated here (``benchmarks/footage_media.py``; nothing is written into the repository) and read
+Every clip is generated here (``training/common/footage_media.py``; nothing is written into the repository) and read
 by :func:`cxsense.analyze_session` at its defaults (5 analysed frames per second, 1-s steps), once with face
 confirmation (``face_cues="full"``: the face mesh's presence output and the drawn-face check) and once without
 (``face_cues="off"``: every detection is read as a face).
 
 1. **Title clips**: rendered text in eight OpenCV fonts, logo-like badges, shapes and drawn cartoon faces moving
-   over a gradient or a texture, with synthetic music (held-out timbres of ``training/music_synth.py``); the floor
+   over a gradient or a texture, with synthetic music (held-out timbres of ``training/common/music_synth.py``); the floor
    is no person and no voice row.
 2. **Non-face video**: ``--minutes`` minutes, a fifth each of text, shapes and badges, textures, noise and
    natural-like textures (foliage, terrain, bokeh, bark, clouds), with slow camera motion: confirmed detections
@@ -45,9 +45,9 @@ MODES = ("full", "off")
 @contextlib.contextmanager
 def counting():
     """Count analysed frames, detections and confirmed faces (quality > 0) inside sessions."""
-    from cxsense.session import recorded
+    from cxsense.session.stages import Recording
 
-    orig, n = recorded._Recording._read_faces, {"frames": 0, "detections": 0, "confirmed": 0, "rejected": {}}
+    orig, n = Recording._read_faces, {"frames": 0, "detections": 0, "confirmed": 0, "rejected": {}}
 
     def read(self, img, t):
         out = orig(self, img, t)
@@ -60,11 +60,11 @@ def counting():
                 n["rejected"][why] = n["rejected"].get(why, 0) + 1
         return out
 
-    recorded._Recording._read_faces = read
+    Recording._read_faces = read
     try:
         yield n
     finally:
-        recorded._Recording._read_faces = orig
+        Recording._read_faces = orig
 
 
 @contextlib.contextmanager
@@ -102,7 +102,7 @@ def _portrait() -> np.ndarray:
 
 
 def titles(a, tmp) -> dict:
-    from benchmarks.footage_media import soundtrack, title_clip
+    from training.common.footage_media import soundtrack, title_clip
     from cxsense.session.testing import write_video
 
     out = []
@@ -124,7 +124,7 @@ def titles(a, tmp) -> dict:
 
 
 def nonface(a, tmp) -> dict:
-    from benchmarks.footage_media import NONFACE_KINDS, nonface_clip
+    from training.common.footage_media import NONFACE_KINDS, nonface_clip
     from cxsense.session.testing import write_video
 
     per = 60.0 * a.minutes / len(NONFACE_KINDS)
@@ -148,12 +148,6 @@ def nonface(a, tmp) -> dict:
         total[m]["persons_per_hour"] = total[m]["persons"] / hours
         total[m]["persons_per_hour_95_upper"] = (3.0 if total[m]["persons"] == 0 else np.nan) / hours
     return {"minutes": a.minutes, "per_kind": res, "total": total}
-
-
-def _through_h264(frames: list) -> list:
-    from training.fit_drawn_face import _through_h264 as h264
-
-    return h264(frames)
 
 
 #: Where the face lies in the portrait crop of :func:`_portrait` (the detector's box on it), in crop units.
@@ -181,7 +175,7 @@ def _read(enc, rgb, mode, face_box) -> tuple[bool, str, int]:
 
 def _scenes(faces, sizes, rng, pool, rel=(0.0, 0.0, 1.0, 1.0)):
     """Frames (through H.264) with each face at its size in a random place, and the face's box in each."""
-    from benchmarks.footage_media import H, W, scene_with_face
+    from training.common.footage_media import H, W, scene_with_face, through_h264
 
     frames, boxes = [], []
     for k, (face, size) in enumerate(zip(faces, sizes)):
@@ -190,7 +184,7 @@ def _scenes(faces, sizes, rng, pool, rel=(0.0, 0.0, 1.0, 1.0)):
         frames.append(scene_with_face(face, size, rng, bg=pool[k % len(pool)], at=at))
         boxes.append((at[0] + size // 4 + rel[0] * size, at[1] + size // 4 + rel[1] * size, rel[2] * size,
                       rel[3] * size))
-    return _through_h264(frames), boxes
+    return through_h264(frames), boxes
 
 
 def _tally(o: dict, ok: bool, why: str, elsewhere: int, cls: str | None = None) -> None:
@@ -205,11 +199,12 @@ def _tally(o: dict, ok: bool, why: str, elsewhere: int, cls: str | None = None) 
 
 
 def misses(a) -> dict:
-    from benchmarks.footage_media import background
+    from training.common.footage_media import background
     from cxsense.emotions import EMOTIONS
     from cxsense.encoders import get_encoder
     from cxsense.options import FaceOptions
-    from training.datasets import data_root, load_fer
+    from training.common.data import data_root
+    from training.common.fer import load_fer
 
     x, y, desc = load_fer(data_root(a.data), "dev")
     rng = np.random.default_rng(0)
@@ -246,12 +241,13 @@ def misses(a) -> dict:
 
 
 def movers(a, tmp) -> dict:
-    from benchmarks.footage_media import person_clip
+    from training.common.footage_media import person_clip
     from cxsense.encoders import get_encoder
     from cxsense.inputs.image import load_image
     from cxsense.options import FaceOptions
     from cxsense.session.testing import write_video
-    from training.datasets import data_root, load_fer
+    from training.common.data import data_root
+    from training.common.fer import load_fer
 
     x, _, _ = load_fer(data_root(a.data), "dev")
     enc = get_encoder("face", FaceOptions(cues="off"))

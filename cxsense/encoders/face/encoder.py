@@ -10,7 +10,8 @@ Stages, each in its own module:
 4. Valence and arousal come from the probabilities through the circumplex
    (:func:`cxsense.emotions.circumplex_va`); stress through :func:`cxsense.emotions.stress_from_va`.
 
-Quality is 0 (no usable signal) when no face is found, the face mesh does not confirm a detection, or the crop is
+Quality is 0 (no usable signal) when no face is found, a detection looks drawn rather than photographed
+(:mod:`~cxsense.encoders.face.drawn`) or the face mesh does not confirm it (both only with cues on), or the crop is
 blank; otherwise the detector's score (for ``detect_face=False``, its score on the crop: a face-likeness,
 :func:`~cxsense.encoders.face.quality.crop_quality`), reduced for faces smaller than 40 pixels and for low-contrast
 crops.

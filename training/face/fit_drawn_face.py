@@ -1,9 +1,9 @@
 """Choose the drawn-face threshold of face confirmation (cxsense/encoders/face/drawn.py) on FER-2013 train.
 
-    OMP_NUM_THREADS=1 python -m training.fit_drawn_face [--data DIR] [--faces 3000] [--cartoons 600]
+    OMP_NUM_THREADS=1 python -m training.face.fit_drawn_face [--data DIR] [--faces 3000] [--cartoons 600]
 
 Photographed faces: ``--faces`` FER-2013 **train** crops (seed 0), upscaled to 64-192 px and placed in 640x480
-scenes (``benchmarks/footage_media.scene_with_face``), written as H.264 (crf 23) and decoded, and the same
+scenes (``training/common/footage_media.scene_with_face``), written as H.264 (crf 23) and decoded, and the same
 frames as JPEG at quality 20 (heavy compression). Drawn faces: ``--cartoons`` generated cartoon faces (seeds
 from 1000, apart from the benchmark's), 60-230 px, on gradient and textured backgrounds, through H.264. Each
 frame goes through the detector and the face mesh as in the encoder; :func:`flat_share` is read on the crop
@@ -17,11 +17,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
+import platform
 
 import numpy as np
-
-from benchmarks.metrics import machine
 
 
 def _confirmed_shares(frames, det, mesh, jpeg: int | None = None) -> list[float]:
@@ -29,7 +27,7 @@ def _confirmed_shares(frames, det, mesh, jpeg: int | None = None) -> list[float]
     import cv2
 
     from cxsense.encoders.face.drawn import flat_share
-    from cxsense.encoders.face.views import face_align
+    from cxsense.encoders.face.views import ROTATE_UPRIGHT, face_align
 
     out = []
     for f in frames:
@@ -39,19 +37,8 @@ def _confirmed_shares(frames, det, mesh, jpeg: int | None = None) -> list[float]
         gray = cv2.cvtColor(f, cv2.COLOR_RGB2GRAY)
         for d in det.detect(f, tiled="auto"):
             if mesh.presence(f, d) >= 0.5:
-                out.append(flat_share(face_align(gray, d, rotate=False)))
+                out.append(flat_share(face_align(gray, d, rotate=ROTATE_UPRIGHT)))
     return out
-
-
-def _through_h264(frames: list) -> list:
-    from cxsense.session.decode import decode, open_video
-    from cxsense.session.testing import write_video
-
-    with tempfile.TemporaryDirectory() as d:
-        p = os.path.join(d, "v.mp4")
-        write_video(p, frames, fps=25)
-        c, info = open_video(p)
-        return [fr.to_ndarray(format="rgb24") for kind, _, fr in decode(c, info) if kind == "video"]
 
 
 def main(argv=None) -> int:
@@ -61,13 +48,18 @@ def main(argv=None) -> int:
     ap.add_argument("--cartoons", type=int, default=600)
     a = ap.parse_args(argv)
 
-    from benchmarks.footage_media import _paste, _sprite_cartoon, background, scene_with_face
+    import torch
+
     from cxsense.encoders.face.cue_hook import shared_mesh
     from cxsense.encoders.face.detect import FaceDetector
     from cxsense.registry import model_path
-    from training.datasets import data_root, load_fer
+    from training.common.data import data_root
+    from training.common.fer import load_fer
+    from training.common.footage_media import background, paste, scene_with_face, sprite_cartoon, through_h264
 
-    print(f"machine: {machine()}")
+    torch.set_num_threads(1)
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical cores, Python "
+          f"{platform.python_version()}; load average {os.getloadavg()[0]:.1f}")
     x, _, desc = load_fer(data_root(a.data), "train")
     print(f"split: {desc}; {a.faces} drawn with seed 0 (photographed faces); {a.cartoons} generated cartoons")
     det, mesh = FaceDetector(model_path("face-detector")), shared_mesh()
@@ -78,17 +70,17 @@ def main(argv=None) -> int:
     for n, i in enumerate(rng.choice(len(x), a.faces, replace=False)):
         faces.append(scene_with_face(x[i], int(rng.integers(64, 193)), rng, bg=pool[n % len(pool)]))
         if len(faces) == 250 or n == a.faces - 1:  # in batches, to keep memory small
-            shares["h264"] += _confirmed_shares(_through_h264(faces), det, mesh)
+            shares["h264"] += _confirmed_shares(through_h264(faces), det, mesh)
             shares["jpeg20"] += _confirmed_shares(faces, det, mesh, jpeg=20)
             faces = []
     crng = np.random.default_rng(1000)
     cartoons = []
     for k in range(a.cartoons):
         f = pool[k % len(pool)][:480, :640].copy()
-        sp = _sprite_cartoon(crng)
-        _paste(f, sp, int(crng.integers(0, 640 - sp.shape[1])), int(crng.integers(0, 480 - sp.shape[0])))
+        sp = sprite_cartoon(crng)
+        paste(f, sp, int(crng.integers(0, 640 - sp.shape[1])), int(crng.integers(0, 480 - sp.shape[0])))
         cartoons.append(f)
-    drawn = np.array(_confirmed_shares(_through_h264(cartoons), det, mesh))
+    drawn = np.array(_confirmed_shares(through_h264(cartoons), det, mesh))
     real = np.array(shares["h264"] + shares["jpeg20"])
     q = [0, 1, 5, 25, 50, 75, 95, 99, 99.9, 100]
     print(f"photographed (confirmed by the mesh): H.264 {len(shares['h264'])}, JPEG q20 {len(shares['jpeg20'])}; "

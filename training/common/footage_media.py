@@ -1,4 +1,5 @@
-"""Generated footage for ``benchmarks/real_footage.py``: titles with music, non-face video, faces in scenes.
+"""Generated footage for ``benchmarks/real_footage.py`` and ``training/face/fit_drawn_face.py``: titles with music,
+non-face video, faces in scenes.
 
 Everything here is drawn with numpy and OpenCV from a seed (nothing is read but the FER-2013 crops and the
 shipped portrait that the caller passes in). Frames are 640x480 RGB uint8.
@@ -11,6 +12,7 @@ shipped portrait that the caller passes in). Frames are 640x480 RGB uint8.
 - :func:`scene_with_face`: a face crop (a FER-2013 crop upscaled, or the portrait) blended into a textured
   640x480 frame through a feathered ellipse, its border blurred around it, so the face has context.
 - :func:`person_clip`: one person who leaves (slides out of the frame and never comes back) or appears mid-clip.
+- :func:`through_h264`: frames written as H.264 (crf 23) and decoded again, as a session would read them.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ WORDS = ("PRESENTS", "THE", "NEW", "SEASON", "Episode 4", "Coming soon", "STUDIO
          "2026", "ACME", "Summer Sale", "LIVE", "www.example.org", "Chapter One", "The End", "Credits", "OK", "@home",
          "O O", "oo", "(o_o)", ":-)", "8", "00", "Hello", "MUSIC BY", "Starring", "LOGO", "Q&A", "WOW", "Zoo")
 
-__all__ = ["title_clip", "nonface_clip", "scene_with_face", "person_clip", "soundtrack", "NONFACE_KINDS"]
+__all__ = ["title_clip", "nonface_clip", "scene_with_face", "person_clip", "soundtrack", "through_h264", "background",
+           "sprite_cartoon", "paste", "NONFACE_KINDS"]
 
 
 def _colour(rng) -> tuple:
@@ -170,7 +173,7 @@ def _sprite_shape(rng) -> np.ndarray:
     return im
 
 
-def _sprite_cartoon(rng) -> np.ndarray:
+def sprite_cartoon(rng) -> np.ndarray:
     """RGBA drawn cartoon face: a disc (yellow, skin-like or any colour), two eyes (dots, ellipses with pupils or
     arcs), sometimes brows and a nose, a mouth (smile arc, open 'O', straight line or a grin with teeth)."""
     import cv2
@@ -212,7 +215,7 @@ def _sprite_cartoon(rng) -> np.ndarray:
     return im
 
 
-def _paste(frame: np.ndarray, sprite: np.ndarray, x: float, y: float) -> None:
+def paste(frame: np.ndarray, sprite: np.ndarray, x: float, y: float) -> None:
     """Alpha-blend an RGBA sprite into the frame with its top-left corner at (x, y) (clipped to the frame)."""
     h, w = sprite.shape[:2]
     x, y = int(round(x)), int(round(y))
@@ -245,18 +248,18 @@ class _Layers:
         for sp, t0, p0, v, wob, dur in self.items:
             if t0 <= t < t0 + dur:
                 dt = t - t0
-                _paste(f, sp, p0[0] + v[0] * dt, p0[1] + v[1] * dt + 20 * np.sin(wob * dt * 2 * np.pi))
+                paste(f, sp, p0[0] + v[0] * dt, p0[1] + v[1] * dt + 20 * np.sin(wob * dt * 2 * np.pi))
         return f
 
 
 def title_clip(seconds: float, seed: int = 0, fps: int = 25, cartoons: bool = True, per_second: float = 2.0):
     """``i -> frame``: an animated title (see the module docstring); sprites live 2-6 s each."""
     rng = np.random.default_rng(seed)
-    makers = [_sprite_text, _sprite_text, _sprite_logo, _sprite_shape] + ([_sprite_cartoon] if cartoons else [])
+    makers = [_sprite_text, _sprite_text, _sprite_logo, _sprite_shape] + ([sprite_cartoon] if cartoons else [])
     n = max(4, int(per_second * seconds))
     sprites = [makers[int(rng.integers(len(makers)))](rng) for _ in range(n)]
     if cartoons:  # at least a few cartoon faces in every clip
-        sprites[: max(2, n // 8)] = [_sprite_cartoon(rng) for _ in range(max(2, n // 8))]
+        sprites[: max(2, n // 8)] = [sprite_cartoon(rng) for _ in range(max(2, n // 8))]
     bg = background(str(rng.choice(["gradient", "radial", "clouds", "stripes", "wood", "checker"])), rng)
     layers = _Layers(rng, sprites, bg, max(seconds - 2, 1))
     return lambda i: layers.frame(i / fps)
@@ -356,9 +359,9 @@ def person_clip(face: np.ndarray, mode: str, seconds: float = 10.0, fps: int = 2
 
 
 def soundtrack(seconds: float, seed: int = 0) -> np.ndarray:
-    """Synthetic music, 16 kHz mono float32, no voice: a random score from ``training/music_synth.py`` (held-out
+    """Synthetic music, 16 kHz mono float32, no voice: a random score from ``training/common/music_synth.py`` (held-out
     instrument families, so it shares no timbre with the speech/music classifier's training music)."""
-    from training.music_synth import make_score, render_additive
+    from training.common.music_synth import make_score, render_additive
 
     rng = np.random.default_rng(seed)
     parts, n = [], 0
@@ -369,3 +372,19 @@ def soundtrack(seconds: float, seed: int = 0) -> np.ndarray:
         parts.append(y)
         n += len(y)
     return np.concatenate(parts)[: int(seconds * 16000)].astype(np.float32)
+
+
+def through_h264(frames: list) -> list:
+    """The frames (RGB uint8) written as H.264 at 25 fps (:func:`cxsense.session.testing.write_video`) and decoded
+    again (:mod:`cxsense.session.decode`): the compression a session's frames have been through."""
+    import os
+    import tempfile
+
+    from cxsense.session.decode import decode, open_video
+    from cxsense.session.testing import write_video
+
+    with tempfile.TemporaryDirectory() as d:
+        p = os.path.join(d, "v.mp4")
+        write_video(p, frames, fps=25)
+        c, info = open_video(p)
+        return [fr.to_ndarray(format="rgb24") for kind, _, fr in decode(c, info) if kind == "video"]
