@@ -10,9 +10,10 @@ texture, sensor noise), while a drawing is made of flat fills: most of its neigh
 exactly its grey level, not counting clipped pixels (<= 4 or >= 251, so that a blown-out or underexposed face
 does not read as flat). A detection whose crop is flatter than :data:`DRAWN_FLAT_SHARE` is not a photographed
 face. The threshold was chosen on FER-2013 **train** faces against generated cartoon faces
-(``python -m training.fit_drawn_face``): the smallest that rejects at most 0.1 % of 5,049 train faces (in scenes,
-through H.264 or JPEG at quality 20); it rejects 98.4 % of 368 cartoon faces the mesh had confirmed. Heavy JPEG
-blocking is what flattens photographs most (their 99.9th percentile: 0.209, against 0.112 through H.264).
+(``python -m training.face.fit_drawn_face``, 2026-12-05): the smallest on a 0.01 grid that rejects at most 0.1 %
+of 5,049 train faces (in scenes, through H.264 or JPEG at quality 20); it rejects 98.4 % of 368 cartoon faces the
+mesh had confirmed. Heavy JPEG blocking is what flattens photographs most (their 99.9th percentile: 0.209, against
+0.112 through H.264).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 
 __all__ = ["flat_share", "looks_drawn", "DRAWN_FLAT_SHARE", "NOT_PHOTOGRAPHED"]
 
-#: Crops with a larger :func:`flat_share` are taken as drawn (training/fit_drawn_face.py).
+#: Crops with a larger :func:`flat_share` are taken as drawn (training/face/fit_drawn_face.py).
 DRAWN_FLAT_SHARE = 0.19
 #: The reason a detection that looks drawn gets quality 0.
 NOT_PHOTOGRAPHED = ("the detection looks drawn, not photographed (flat areas of one grey: a cartoon, an emoji, "
