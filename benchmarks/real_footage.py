@@ -10,8 +10,8 @@ confirmation (``face_cues="full"``: the face mesh's presence output and the draw
 (``face_cues="off"``: every detection is read as a face).
 
 1. **Title clips**: rendered text in eight OpenCV fonts, logo-like badges, shapes and drawn cartoon faces moving
-   over a gradient or a texture, with synthetic music (held-out timbres of ``training/common/music_synth.py``); the floor
-   is no person and no voice row.
+   over a gradient or a texture, with synthetic music (held-out timbres of ``training/common/music_synth.py``); the
+   floor is no person and no voice row. Also with the face mesh alone (the drawn-face check turned off).
 2. **Non-face video**: ``--minutes`` minutes, a fifth each of text, shapes and badges, textures, noise and
    natural-like textures (foliage, terrain, bokeh, bark, clouds), with slow camera motion: confirmed detections
    (analysed frames' faces with quality > 0) and persons (after flickers are dropped) per hour.
@@ -21,8 +21,11 @@ confirmation (``face_cues="full"``: the face mesh's presence output and the draw
    lies on the face; the encoder's ``detect`` + ``read_face``, as sessions call them), with the reason, and the
    confirmed detections elsewhere in the same scenes.
 4. **Leave / appear**: the portrait and ``--movers`` FER-2013 dev faces (the first of a seeded shuffle that the
-   detector finds where the face rests in each of its four clips), each in 10-s clips where the face slides out of the frame from 4 s (in 1.2 s
-   or in 3 s) and never comes back, and where it slides in from 4 s: ``persons_seen`` must be ``["p0"]``.
+   detector finds where the face rests in each of its four clips), each in 10-s clips where the face slides out of
+   the frame from 4 s (in 1.2 s or in 3 s) and never comes back, and where it slides in from 4 s: ``persons_seen``
+   must be ``["p0"]``.
+
+Figures: ``benchmarks/README.md``, "Real footage".
 """
 
 from __future__ import annotations

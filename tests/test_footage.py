@@ -47,8 +47,9 @@ def _title_frame(i: int, fps: int = 25) -> np.ndarray:
 
     t = i / fps
     f = _gradient().copy()
-    for k, (word, font) in enumerate((("PRESENTS", cv2.FONT_HERSHEY_DUPLEX), ("Episode 4", cv2.FONT_HERSHEY_SCRIPT_SIMPLEX),
-                                      ("ACME 2026", cv2.FONT_HERSHEY_TRIPLEX))):
+    words = (("PRESENTS", cv2.FONT_HERSHEY_DUPLEX), ("Episode 4", cv2.FONT_HERSHEY_SCRIPT_SIMPLEX),
+             ("ACME 2026", cv2.FONT_HERSHEY_TRIPLEX))
+    for k, (word, font) in enumerate(words):
         cv2.putText(f, word, (int(30 + 40 * t + 60 * k), 80 + 140 * k), font, 1.5 + 0.5 * k, (250, 250, 250), 3,
                     cv2.LINE_AA)
     cv2.circle(f, (520, int(380 - 30 * t)), 60, (200, 40, 40), -1, cv2.LINE_AA)
