@@ -322,6 +322,7 @@ def test_live_session(face_rgb):
 DATA = Path(os.environ.get("CXSENSE_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (DATA / "face" / "fer2013").is_dir() or not (DATA / "voice" / "ravdess").is_dir(),
                     reason="the shared labelled data is not on this machine")
 def test_ground_truth_video_from_shared_data(tmp_path):
