@@ -1,6 +1,6 @@
 """Jaw-drop timing on a benchmark video made from real faces with a synthetic expression change.
 
-    OMP_NUM_THREADS=1 python -m benchmarks.cue_video [--data DIR] [--people 10] [--fps 10] [--out VIDEO.mp4]
+    OMP_NUM_THREADS=1 python -m benchmarks.cue_video [--data DIR] [--people 10] [--offset 0] [--fps 10] [--out VIDEO.mp4]
 
 What the video shows (honestly): FER-2013 has no person ids, so no real "same person, neutral then surprised"
 pairs exist in it. Each clip takes one FER-2013 **dev** face labelled neutral (bicubic to 192x192, replicated border
@@ -8,7 +8,8 @@ to 384x384; the first ``--people`` whose face the detector and mesh find) and th
 with a small drift and camera noise, then over 0.3 s warps it (``cxsense.encoders.face.synthetic``): the mouth
 opened by 0.35 inter-ocular distances and the brows raised by 0.15, and holds that for 4 s. So the change is a
 geometric warp of a real face, not a real surprised expression. The same clips without the change are the
-neutral-only stretches. Every frame goes through ``cxsense.assess`` (the face's surprise probability and cues), the
+neutral-only stretches. ``--offset N`` skips the first N such faces (and the portrait): ``--offset 10 --people 30``
+gives 30 clips that played no part in setting the event's thresholds (which used the default 11). Every frame goes through ``cxsense.assess`` (the face's surprise probability and cues), the
 timeline through :func:`cxsense.session.cue_events.jaw_drop_events`.
 
 Reported: per clip the jaw_drop onset minus the change's midpoint (floor: within 1 s), misses, and events in the
@@ -83,18 +84,23 @@ def main(argv=None):
     p.add_argument("--data", default=None)
     p.add_argument("--people", type=int, default=10)
     p.add_argument("--fps", type=int, default=10)
+    p.add_argument("--offset", type=int, default=0, help="skip the first N faces found (held-out clips)")
     p.add_argument("--out", default=None, help="also write the clips as one video (.mp4)")
     a = p.parse_args(argv)
     cv2.setNumThreads(1)
     x, y, desc = load_fer(data_root(a.data), "dev")
     det, mesh = FaceDetector(model_path("face-detector")), shared_mesh()
-    faces = [("portrait", np.asarray(Image.open("examples/astronaut.jpg").convert("RGB")))]
+    faces = [("portrait", np.asarray(Image.open("examples/astronaut.jpg").convert("RGB")))] if not a.offset else []
+    skip = a.offset
     for i in np.flatnonzero(y == 6):
         f = fer_frame(x[i])
-        if len(faces) > a.people:
+        if len(faces) >= a.people + (0 if a.offset else 1):
             break
         d = det.detect(f)
         if d and mesh.run(f, d[0], iris=False) is not None:
+            if skip:
+                skip -= 1
+                continue
             faces.append((f"fer_dev_{i}", f))
     results, all_frames = [], []
     for k, (name, f) in enumerate(faces):
@@ -116,7 +122,8 @@ def main(argv=None):
     hits = sum(r["hit_within_1s"] for r in results)
     false = sum(r["events_in_neutral_only"] for r in results) + sum(r["extra_events"] for r in results)
     lat = [min(r["onsets_minus_change_s"], key=abs) for r in results if r["onsets_minus_change_s"]]
-    print(f"split: {desc} (neutral faces) and the shipped portrait; {len(results)} clips at {a.fps} fps, change = "
+    print(f"split: {desc} (neutral faces, skipping the first {a.offset} found)"
+          f"{'' if a.offset else ' and the shipped portrait'}; {len(results)} clips at {a.fps} fps, change = "
           f"synthetic warp (mouth +0.35 IOD, brows +0.15 IOD over {RAMP} s); machine: {machine()}")
     print(f"jaw_drop within 1 s of the change: {hits} of {len(results)}; events in neutral-only clips or extra: "
           f"{false}; onset minus change midpoint: median {np.median(lat) if lat else float('nan'):+.2f} s")

@@ -1,6 +1,6 @@
 """Speech, music or noise: what the voice encoder reads, measured end to end through :class:`VoiceEncoder`.
 
-    OMP_NUM_THREADS=1 nice -n 10 python3 -m benchmarks.speech_music [--data DIR] [--quick]
+    OMP_NUM_THREADS=1 nice -n 10 python3 -m benchmarks.speech_music [--data DIR] [--quick] [--session-windows-only]
 
 Needs ``fluidsynth`` + ``fluid-soundfont-gm`` (held-out SoundFont music) and ``wesnoth-1.16-music`` (real music);
 a set whose package is missing is skipped with a line that says so.
@@ -22,7 +22,9 @@ Sets (none of them was used in training or to choose anything):
 * ``noise, held out``: every noise kind of :func:`training.common.sound_data.make_noise`, unseen seeds; babble from
   the dev actors.
 * ``dev speech``: RAVDESS actors 19-20 (120 takes, whole files): **missed speech** = share of takes that the
-  VAD passes but the decision rejects; also over held-out music and noise at 20, 10, 5, 0 and -5 dB SNR.
+  VAD passes but the decision rejects; also over held-out music and noise at 20, 10, 5, 0 and -5 dB SNR; and the
+  same takes one after another, cut into a session's 3-s windows every second (windows with a take's end, silence
+  and the next take's start are where the decision errs most).
 
 Then the classifier alone on the same windows (per-class recall, macro-F1, ECE) and its speed: the added
 milliseconds per second of audio (median over 3-s windows, one core), and the whole ``encode``.
@@ -45,11 +47,36 @@ def _sliding(y: np.ndarray, win: float = 3.0, hop: float = 1.0) -> list[np.ndarr
     return [y[a:a + n] for a in range(0, max(1, len(y) - n + 1), h)]
 
 
+def session_windows(enc, dev) -> None:
+    """Dev takes one after another, read in a session's windows: how many the decision drops."""
+    from cxsense.inputs.audio import Audio
+
+    print("\n== dev speech as a session reads it: the 120 takes, each padded with silence to whole seconds, one after "
+          "another in file order, 3-s windows every 1 s (the session's voice window and step)")
+    track = np.concatenate([np.pad(w, (0, -len(w) % 16000)) for w in dev])
+    kinds = {"read as speech": 0, "music without speech": 0, "noise without speech": 0, "VAD: no usable speech": 0}
+    for w in _sliding(track):
+        r = enc.encode(Audio(w.astype(np.float32), 16000))
+        s = r.details.get("sound")
+        if r.quality > 0:
+            kinds["read as speech"] += 1
+        elif s is not None and s["decision"] != "speech":
+            kinds[f"{s['decision']} without speech"] += 1
+        else:
+            kinds["VAD: no usable speech"] += 1
+    n = sum(kinds.values())
+    passed = n - kinds["VAD: no usable speech"]
+    print(f"{n} windows: " + ", ".join(f"{k} {v}" for k, v in kinds.items())
+          + f"; the decision drops {passed - kinds['read as speech']} of the {passed} windows the VAD passes "
+            f"({(passed - kinds['read as speech']) / max(passed, 1):.3f})")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=None)
     ap.add_argument("--quick", action="store_true", help="a few pieces per set (a smoke run, not a figure)")
     ap.add_argument("--weights", default=None, help="a candidate speech/music JSON instead of the registered model")
+    ap.add_argument("--session-windows-only", action="store_true", help="only dev speech in a session's windows")
     args = ap.parse_args(argv)
     import torch
 
@@ -79,6 +106,9 @@ def main(argv=None) -> int:
     rows = load_ravdess(data_root(args.data), "dev")
     dev = [read_wav(r["path"]) for r in rows]
     pool = [r["path"] for r in rows]
+    if args.session_windows_only:
+        session_windows(enc, dev)
+        return 0
     collected = {c: [] for c in SOUND_CLASSES}  # classifier probabilities of VAD-passed windows, per true class
 
     def run(windows, true, collect=True):
@@ -141,6 +171,8 @@ def main(argv=None) -> int:
         kinds = list(noise_beds)
         report(f"over held-out noise at {snr:+d} dB SNR", [mix(w, noise_beds[kinds[i % len(kinds)]][0], snr, rng)
                                                          for i, w in enumerate(dev)], "speech", minutes=False)
+
+    session_windows(enc, dev)
 
     print("\n== the classifier alone, on every window the VAD passed above except speech at -5 dB SNR (argmax decision)")
     P = np.concatenate([np.array(collected[c]).reshape(-1, 3) for c in SOUND_CLASSES])

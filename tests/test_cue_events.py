@@ -91,3 +91,23 @@ def test_cue_events_combines_and_bad_input_is_an_input_error():
         cue_events([1, 2, 3])
     with pytest.raises(cxsense.InputError, match="timeline"):
         smile_onset_events(tl.assign(time="x"))
+
+
+def test_jaw_drop_from_a_face_that_rests_with_parted_lips_or_moves_its_brows_a_little():
+    """The opening is read from the face's own rest: parted lips at rest (0.45) opening to 0.95 is a jaw drop;
+    brows that rise by 0.15 from where this face holds them (never reaching 0.5) count as raised."""
+    rng = np.random.default_rng(0)
+    t = np.arange(0, 10, 0.1)
+    parted = np.clip(_step(t, 5.0, 0.45, 0.95, ramp=0.3) + rng.normal(0, 0.03, t.size), 0, 1)
+    ev = jaw_drop_events(_timeline(t, mouth_open=parted, surprise=np.full_like(t, 0.6), brow_raise=np.full_like(t, 0.1)))
+    assert list(ev["kind"]) == ["jaw_drop"] and abs(ev["time"].iloc[0] - 5.15) < 0.2
+    closed = _step(t, 5.0, 0.05, 0.95, ramp=0.3)
+    flat, little = np.full_like(t, 0.1), _step(t, 5.0, 0.1, 0.25, ramp=0.3)
+    low_surprise = np.full_like(t, 0.05)
+    assert len(jaw_drop_events(_timeline(t, mouth_open=closed, surprise=low_surprise, brow_raise=flat))) == 0
+    assert len(jaw_drop_events(_timeline(t, mouth_open=closed, surprise=low_surprise, brow_raise=little))) == 1
+    # a small opening (0.45 -> 0.75, a rise of 0.3) or a noisy resting aperture is not a jaw drop
+    small = _step(t, 5.0, 0.45, 0.75, ramp=0.3)
+    noisy = np.clip(0.32 + rng.normal(0, 0.08, t.size), 0, 1)
+    for mouth in (small, noisy):
+        assert len(jaw_drop_events(_timeline(t, mouth_open=mouth, surprise=np.full_like(t, 0.6)))) == 0

@@ -13,6 +13,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 CHILD = textwrap.dedent(r'''
@@ -51,6 +53,7 @@ CHILD = textwrap.dedent(r'''
 ''')
 
 
+@pytest.mark.slow
 def test_cheap_hostile_cases_under_a_memory_cap(tmp_path):
     sys.path.insert(0, str(REPO / "benchmarks"))
     import hostile

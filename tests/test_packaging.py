@@ -37,6 +37,7 @@ def test_wheel_carries_every_registered_model(wheel):
         assert not any(n.startswith(("training/", "benchmarks/", "tests/")) for n in names)
 
 
+@pytest.mark.slow
 def test_installed_wheel_works_outside_the_checkout(wheel, tmp_path):
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--target", str(target),

@@ -322,6 +322,7 @@ def test_live_session(face_rgb):
 DATA = Path(os.environ.get("CXSENSE_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (DATA / "face" / "fer2013").is_dir() or not (DATA / "voice" / "ravdess").is_dir(),
                     reason="the shared labelled data is not on this machine")
 def test_ground_truth_video_from_shared_data(tmp_path):
@@ -515,3 +516,16 @@ def test_every_frame_reads_every_frame_but_detects_at_most_detect_rate(one_face_
     calls.update(detect=0, read=0)
     s = analyze_session(one_face_mp4)
     assert calls["detect"] == calls["read"] == s.info["frames_analysed"] == 20
+
+
+def test_report_charts_leave_time_without_rows_empty():
+    """Rows at 0-2 s and 10-11 s: the stacked areas and the lines are drawn in two pieces, never across 2-10 s."""
+    from cxsense.session.charts import Chart
+
+    t = np.array([0.0, 1.0, 2.0, 10.0, 11.0])
+    P = np.full((5, 7), 1 / 7)
+    svg = Chart(0, 12, 0, 1, "t").stacked(t, P, step=1.0).svg()
+    assert svg.count("<polygon") == 2 * 7
+    svg = Chart(0, 12, 0, 1, "t").line(t + 0.5, np.linspace(0, 1, 5), "#000", "v", gap=1.5).svg()
+    assert svg.count("<polyline") == 2
+    assert Chart(0, 12, 0, 1, "t").line(t, np.zeros(5), "#000", "v").svg().count("<polyline") == 1

@@ -98,25 +98,32 @@ class Chart:
                      f'stroke-dasharray="2,2"/>')
 
     def stacked(self, t, P, step: float) -> "Chart":
-        """Stacked areas of probabilities ``P`` ``(n, 7)`` in EMOTIONS order, each row held for ``step`` seconds."""
-        tt = np.repeat(np.asarray(t, float), 2) + np.tile([0.0, step], len(t))
-        P = np.repeat(np.asarray(P, float), 2, axis=0)
-        xs, base = self.x(tt), np.zeros(len(tt))
-        for k, e in enumerate(EMOTIONS):
-            top = base + P[:, k]
-            pts = _pts(xs, self.y(top)) + " " + _pts(xs[::-1], self.y(base[::-1]))
-            self.parts.append(f'<polygon points="{pts}" fill="{COLORS[e]}" stroke="none"><title>{e}</title></polygon>')
-            base = top
+        """Stacked areas of probabilities ``P`` ``(n, 7)`` in EMOTIONS order, each row held for ``step`` seconds.
+        Time without rows (a gap over half a step) stays empty: areas are never drawn across it."""
+        t, P = np.asarray(t, float), np.asarray(P, float)
+        for a, b in runs(t, 1.5 * step):
+            tt = np.repeat(t[a:b], 2) + np.tile([0.0, step], b - a)
+            PP = np.repeat(P[a:b], 2, axis=0)
+            xs, base = self.x(tt), np.zeros(len(tt))
+            for k, e in enumerate(EMOTIONS):
+                top = base + PP[:, k]
+                pts = _pts(xs, self.y(top)) + " " + _pts(xs[::-1], self.y(base[::-1]))
+                self.parts.append(f'<polygon points="{pts}" fill="{COLORS[e]}" stroke="none"><title>{e}</title>'
+                                  '</polygon>')
+                base = top
         return self
 
-    def line(self, t, v, color, name, band=None, width: float = 1.8) -> "Chart":
-        """A line through ``(t, v)``; ``band=(lo, hi)`` arrays shade an interval around it."""
-        t = np.asarray(t, float)
-        if band is not None:
-            pts = _pts(self.x(t), self.y(band[1])) + " " + _pts(self.x(t[::-1]), self.y(np.asarray(band[0])[::-1]))
-            self.parts.append(f'<polygon points="{pts}" fill="{color}" fill-opacity="0.18" stroke="none"/>')
-        self.parts.append(f'<polyline points="{_pts(self.x(t), self.y(v))}" fill="none" stroke="{color}" '
-                          f'stroke-width="{width}"><title>{html.escape(name)}</title></polyline>')
+    def line(self, t, v, color, name, band=None, width: float = 1.8, gap: float | None = None) -> "Chart":
+        """A line through ``(t, v)``, broken where samples are more than ``gap`` seconds apart (never with None);
+        ``band=(lo, hi)`` arrays shade an interval around it."""
+        t, v = np.asarray(t, float), np.asarray(v, float)
+        for a, b in runs(t, gap):
+            if band is not None:
+                lo, hi = np.asarray(band[0], float)[a:b], np.asarray(band[1], float)[a:b]
+                pts = _pts(self.x(t[a:b]), self.y(hi)) + " " + _pts(self.x(t[a:b][::-1]), self.y(lo[::-1]))
+                self.parts.append(f'<polygon points="{pts}" fill="{color}" fill-opacity="0.18" stroke="none"/>')
+            self.parts.append(f'<polyline points="{_pts(self.x(t[a:b]), self.y(v[a:b]))}" fill="none" '
+                              f'stroke="{color}" stroke-width="{width}"><title>{html.escape(name)}</title></polyline>')
         return self
 
     def markers(self, items) -> "Chart":
@@ -140,6 +147,15 @@ class Chart:
     def svg(self) -> str:
         return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {self.W} {self.H}" width="100%" '
                 f'role="img">' + "".join(self.parts) + "</svg>")
+
+
+def runs(t, gap: float | None) -> list[tuple[int, int]]:
+    """Index ranges ``[a, b)`` of sorted times ``t`` with no step over ``gap`` (one range when ``gap`` is None)."""
+    if len(t) == 0:
+        return []
+    cuts = [] if gap is None else list(np.flatnonzero(np.diff(t) > gap) + 1)
+    bounds = [0, *cuts, len(t)]
+    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def _pts(xs, ys) -> str:

@@ -9,11 +9,14 @@ Any step works; the finer the step, the better the timing (a 0.2-s step is the d
 Events, in the layout of :data:`cxsense.session.events.EVENT_COLUMNS` (``time`` is the onset, ``signal`` the cue
 read, ``strength`` the rise or the duration, ``peak_time``/``peak_value`` the peak):
 
-- ``jaw_drop``: ``mouth_open`` rises from at most ``low`` (0.3) to at least ``high`` (0.7) within ``max_rise``
-  (1.0 s), and around that rise (from 0.5 s before to ``max_rise`` after the crossing of ``high``) either
-  ``surprise`` reaches ``min_surprise`` (0.3) or ``brow_raise`` reaches ``min_brow`` (0.5). The onset is the
-  time ``mouth_open`` crosses half way (interpolated between samples). A new event needs the mouth to close
-  (``mouth_open <= low``) first.
+- ``jaw_drop``: ``mouth_open`` reaches at least ``high`` (0.7), at least ``min_rise`` (0.4) above its lowest value
+  of the ``max_rise`` (1.0 s) before, and that lowest value is at most ``max_before`` (0.5): a fast opening from
+  the face's own resting aperture, which differs between people (some rest with parted lips). Around that rise
+  (from 0.5 s before to ``max_rise`` after the crossing of ``high``) either ``surprise`` reaches ``min_surprise``
+  (0.3), ``brow_raise`` reaches ``min_brow`` (0.5), or the median ``brow_raise`` of the ``max_rise`` after the
+  crossing exceeds its median over the ``rest`` (2 s) before the rise by ``min_brow_rise`` (0.1): the brows go up
+  from where this face holds them. The onset is the time ``mouth_open`` crosses half way (interpolated between
+  samples). A new event needs the mouth to close again, to within ``min_rise / 2`` of where it rose from.
 - ``smile_onset``: ``smile`` rises from at most 0.3 to at least 0.6 within 3 s; onset at the half-way crossing.
 - ``looked_away``: after at least one attentive sample, the face stays inattentive (``gaze_on_camera`` < 0.5 or
   ``|head_yaw|`` >= 30 degrees) for at least ``min_duration`` (1.0 s); ``time`` is its start, ``peak_time`` its
@@ -95,6 +98,26 @@ def _rises(t, x, low, high, max_rise):
     return out
 
 
+def _opening_rises(t, x, high, min_rise, max_before, max_rise):
+    """Fast openings: (index of the lowest sample in the ``max_rise`` s before, index of the first sample >=
+    ``high``) where the rise is at least ``min_rise`` from a value at most ``max_before``; re-armed once x falls back
+    to within ``min_rise / 2`` of the value it rose from."""
+    out, armed, base = [], True, 0.0
+    for i in range(len(x)):
+        if not armed and x[i] <= base + min_rise / 2:
+            armed = True
+        if not armed or x[i] < high:
+            continue
+        w = np.flatnonzero((t >= t[i] - max_rise - 1e-9) & (t < t[i]))
+        if len(w) == 0:
+            continue
+        j = int(w[np.argmin(x[w])])
+        if x[j] <= max_before and x[i] - x[j] >= min_rise:
+            out.append((j, i))
+            armed, base = False, float(x[j])
+    return out
+
+
 def _rise_events(timeline, signal, kind, low, high, max_rise, max_gap, accept=None):
     out = []
     for person, t, v in _series(timeline, (signal, "surprise", "brow_raise")):
@@ -122,23 +145,42 @@ def _frame(rows):
     return df.sort_values(["time", "person"], kind="stable").reset_index(drop=True)
 
 
-def jaw_drop_events(timeline, low: float = 0.3, high: float = 0.7, max_rise: float = 1.0, min_surprise: float = 0.3,
-                    min_brow: float = 0.5, max_gap: float = 1.0):
+def jaw_drop_events(timeline, high: float = 0.7, min_rise: float = 0.4, max_before: float = 0.5,
+                    max_rise: float = 1.0, min_surprise: float = 0.3, min_brow: float = 0.5,
+                    min_brow_rise: float = 0.1, rest: float = 2.0, max_gap: float = 1.0):
     """``jaw_drop`` events (module docstring). Needs ``time`` and ``mouth_open``; reads ``surprise`` and
-    ``brow_raise`` where present (without both, no rise qualifies).
+    ``brow_raise`` where present (without both, no rise qualifies). The thresholds were set on the jaw-drop clips
+    of ``benchmarks/cue_video.py`` (docs/cues.md, "Session events").
 
     Returns
     -------
     pandas.DataFrame with columns ``time, person, kind, signal, strength, peak_time, peak_value``.
     """
     _check(timeline, ("mouth_open",))
-
-    def accept(ctx):
-        s, br = ctx["surprise"], ctx["brow_raise"]
-        return bool((s is not None and np.nanmax(s, initial=0.0) >= min_surprise)
-                    or (br is not None and np.nanmax(br, initial=0.0) >= min_brow))
-
-    return _frame(_rise_events(timeline, "mouth_open", "jaw_drop", low, high, max_rise, max_gap, accept))
+    out = []
+    for person, t, v in _series(timeline, ("mouth_open", "surprise", "brow_raise")):
+        x, sur, br = v["mouth_open"], v["surprise"], v["brow_raise"]
+        for a, b in _segments(t, max_gap):
+            tt, xx = t[a:b], x[a:b]
+            ss, bb = (None if sur is None else sur[a:b]), (None if br is None else br[a:b])
+            for j, i in _opening_rises(tt, xx, high, min_rise, max_before, max_rise):
+                win = (tt >= tt[i] - 0.5) & (tt <= tt[i] + max_rise)
+                ok = ss is not None and np.nanmax(ss[win], initial=0.0) >= min_surprise
+                if bb is not None and not ok:
+                    after, before = bb[(tt >= tt[i]) & (tt <= tt[i] + max_rise)], bb[(tt >= tt[j] - rest) & (tt <= tt[j])]
+                    ok = np.nanmax(bb[win], initial=0.0) >= min_brow or bool(
+                        np.isfinite(after).any() and np.isfinite(before).any()
+                        and np.nanmedian(after) - np.nanmedian(before) >= min_brow_rise)
+                if not ok:
+                    continue
+                half = (xx[j] + xx[i]) / 2
+                k = next(k for k in range(j + 1, i + 1) if xx[k] >= half)
+                later = np.flatnonzero((tt >= tt[i]) & (tt <= tt[i] + max_rise))
+                p = int(later[np.argmax(xx[later])])
+                out.append({"time": _crossing(tt, xx, k, half), "person": person, "kind": "jaw_drop",
+                            "signal": "mouth_open", "strength": float(xx[p] - xx[j]), "peak_time": float(tt[p]),
+                            "peak_value": float(xx[p])})
+    return _frame(out)
 
 
 def smile_onset_events(timeline, low: float = 0.3, high: float = 0.6, max_rise: float = 3.0, max_gap: float = 1.0):

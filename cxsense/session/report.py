@@ -76,10 +76,10 @@ def _charts(rows, t0, t1, step, segs, title, markers=(), stress_events=()):
         tt = dims.index.to_numpy(float) + step / 2
         va = Chart(t0, t1, -1, 1, f"{title}: valence and arousal", segs, height=90)
         for k in ("valence", "arousal"):
-            va.line(tt, dims[k].to_numpy(float), LINE_COLORS[k], k)
+            va.line(tt, dims[k].to_numpy(float), LINE_COLORS[k], k, gap=1.5 * step)
         out.append(va.legend({k: LINE_COLORS[k] for k in ("valence", "arousal")}).svg())
         st = Chart(t0, t1, 0, 1, f"{title}: stress", segs, height=70, yticks=(0, 0.5, 1))
-        st.line(tt, dims["stress"].to_numpy(float), LINE_COLORS["stress"], "stress")
+        st.line(tt, dims["stress"].to_numpy(float), LINE_COLORS["stress"], "stress", gap=1.5 * step)
         out.append(st.markers(stress_events).svg())
     return "".join(out) or "<p><em>No usable signal.</em></p>"
 
