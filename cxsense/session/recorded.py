@@ -142,6 +142,10 @@ def _notes(rec: Recording, physio, flickers: set) -> list[str]:
     notes += rec.base_notes
     for reason, n in sorted(rec.steps.sound.items()):
         notes.append(f"{reason} in {n} step(s): the voice was left out there")
+    if rec.steps.unheard:  # silence, no voiced speech, ...: the reasons by count
+        why = ", ".join(f"{k}: {n}" for k, n in sorted(rec.steps.unheard.items(), key=lambda kv: (-kv[1], kv[0])))
+        notes.append(f"no usable speech in {sum(rec.steps.unheard.values())} step(s) ({why}): the voice was left out "
+                     "there")
     if info.audio_skipped_s > 0:
         notes.append(f"{info.audio_skipped_s:.1f} s of audio beyond the video's end (or more than 120 s ahead of "
                      "its frames) were not decoded")

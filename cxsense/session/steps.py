@@ -48,6 +48,7 @@ class StepAssessor:
         self.notes: set[str] = set()
         self.physio_steps = 0
         self.sound: dict[str, int] = {}  # "music without speech" / "noise without speech" -> windows
+        self.unheard: dict[str, int] = {}  # other reasons for no voice ("silence", "no voiced speech", ...) -> windows
 
     def voice(self, audio: AudioBuffer, t0: float, t1: float) -> ModalityResult | None:
         """The voice encoder's reading of the audio between ``t0`` and ``t1`` (None without enough audio)."""
@@ -60,6 +61,9 @@ class StepAssessor:
         reason = str(r.details.get("reason", ""))
         if r.quality <= 0 and reason.endswith("without speech"):
             self.sound[reason] = self.sound.get(reason, 0) + 1
+        elif r.quality <= 0:  # the reason's head: "silence", "no voiced speech", "too little speech", ...
+            key = reason.split(":")[0].split(" (")[0].strip() or "no usable speech"
+            self.unheard[key] = self.unheard.get(key, 0) + 1
         return r
 
     def physio_at(self, t_end: float) -> ModalityResult | None:

@@ -4,8 +4,11 @@ A greedy tracker on boxes. Each track predicts where its face is now from its la
 constant-velocity model, smoothed over sightings). Each detected face box is matched to an open track (largest
 score first): by overlap with the prediction (intersection over union >= ``min_iou``), or, when the track was not
 seen in the frames just before (a cut, a turned head, a missed detection), by place and size: the centre within
-``reentry_distance`` box sides of the predicted centre and the size within a factor ``reentry_size``. A face that matches no track opens a new one;
-a track not seen for ``max_gap_s`` seconds is closed, and a face that returns later gets a new id.
+``reentry_distance`` box sides of the predicted centre and the size within a factor ``reentry_size``. A track seen
+in the frame just before may also continue by place and size, within ``motion_distance`` box sides: a face that
+starts to move fast (a person who hurries out of the frame) jumps more than the overlap allows between two analysed
+frames before the track's velocity follows. A face that matches no track opens a new one; a track not seen for
+``max_gap_s`` seconds is closed, and a face that returns later gets a new id.
 
 Ids (``"p0"``, ``"p1"``, ...) are positions in time, numbered in order of first appearance: nothing about how a
 face looks is stored or compared, so the tracker cannot recognise a person and ids are not identities (privacy by
@@ -87,13 +90,18 @@ class IoUTracker:
     reentry_distance : float, default 0.5
         After an absence, the largest distance between centres, in units of the track's box side.
     reentry_size : float, default 1.5
-        After an absence, the largest change of box side (either way).
+        After an absence (and for ``motion_distance``), the largest change of box side (either way).
+    motion_distance : float, default 1.0
+        A track seen in the frame before, whose face overlaps neither its prediction nor its last box enough: the
+        largest distance between centres, in box sides (a face that jumped by up to one face width between
+        analysed frames; at 5 analysed frames per second a face moving up to 5 widths a second).
     """
 
     def __init__(self, min_iou: float = 0.3, max_gap_s: float = 2.0, reentry_distance: float = 0.5,
-                 reentry_size: float = 1.5):
+                 reentry_size: float = 1.5, motion_distance: float = 1.0):
         self.min_iou, self.max_gap_s = float(min_iou), float(max_gap_s)
         self.reentry_distance, self.reentry_size = float(reentry_distance), float(reentry_size)
+        self.motion_distance = float(motion_distance)
         self._open: list[_Track] = []
         self._all: dict[str, _Track] = {}
         self._last_t = -math.inf
@@ -107,10 +115,9 @@ class IoUTracker:
             guess = tr.predicted(t)
             for bi, b in enumerate(boxes):
                 score = max(iou(guess, b), iou(tr.box, b))
-                if score < self.min_iou and absent:
-                    score = _reentry(guess, b, self.reentry_distance, self.reentry_size)
-                elif score < self.min_iou:
-                    score = 0.0
+                if score < self.min_iou:  # by place and size (after an absence, or a fast move), below any overlap
+                    score = _reentry(guess, b, self.reentry_distance if absent else self.motion_distance,
+                                     self.reentry_size)
                 if score > 0:
                     pairs.append((score, ti, bi))
         ids: list[str | None] = [None] * len(boxes)

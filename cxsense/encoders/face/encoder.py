@@ -10,7 +10,8 @@ Stages, each in its own module:
 4. Valence and arousal come from the probabilities through the circumplex
    (:func:`cxsense.emotions.circumplex_va`); stress through :func:`cxsense.emotions.stress_from_va`.
 
-Quality is 0 (no usable signal) when no face is found, the face mesh does not confirm a detection, or the crop is
+Quality is 0 (no usable signal) when no face is found, a detection looks drawn rather than photographed
+(:mod:`~cxsense.encoders.face.drawn`) or the face mesh does not confirm it (both only with cues on), or the crop is
 blank; otherwise the detector's score (for ``detect_face=False``, its score on the crop: a face-likeness,
 :func:`~cxsense.encoders.face.quality.crop_quality`), reduced for faces smaller than 40 pixels and for low-contrast
 crops.
@@ -118,12 +119,17 @@ class FaceEncoder(Encoder):
 
     def _face(self, image: Image, det: FaceDetection | None, crop: np.ndarray, options: FaceOptions,
               baseline=None) -> ModalityResult:
-        """One face: confirmed by the face mesh (when cues are on), read by the expression network, with its cues."""
+        """One face: confirmed (when cues are on: not drawn, :mod:`.drawn`, and seen as a face by the face mesh), read
+        by the expression network, with its cues."""
         import dataclasses
 
         from .cue_hook import NOT_CONFIRMED, cues_of, read_mesh
+        from .drawn import NOT_PHOTOGRAPHED, looks_drawn
 
         shape = image.rgb.shape
+        if det is not None and options.cues != "off" and looks_drawn(crop):  # a cartoon the mesh would accept
+            return ModalityResult.no_signal("face", self.embedding_dim, NOT_PHOTOGRAPHED, details=_details(det, shape),
+                                            model=self.info())
         mesh = None if options.cues == "off" else read_mesh(image.rgb, det, options.cues)
         if mesh is None and det is not None and options.cues != "off":
             return ModalityResult.no_signal("face", self.embedding_dim, NOT_CONFIRMED, details=_details(det, shape),
