@@ -137,3 +137,16 @@ def test_drawn_faces_are_flat_and_photographs_are_not(face_rgb):
     assert not looks_drawn(np.zeros((48, 48), np.uint8))
     assert looks_drawn(np.full((48, 48), 128, np.uint8))
     assert flat_share(np.zeros((1, 1), np.uint8)) == 0.0
+    # one flat occluder (a plain mask over the mouth and chin, or dark glasses) leaves the other half textured
+    masked, glasses = photo.copy(), photo.copy()
+    masked[26:46, 6:42] = 150
+    glasses[14:22, 6:42] = 60
+    assert not looks_drawn(masked) and not looks_drawn(glasses)
+    # through the encoder: the masked portrait is still a face (quality > 0), the cartoon is not
+    import cxsense
+
+    frame = np.full((240, 320, 3), 40, np.uint8)
+    face = face_rgb[30:190, 135:295].copy()
+    face[96:125, 48:112] = face[80, 80]
+    frame[40:200, 80:240] = cv2.resize(face, (160, 160))
+    assert cxsense.assess(face=frame).modalities["face"].quality > 0

@@ -8,12 +8,13 @@ texture, sensor noise), while a drawing is made of flat fills: most of its neigh
 
 :func:`flat_share` is the share of the crop's central 36x36 pixels whose right and lower neighbours both have
 exactly its grey level, not counting clipped pixels (<= 4 or >= 251, so that a blown-out or underexposed face
-does not read as flat). A detection whose crop is flatter than :data:`DRAWN_FLAT_SHARE` is not a photographed
-face. The threshold was chosen on FER-2013 **train** faces against generated cartoon faces
-(``python -m training.face.fit_drawn_face``, 2026-12-05): the smallest on a 0.01 grid that rejects at most 0.1 %
-of 5,049 train faces (in scenes, through H.264 or JPEG at quality 20); it rejects 98.4 % of 368 cartoon faces the
-mesh had confirmed. Heavy JPEG blocking is what flattens photographs most (their 99.9th percentile: 0.209, against
-0.112 through H.264).
+does not read as flat), read in the upper and the lower half and the smaller taken: a drawing is flat everywhere,
+while a photographed face behind one plain occluder (a mask, dark glasses) is flat in one half only. A detection
+whose crop is flatter than :data:`DRAWN_FLAT_SHARE` is not a photographed face. The threshold was chosen on
+FER-2013 **train** faces against generated cartoon faces (``python -m training.face.fit_drawn_face``, 2026-12-05):
+the smallest on a 0.01 grid that rejects at most 0.1 % of 5,049 train faces (in scenes, through H.264 or JPEG at
+quality 20); it rejects 0.06 % of them and 94.3 % of 368 cartoon faces the mesh had confirmed. Heavy JPEG blocking
+is what flattens photographs most (their 99.9th percentile: 0.165, against 0.096 through H.264).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 __all__ = ["flat_share", "looks_drawn", "DRAWN_FLAT_SHARE", "NOT_PHOTOGRAPHED"]
 
 #: Crops with a larger :func:`flat_share` are taken as drawn (training/face/fit_drawn_face.py).
-DRAWN_FLAT_SHARE = 0.19
+DRAWN_FLAT_SHARE = 0.15
 #: The reason a detection that looks drawn gets quality 0.
 NOT_PHOTOGRAPHED = ("the detection looks drawn, not photographed (flat areas of one grey: a cartoon, an emoji, "
                     "a logo)")
@@ -40,16 +41,20 @@ def flat_share(crop: np.ndarray) -> float:
 
     Returns
     -------
-    float in [0, 1]: pixels equal to their right and lower neighbours and not clipped, over all pixels read.
+    float in [0, 1]: the share of pixels equal to their right and lower neighbours and not clipped, in the upper
+    and in the lower half of the pixels read; the **smaller** of the two. A
+    drawing is flat in both halves; a photographed face with one flat occluder (a plain mask over the mouth, dark
+    glasses, a hand in a glove) is flat in one half only and is not taken as drawn.
     """
     c = np.asarray(crop)
     h, w = c.shape[:2]
     c = c[h // 8:h - h // 8, w // 8:w - w // 8].astype(np.int16)
-    if c.shape[0] < 2 or c.shape[1] < 2:
+    if c.shape[0] < 4 or c.shape[1] < 2:
         return 0.0
     here = c[:-1, :-1]
     flat = (here == c[:-1, 1:]) & (here == c[1:, :-1]) & (here > 4) & (here < 251)
-    return float(flat.mean())
+    m = flat.shape[0] // 2
+    return float(min(flat[:m].mean(), flat[m:].mean()))
 
 
 def looks_drawn(crop: np.ndarray, threshold: float = DRAWN_FLAT_SHARE) -> bool:
