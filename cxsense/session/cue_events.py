@@ -108,10 +108,10 @@ def _opening_rises(t, x, high, min_rise, max_before, max_rise):
             armed = True
         if not armed or x[i] < high:
             continue
-        w = np.flatnonzero((t >= t[i] - max_rise - 1e-9) & (t < t[i]))
-        if len(w) == 0:
+        a = int(np.searchsorted(t, t[i] - max_rise - 1e-9, side="left"))  # t is sorted: the window is [a, i)
+        if a >= i:
             continue
-        j = int(w[np.argmin(x[w])])
+        j = a + int(np.argmin(x[a:i]))
         if x[j] <= max_before and x[i] - x[j] >= min_rise:
             out.append((j, i))
             armed, base = False, float(x[j])
