@@ -24,7 +24,8 @@ def main(argv=None) -> int:
     import torch
 
     from benchmarks.metrics import machine
-    from cxsense.encoders.face.encoder import FaceEncoder, bf16_supported
+    from cxsense.encoders.face.encoder import FaceEncoder
+    from cxsense.encoders.face.weights import bf16_supported
     from cxsense.encoders.face.net import int8_available
     from training.common.fer import data_root, load_fer
     from training.face.train import augment
@@ -36,7 +37,7 @@ def main(argv=None) -> int:
     xa = xa.squeeze(1).mul(255).round().clamp(0, 255).to(torch.uint8).numpy()
     precisions = ["fp32"] + (["bf16"] if bf16_supported() else []) + (["int8"] if int8_available() else [])
     print(f"machine: {machine()}\nsplit: {split}; also the same crops through the training augmentation (seed 0)")
-    encs = {p: FaceEncoder(a.face_model, p) for p in precisions}
+    encs = {p: FaceEncoder(a.face_model, precision=p) for p in precisions}
     for name, data in (("dev", x), ("dev, augmented", xa)):
         probs = {p: np.concatenate([e.crops_embed(data[i : i + 256])[1] for i in range(0, len(data), 256)])
                  for p, e in encs.items()}

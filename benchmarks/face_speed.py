@@ -98,11 +98,11 @@ def main(argv=None):
     from cxsense.encoders.face.encoder import FaceEncoder
     from cxsense.inputs.image import load_image
 
-    from cxsense.encoders import _key
+    from cxsense.options import FaceOptions
 
-    # the encoder assess uses, with the precision asked for
-    enc = FaceEncoder(a.face_model, a.precision, early_exit=ee)
-    _instances[_key("face", {"model": a.face_model, "early_exit": ee})] = enc
+    # the encoder assess uses (its default options), with the precision asked for
+    enc = FaceEncoder(a.face_model, early_exit=ee, precision=a.precision)
+    _instances[("face", FaceOptions(model=a.face_model, early_exit=ee).encoder_key())] = enc
     kw = {"face_model": a.face_model, "face_early_exit": ee}
     assert cxsense.assess(face=frame, **kw).modalities["face"].quality > 0
     fns = {"crop_ms": lambda: cxsense.assess(face=crop, detect_face=False, **kw),
@@ -147,8 +147,8 @@ def main(argv=None):
             res["crop_dev_one_pass_median_ms"] = float(np.median(alltimes[timed_passes == 1]))
             res["crop_dev_whole_model_median_ms"] = float(np.median(alltimes[timed_passes > 1]))
     if enc.info()["expression"].get("early_exit"):  # the worst case: the whole model, through detection
-        full = FaceEncoder(a.face_model, a.precision, early_exit=None)
-        _instances[_key("face", {"model": a.face_model, "early_exit": None})] = full
+        full = FaceEncoder(a.face_model, early_exit=None, precision=a.precision)
+        _instances[("face", FaceOptions(model=a.face_model, early_exit=None).encoder_key())] = full
         res["frame_640x480_no_exit_ms"] = median_ms(lambda: cxsense.assess(face=frame, face_model=a.face_model,
                                                                             face_early_exit=None), n=100)
     img = load_image(frame)
@@ -167,7 +167,7 @@ def main(argv=None):
     res["cold_import_s"] = float(np.median(colds[:, 0]))
     res["cold_import_plus_first_call_s"] = float(np.median(colds[:, 1]))
     print(f"== cxsense face speed (one thread), face_model={a.face_model}, precision={a.precision} "
-          f"(runs in {enc._net_info['precision']}), early exit {enc.info()['expression'].get('early_exit')}")
+          f"(runs in {enc.info()['expression'].get('precision')}), early exit {enc.info()['expression'].get('early_exit')}")
     print("split: none for crop and frame (synthetic frame with the shipped example face)" + dev_note)
     print(f"machine: {machine()}")
     for k, v in res.items():

@@ -39,8 +39,8 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(2)
     x, y, split = load_fer(data_root(a.data), "dev")
-    off = FaceEncoder("base", a.precision, early_exit=None)
-    auto = FaceEncoder("base", a.precision)  # the file's default early exit
+    off = FaceEncoder("base", early_exit=None, precision=a.precision)
+    auto = FaceEncoder("base", precision=a.precision)  # the file's default early exit
     exit_info = auto.info()["expression"].get("early_exit")
     scales = off._scales
     print(f"machine: {machine()}\nsplit: {split}; also the same crops through the training augmentation, "

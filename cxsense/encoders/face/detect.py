@@ -1,4 +1,5 @@
-"""Face detection: MediaPipe's BlazeFace full-range model, run by OpenCV's DNN module.
+"""Face detection: MediaPipe's BlazeFace full-range model, run by LiteRT (or OpenCV's DNN module; see
+:mod:`cxsense.encoders.face.tflite`).
 
 BlazeFace (Bazarevsky et al. 2019, "BlazeFace: Sub-millisecond Neural Face Detection on Mobile
 GPUs"), full-range variant: a 192x192 single-shot detector trained by Google for faces up to about
@@ -15,12 +16,12 @@ MediaPipe does.
 from __future__ import annotations
 
 import math
-import threading
 from dataclasses import dataclass
 
 import numpy as np
 
 from ...limits import DETECT_CLOSEUP_MAX_SIDE, DETECT_MAX_TILES, DETECT_TILE, DETECT_TILE_STEP
+from .tflite import TFLiteNet
 
 __all__ = ["FaceDetection", "FaceDetector", "tile_grid"]
 
@@ -94,21 +95,19 @@ def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 
 
 class FaceDetector:
-    """BlazeFace full-range detector on OpenCV DNN.
+    """BlazeFace full-range detector (LiteRT, or OpenCV DNN where LiteRT is missing).
 
     Parameters
     ----------
     model_file : path to ``face_detection_full_range.tflite`` (checked by the registry).
     min_score : float in (0, 1), detections below are dropped (default 0.5).
     iou_threshold : float, boxes overlapping more than this are merged (default 0.3).
+    runtime : {"litert", "opencv"} or None, what runs the network (:mod:`cxsense.encoders.face.tflite`).
     """
 
-    def __init__(self, model_file, min_score: float = 0.5, iou_threshold: float = 0.3):
-        import cv2
-
-        self._net = cv2.dnn.readNetFromTFLite(str(model_file))
-        self._out_names = self._net.getUnconnectedOutLayersNames()
-        self._lock = threading.Lock()  # an OpenCV Net is not safe to call from several threads at once
+    def __init__(self, model_file, min_score: float = 0.5, iou_threshold: float = 0.3, runtime: str | None = None):
+        self._net = TFLiteNet(model_file, (1, _INPUT, _INPUT, 3), runtime)
+        self.runtime = self._net.runtime
         self._anchors = _anchors()
         self.min_score = min_score
         self.iou_threshold = iou_threshold
@@ -225,10 +224,7 @@ class FaceDetector:
         oy, ox = (_INPUT - nh) // 2, (_INPUT - nw) // 2
         resized = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
         canvas[oy : oy + nh, ox : ox + nw] = resized.astype(np.float32) / 127.5 - 1.0
-        blob = canvas.transpose(2, 0, 1)[None].copy()
-        with self._lock:
-            self._net.setInput(blob)
-            outs = self._net.forward(self._out_names)
+        outs = self._net(canvas[None])
         reg = scores = None
         for o in outs:
             o = o.reshape(o.shape[-2], o.shape[-1]) if o.ndim == 3 else o.reshape(-1, o.shape[-1])

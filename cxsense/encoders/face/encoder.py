@@ -2,7 +2,7 @@
 
 Stages, each in its own module:
 
-1. :class:`~cxsense.encoders.face.detect.FaceDetector` finds faces (BlazeFace full range on OpenCV DNN).
+1. :class:`~cxsense.encoders.face.detect.FaceDetector` finds faces (BlazeFace full range on LiteRT or OpenCV DNN).
 2. :func:`~cxsense.encoders.face.views.face_align` crops a 48x48 grey square framed like FER-2013's crops.
 3. :class:`~cxsense.encoders.face.early_exit.ExpressionRunner` reads the crop with the networks of the model
    file (:func:`~cxsense.encoders.face.weights.load_expression`): the stage-1 network first, the whole model

@@ -1,4 +1,5 @@
-"""Face mesh and iris landmarks: MediaPipe's 468-point face mesh and iris models, run by OpenCV's DNN module.
+"""Face mesh and iris landmarks: MediaPipe's 468-point face mesh and iris models, run by LiteRT (or OpenCV's DNN
+module where LiteRT is missing; :mod:`cxsense.encoders.face.tflite`).
 
 Given one :class:`~cxsense.encoders.face.detect.FaceDetection`, :class:`FaceMesh` follows MediaPipe's recipe
 (``face_detection_front_detection_to_roi`` and ``iris_landmark_landmarks_to_roi``):
@@ -21,13 +22,13 @@ never returns or stores them by default.
 from __future__ import annotations
 
 import math
-import threading
 from dataclasses import dataclass
 
 import numpy as np
 
 from ...errors import InputError
 from .detect import FaceDetection
+from .tflite import TFLiteNet
 
 __all__ = ["MeshResult", "FaceMesh", "MESH_INPUT", "IRIS_INPUT", "PRESENCE_THRESHOLD"]
 
@@ -123,25 +124,22 @@ def _check_det(det) -> FaceDetection:
 
 
 class FaceMesh:
-    """MediaPipe face mesh and iris models on OpenCV DNN (thread-safe; see module docstring).
+    """MediaPipe face mesh and iris models (thread-safe; see module docstring).
 
     Parameters
     ----------
     mesh_file, iris_file : path, optional
         The ``face_landmark.tflite`` and ``iris_landmark.tflite`` files; by default the registry's ``face-mesh``
         and ``face-iris`` (SHA-256 checked).
+    runtime : {"litert", "opencv"} or None, what runs the networks (:mod:`cxsense.encoders.face.tflite`).
     """
 
-    def __init__(self, mesh_file=None, iris_file=None):
-        import cv2
-
+    def __init__(self, mesh_file=None, iris_file=None, runtime: str | None = None):
         from ...registry import model_file
 
-        self._mesh = cv2.dnn.readNetFromTFLite(str(mesh_file or model_file("face-mesh").path))
-        self._iris = cv2.dnn.readNetFromTFLite(str(iris_file or model_file("face-iris").path))
-        self._mesh_out = self._mesh.getUnconnectedOutLayersNames()
-        self._iris_out = self._iris.getUnconnectedOutLayersNames()
-        self._lock = threading.Lock()  # an OpenCV Net is not safe to call from several threads at once
+        self._mesh = TFLiteNet(mesh_file or model_file("face-mesh").path, (1, MESH_INPUT, MESH_INPUT, 3), runtime)
+        self._iris = TFLiteNet(iris_file or model_file("face-iris").path, (2, IRIS_INPUT, IRIS_INPUT, 3), runtime)
+        self.runtime = self._mesh.runtime
         self.info = {n: {"name": n, "version": f.meta.version, "sha256": f.entry["sha256"]}
                      for n, f in ((n, model_file(n)) for n in ("face-mesh", "face-iris"))}
 
@@ -157,10 +155,7 @@ class FaceMesh:
     def _mesh_pass(self, rgb: np.ndarray, roi) -> tuple[np.ndarray, float]:
         cx, cy, side, angle = roi
         m = _roi_matrix(cx, cy, side, math.radians(angle), MESH_INPUT)
-        blob = _warp(rgb, m, MESH_INPUT).transpose(2, 0, 1)[None]
-        with self._lock:
-            self._mesh.setInput(np.ascontiguousarray(blob))
-            outs = self._mesh.forward(self._mesh_out)
+        outs = self._mesh(_warp(rgb, m, MESH_INPUT)[None])
         pts = logit = None
         for o in outs:
             if o.size == 1404:
@@ -186,13 +181,11 @@ class FaceMesh:
             c = (p + q) / 2
             m = _roi_matrix(c[0], c[1], dist * _EYE_SCALE, math.atan2(q[1] - p[1], q[0] - p[0]), IRIS_INPUT,
                             mirror=i == 1)
-            blobs.append(_warp(rgb, m, IRIS_INPUT).transpose(2, 0, 1))
+            blobs.append(_warp(rgb, m, IRIS_INPUT))
             mats.append(m)
-        with self._lock:
-            self._iris.setInput(np.ascontiguousarray(np.stack(blobs)))
-            outs = self._iris.forward(self._iris_out)
+        outs = self._iris(np.stack(blobs))
         eye = iris = None
-        for o in outs:  # OpenCV returns the batch of two flattened: (1, 2 x 213) and (1, 2 x 15)
+        for o in outs:  # both runtimes return the batch of two flattened: (1, 2 x 213) and (1, 2 x 15)
             if o.size == 2 * 213:
                 eye = o.reshape(2, 71, 3)
             elif o.size == 2 * 15:
