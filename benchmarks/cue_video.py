@@ -13,7 +13,10 @@ gives 30 clips that played no part in setting the event's thresholds (which used
 timeline through :func:`cxsense.session.cue_events.jaw_drop_events`.
 
 Reported: per clip the jaw_drop onset minus the change's midpoint (floor: within 1 s), misses, and events in the
-neutral-only clips (floor: none). ``--out`` also writes the clips as one video (PyAV) for sessions to read later.
+neutral-only clips (floor: none). ``--controls`` adds per face the mouth opening without the brows (a jaw drop by the
+issue's definition only where the expression network reads surprise) and speech-like mouth movement at 4 Hz (right
+answer: no jaw drop); ``--timelines FILE`` saves every clip's timeline (pickle) so that rules can be compared on the
+same frames (docs/cues.md, "Fourth rule"). ``--out`` also writes the clips as one video (PyAV) for sessions to read later.
 """
 
 from __future__ import annotations
@@ -29,8 +32,11 @@ from training.common.fer import data_root, load_fer
 HOLD, RAMP = 4.0, 0.3
 
 
-def clip(face_rgb, lm, iod, fps, change: bool, seed: int):
-    """Frames (list of uint8 RGB) and the time of the change's midpoint."""
+def clip(face_rgb, lm, iod, fps, change, seed: int):
+    """Frames (list of uint8 RGB) and the time of the change's midpoint. ``change``: True (mouth and brows, the
+    jaw drop), False (neutral only), ``"mouth_only"`` (the same opening without the brows) or ``"speech"`` (the mouth
+    alone opening and closing at 4 Hz, like syllables, for the whole clip; amplitude 0.1, 0.2 or 0.35 IOD by
+    ``seed``)."""
     import cv2
 
     from cxsense.encoders.face.synthetic import open_mouth, raise_brows
@@ -38,12 +44,20 @@ def clip(face_rgb, lm, iod, fps, change: bool, seed: int):
     rng = np.random.default_rng(seed)
     n = int(round((2 * HOLD + RAMP) * fps))
     frames = []
+    amp = (0.1, 0.2, 0.35)[seed % 3]
     for i in range(n):
         t = i / fps
-        k = float(np.clip((t - HOLD) / RAMP, 0, 1)) if change else 0.0
         im = face_rgb
-        if k > 0:
-            im = raise_brows(open_mouth(im, lm, 0.35 * iod * k), lm, 0.15 * iod * k)
+        if change == "speech":
+            k = abs(float(np.sin(np.pi * 4.0 * t + seed)))
+            if k > 0.05:
+                im = open_mouth(im, lm, amp * iod * k)
+        elif change:
+            k = float(np.clip((t - HOLD) / RAMP, 0, 1))
+            if k > 0:
+                im = open_mouth(im, lm, 0.35 * iod * k)
+                if change is True:
+                    im = raise_brows(im, lm, 0.15 * iod * k)
         dx, dy = 3 * np.sin(2 * np.pi * t / 5), 2 * np.cos(2 * np.pi * t / 7)  # a slow drift
         m = np.float32([[1, 0, dx], [0, 1, dy]])
         im = cv2.warpAffine(im, m, (im.shape[1], im.shape[0]), borderMode=cv2.BORDER_REPLICATE)
@@ -86,6 +100,10 @@ def main(argv=None):
     p.add_argument("--fps", type=int, default=10)
     p.add_argument("--offset", type=int, default=0, help="skip the first N faces found (held-out clips)")
     p.add_argument("--out", default=None, help="also write the clips as one video (.mp4)")
+    p.add_argument("--controls", action="store_true",
+                   help="also per face: the mouth opening without the brows, and speech-like mouth movement (4 Hz, "
+                        "right answer: no jaw_drop)")
+    p.add_argument("--timelines", default=None, help="also save every clip's timeline (pickle) for rule analysis")
     a = p.parse_args(argv)
     cv2.setNumThreads(1)
     x, y, desc = load_fer(data_root(a.data), "dev")
@@ -102,15 +120,19 @@ def main(argv=None):
                 skip -= 1
                 continue
             faces.append((f"fer_dev_{i}", f))
-    results, all_frames = [], []
+    results, all_frames, saved = [], [], {}
     for k, (name, f) in enumerate(faces):
         lm = mesh.run(f, det.detect(f)[0], iris=False).landmarks
         iod = float(np.linalg.norm(lm[[33, 133], :2].mean(0) - lm[[362, 263], :2].mean(0)))
         row = {"clip": name}
-        for change in (True, False):
+        for change in (True, False) + (("mouth_only", "speech") if a.controls else ()):
             frames, t_change = clip(f, lm, iod, a.fps, change, seed=k)
-            ev = jaw_drop_events(timeline(frames, a.fps))
-            if change:
+            tl = timeline(frames, a.fps)
+            saved[(name, str(change))] = tl
+            ev = jaw_drop_events(tl)
+            if isinstance(change, str):
+                row[f"events_in_{change}"] = int(len(ev))
+            elif change:
                 row["onsets_minus_change_s"] = [round(float(t - t_change), 3) for t in ev["time"]]
                 row["hit_within_1s"] = bool(len(ev) and np.min(np.abs(ev["time"] - t_change)) <= 1.0)
                 row["extra_events"] = int(max(0, len(ev) - 1))
@@ -119,6 +141,11 @@ def main(argv=None):
                 row["events_in_neutral_only"] = int(len(ev))
         results.append(row)
         print(json.dumps(row), flush=True)
+    if a.timelines:
+        import pickle
+
+        with open(a.timelines, "wb") as fh:
+            pickle.dump(saved, fh)
     hits = sum(r["hit_within_1s"] for r in results)
     false = sum(r["events_in_neutral_only"] for r in results) + sum(r["extra_events"] for r in results)
     lat = [min(r["onsets_minus_change_s"], key=abs) for r in results if r["onsets_minus_change_s"]]
@@ -127,8 +154,14 @@ def main(argv=None):
           f"synthetic warp (mouth +0.35 IOD, brows +0.15 IOD over {RAMP} s); machine: {machine()}")
     print(f"jaw_drop within 1 s of the change: {hits} of {len(results)}; events in neutral-only clips or extra: "
           f"{false}; onset minus change midpoint: median {np.median(lat) if lat else float('nan'):+.2f} s")
+    controls = {c: sum(r.get(f"events_in_{c}", 0) for r in results) for c in ("mouth_only", "speech")}
+    if a.controls:
+        print(f"controls: jaw_drop events in mouth-only clips {controls['mouth_only']} (a jaw drop by the definition "
+              f"where surprise is read), in speech-like clips {controls['speech']} (right answer: none); "
+              f"{len(results)} each")
     print("JSON " + json.dumps({"title": "jaw_drop timing on synthetic-change clips", "clips": len(results),
                                 "hits_within_1s": hits, "false_events": false,
+                                **({"control_events": controls} if a.controls else {}),
                                 "onset_minus_change_median_s": float(np.median(lat)) if lat else None}))
     if a.out:
         from cxsense.session.testing import write_video

@@ -111,3 +111,44 @@ def test_jaw_drop_from_a_face_that_rests_with_parted_lips_or_moves_its_brows_a_l
     noisy = np.clip(0.32 + rng.normal(0, 0.08, t.size), 0, 1)
     for mouth in (small, noisy):
         assert len(jaw_drop_events(_timeline(t, mouth_open=mouth, surprise=np.full_like(t, 0.6)))) == 0
+
+
+def test_jaw_drop_is_not_speech_nor_a_dip_of_a_mouth_held_open():
+    """Syllables (a mouth opening and closing at 4 Hz) and a one-frame dip of a mouth held open are no jaw drops,
+    even when the expression network reads the open mouth as surprise; a mouth that opens and shuts within 0.3 s
+    neither."""
+    t = np.arange(0, 10, 0.1)
+    surprise = np.full_like(t, 0.7)
+    speech = np.abs(np.sin(np.pi * 4.0 * t + 0.3)) * 0.95
+    held = np.full_like(t, 0.9)
+    held[50] = 0.3
+    blip = _step(t, 5.0, 0.05, 0.9, ramp=0.1) - _step(t, 5.3, 0.0, 0.85, ramp=0.1)
+    for mouth in (speech, held, blip):
+        assert len(jaw_drop_events(_timeline(t, mouth_open=mouth, surprise=surprise))) == 0
+    # the same jaw drop that stays open is one
+    assert len(jaw_drop_events(_timeline(t, mouth_open=_step(t, 5.0, 0.05, 0.9), surprise=surprise))) == 1
+
+
+def test_jaw_drop_reads_brows_against_their_own_rest_and_eyes_that_widen():
+    """Without surprise: brows that rise by 0.07 from a still rest count (four times their resting spread, and at
+    least 0.05), the same rise from a restless rest does not; eyes that widen by 0.3 count (FACS AU5)."""
+    rng = np.random.default_rng(1)
+    t = np.arange(0, 10, 0.1)
+    mouth, low = _step(t, 5.0, 0.05, 0.95, ramp=0.3), np.full_like(t, 0.05)
+    still = _step(t, 5.0, 0.10, 0.17, ramp=0.3) + rng.normal(0, 0.004, t.size)
+    restless = _step(t, 5.0, 0.10, 0.17, ramp=0.3) + rng.normal(0, 0.03, t.size)
+    assert len(jaw_drop_events(_timeline(t, mouth_open=mouth, surprise=low, brow_raise=still))) == 1
+    assert len(jaw_drop_events(_timeline(t, mouth_open=mouth, surprise=low, brow_raise=restless))) == 0
+    flat, eyes = np.full_like(t, 0.1), _step(t, 5.0, 0.5, 0.8, ramp=0.3)
+    assert len(jaw_drop_events(_timeline(t, mouth_open=mouth, surprise=low, brow_raise=flat, eyes_open=eyes))) == 1
+    assert len(jaw_drop_events(_timeline(t, mouth_open=mouth, surprise=low, brow_raise=flat,
+                                         eyes_open=np.full_like(t, 0.5)))) == 0
+
+
+def test_one_jaw_drop_when_the_face_is_lost_for_a_frame_while_open():
+    """A mesh drop-out that reads the open mouth low for one frame does not re-arm the event (0.3 s needed)."""
+    t = np.arange(0, 10, 0.1)
+    mouth = _step(t, 4.0, 0.05, 0.9, ramp=0.2)
+    mouth[52] = 0.1
+    ev = jaw_drop_events(_timeline(t, mouth_open=mouth, surprise=np.full_like(t, 0.7)))
+    assert len(ev) == 1 and abs(ev["time"].iloc[0] - 4.1) < 0.15

@@ -11,12 +11,17 @@ read, ``strength`` the rise or the duration, ``peak_time``/``peak_value`` the pe
 
 - ``jaw_drop``: ``mouth_open`` reaches at least ``high`` (0.7), at least ``min_rise`` (0.4) above its lowest value
   of the ``max_rise`` (1.0 s) before, and that lowest value is at most ``max_before`` (0.5): a fast opening from
-  the face's own resting aperture, which differs between people (some rest with parted lips). Around that rise
-  (from 0.5 s before to ``max_rise`` after the crossing of ``high``) either ``surprise`` reaches ``min_surprise``
-  (0.3), ``brow_raise`` reaches ``min_brow`` (0.5), or the median ``brow_raise`` of the ``max_rise`` after the
-  crossing exceeds its median over the ``rest`` (2 s) before the rise by ``min_brow_rise`` (0.1): the brows go up
-  from where this face holds them. The onset is the time ``mouth_open`` crosses half way (interpolated between
-  samples). A new event needs the mouth to close again, to within ``min_rise / 2`` of where it rose from.
+  the face's own resting aperture, which differs between people (some rest with parted lips). The mouth must have
+  rested (median of the ``rest``, 2 s, before the rise at most ``max_before``, with at least 1 s of it seen) and
+  must stay open (median of the ``hold``, 1 s, from the top at least ``max_before``): syllables and one-frame dips
+  of a mouth held open are no jaw drops. Around that rise (from 0.5 s before to ``max_rise`` after the crossing of
+  ``high``) either ``surprise`` reaches ``min_surprise`` (0.3), ``brow_raise`` reaches ``min_brow`` (0.5), the
+  median ``brow_raise`` of the ``max_rise`` after the crossing exceeds its median over the ``rest`` before by
+  ``min_brow_rise`` (0.1) or by ``brow_rise_sigmas`` (4) times the brows' resting spread (1.4826 x MAD, and at
+  least half of ``min_brow_rise``), or ``eyes_open`` rises the same way by ``min_eye_rise`` (0.2: the upper lids'
+  raise of surprise, FACS AU5). The onset is the time ``mouth_open`` crosses half way (interpolated between
+  samples). A new event needs the mouth to close again, to within ``min_rise / 2`` of where it rose from, for
+  ``rearm`` (0.3 s).
 - ``smile_onset``: ``smile`` rises from at most 0.3 to at least 0.6 within 3 s; onset at the half-way crossing.
 - ``looked_away``: after at least one attentive sample, the face stays inattentive (``gaze_on_camera`` < 0.5 or
   ``|head_yaw|`` >= 30 degrees) for at least ``min_duration`` (1.0 s); ``time`` is its start, ``peak_time`` its
@@ -98,14 +103,19 @@ def _rises(t, x, low, high, max_rise):
     return out
 
 
-def _opening_rises(t, x, high, min_rise, max_before, max_rise):
+def _opening_rises(t, x, high, min_rise, max_before, max_rise, rearm_hold: float = 0.0):
     """Fast openings: (index of the lowest sample in the ``max_rise`` s before, index of the first sample >=
     ``high``) where the rise is at least ``min_rise`` from a value at most ``max_before``; re-armed once x falls back
-    to within ``min_rise / 2`` of the value it rose from."""
-    out, armed, base = [], True, 0.0
+    to within ``min_rise / 2`` of the value it rose from and stays there for ``rearm_hold`` seconds (0: one sample
+    is enough)."""
+    out, armed, base, low_since = [], True, 0.0, None
     for i in range(len(x)):
-        if not armed and x[i] <= base + min_rise / 2:
-            armed = True
+        if not armed:
+            if x[i] <= base + min_rise / 2:
+                low_since = t[i] if low_since is None else low_since
+                armed = t[i] - low_since >= rearm_hold - 1e-9
+            else:
+                low_since = None
         if not armed or x[i] < high:
             continue
         a = int(np.searchsorted(t, t[i] - max_rise - 1e-9, side="left"))  # t is sorted: the window is [a, i)
@@ -114,8 +124,21 @@ def _opening_rises(t, x, high, min_rise, max_before, max_rise):
         j = a + int(np.argmin(x[a:i]))
         if x[j] <= max_before and x[i] - x[j] >= min_rise:
             out.append((j, i))
-            armed, base = False, float(x[j])
+            armed, base, low_since = False, float(x[j]), None
     return out
+
+
+def _median_rise(tt, v, j, i, rest, after):
+    """Median of ``v`` over the ``after`` seconds from sample i minus its median over the ``rest`` seconds up to
+    sample j, and the robust spread (1.4826 x MAD) of that resting stretch; (nan, nan) without samples."""
+    if v is None:
+        return float("nan"), float("nan")
+    post, pre = v[(tt >= tt[i]) & (tt <= tt[i] + after)], v[(tt >= tt[j] - rest) & (tt <= tt[j])]
+    post, pre = post[np.isfinite(post)], pre[np.isfinite(pre)]
+    if not len(post) or not len(pre):
+        return float("nan"), float("nan")
+    m = float(np.median(pre))
+    return float(np.median(post)) - m, 1.4826 * float(np.median(np.abs(pre - m)))
 
 
 def _rise_events(timeline, signal, kind, low, high, max_rise, max_gap, accept=None):
@@ -146,11 +169,12 @@ def _frame(rows):
 
 
 def jaw_drop_events(timeline, high: float = 0.7, min_rise: float = 0.4, max_before: float = 0.5,
-                    max_rise: float = 1.0, min_surprise: float = 0.3, min_brow: float = 0.5,
-                    min_brow_rise: float = 0.1, rest: float = 2.0, max_gap: float = 1.0):
-    """``jaw_drop`` events (module docstring). Needs ``time`` and ``mouth_open``; reads ``surprise`` and
-    ``brow_raise`` where present (without both, no rise qualifies). The thresholds were set on the jaw-drop clips
-    of ``benchmarks/cue_video.py`` (docs/cues.md, "Session events").
+                    max_rise: float = 1.0, hold: float = 1.0, min_surprise: float = 0.3, min_brow: float = 0.5,
+                    min_brow_rise: float = 0.1, brow_rise_sigmas: float = 4.0, min_eye_rise: float = 0.2,
+                    rest: float = 2.0, rearm: float = 0.3, max_gap: float = 1.0):
+    """``jaw_drop`` events (module docstring). Needs ``time`` and ``mouth_open``; reads ``surprise``,
+    ``brow_raise`` and ``eyes_open`` where present (without any of them, no rise qualifies). The thresholds were set
+    on the jaw-drop clips and controls of ``benchmarks/cue_video.py`` (docs/cues.md, "Session events").
 
     Returns
     -------
@@ -158,29 +182,48 @@ def jaw_drop_events(timeline, high: float = 0.7, min_rise: float = 0.4, max_befo
     """
     _check(timeline, ("mouth_open",))
     out = []
-    for person, t, v in _series(timeline, ("mouth_open", "surprise", "brow_raise")):
-        x, sur, br = v["mouth_open"], v["surprise"], v["brow_raise"]
+    for person, t, v in _series(timeline, ("mouth_open", "surprise", "brow_raise", "eyes_open")):
+        x, sur, br, eye = v["mouth_open"], v["surprise"], v["brow_raise"], v["eyes_open"]
         for a, b in _segments(t, max_gap):
             tt, xx = t[a:b], x[a:b]
-            ss, bb = (None if sur is None else sur[a:b]), (None if br is None else br[a:b])
-            for j, i in _opening_rises(tt, xx, high, min_rise, max_before, max_rise):
+            ss, bb, ee = ((None if c is None else c[a:b]) for c in (sur, br, eye))
+            last = -1
+            for j, i in _opening_rises(tt, xx, high, min_rise, max_before, max_rise, rearm):
+                if j < last or not _rests_then_holds(tt, xx, j, i, max_before, rest, hold):
+                    continue  # the same opening seen again, a mouth that was open already, or one that shut again
                 win = (tt >= tt[i] - 0.5) & (tt <= tt[i] + max_rise)
                 ok = ss is not None and np.nanmax(ss[win], initial=0.0) >= min_surprise
                 if bb is not None and not ok:
-                    after, before = bb[(tt >= tt[i]) & (tt <= tt[i] + max_rise)], bb[(tt >= tt[j] - rest) & (tt <= tt[j])]
-                    ok = np.nanmax(bb[win], initial=0.0) >= min_brow or bool(
-                        np.isfinite(after).any() and np.isfinite(before).any()
-                        and np.nanmedian(after) - np.nanmedian(before) >= min_brow_rise)
+                    rise, noise = _median_rise(tt, bb, j, i, rest, max_rise)
+                    ok = np.nanmax(bb[win], initial=0.0) >= min_brow or rise >= min(
+                        min_brow_rise, max(min_brow_rise / 2, brow_rise_sigmas * noise))
+                if ee is not None and not ok:
+                    ok = _median_rise(tt, ee, j, i, rest, max_rise)[0] >= min_eye_rise
                 if not ok:
                     continue
                 half = (xx[j] + xx[i]) / 2
                 k = next(k for k in range(j + 1, i + 1) if xx[k] >= half)
+                last = i
                 later = np.flatnonzero((tt >= tt[i]) & (tt <= tt[i] + max_rise))
                 p = int(later[np.argmax(xx[later])])
                 out.append({"time": _crossing(tt, xx, k, half), "person": person, "kind": "jaw_drop",
                             "signal": "mouth_open", "strength": float(xx[p] - xx[j]), "peak_time": float(tt[p]),
                             "peak_value": float(xx[p])})
     return _frame(out)
+
+
+def _rests_then_holds(tt, xx, j, i, max_before, rest, hold) -> bool:
+    """The mouth rested at most ``max_before`` (median of the ``rest`` seconds up to sample j, seen for at least half
+    of them) and stays open after reaching the top at sample i (median of the ``hold`` seconds from i at least
+    ``max_before``, with samples spanning at least 80 % of it): a jaw drop, not a syllable or a one-frame dip of a
+    mouth held open."""
+    before = (tt >= tt[j] - rest) & (tt <= tt[j])
+    if tt[j] - tt[before][0] < rest / 2 - 1e-9 or np.median(xx[before]) > max_before:
+        return False
+    if hold <= 0:
+        return True
+    after = (tt >= tt[i]) & (tt <= tt[i] + hold + 1e-9)
+    return tt[after][-1] - tt[i] >= 0.8 * hold - 1e-9 and float(np.median(xx[after])) >= max_before
 
 
 def smile_onset_events(timeline, low: float = 0.3, high: float = 0.6, max_rise: float = 3.0, max_gap: float = 1.0):
