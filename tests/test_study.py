@@ -346,6 +346,36 @@ def test_a_crashing_or_failing_recording_never_stops_a_study(tmp_path):
     assert s.info["engine"]["pool_restarts"] >= 2 and (s.aggregate["n"] == 2).all()
 
 
+def test_a_pool_that_breaks_between_two_submissions_loses_no_recording(tmp_path, monkeypatch):
+    """A worker that dies after the last wait makes the next ``submit`` raise: the job goes back, the pool restarts."""
+    import concurrent.futures
+    from concurrent.futures.process import BrokenProcessPool
+
+    made = []
+
+    class FlakyPool(concurrent.futures.ProcessPoolExecutor):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            made.append(self)
+            self.calls = 0
+
+        def submit(self, *a, **kw):
+            self.calls += 1
+            if len(made) == 1 and self.calls == 2:
+                raise BrokenProcessPool("a worker died (simulated)")
+            return super().submit(*a, **kw)
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", FlakyPool)
+    rows = []
+    for k in range(3):
+        write_synthetic(tmp_path / f"r{k}.json", 5, seed=k)
+        rows.append({"recording": f"r{k}.json", "viewer": f"v{k}"})
+    pd.DataFrame(rows).to_csv(tmp_path / "m.csv", index=False)
+    s = analyze_study(tmp_path / "m.csv", tmp_path / "out", workers=1, analyzer=synthetic_analyzer)
+    assert list(s.recordings["status"]) == ["ok", "ok", "ok"]
+    assert s.info["engine"]["pool_restarts"] == 1 and len(made) == 2
+
+
 def test_a_worker_with_other_models_refuses_the_job(tmp_path):
     from cxsense.study.engines import analyze_job, models_fingerprint
 

@@ -158,16 +158,19 @@ def run_local(jobs: list[dict], on_result: Callable[[dict], None], *, workers: i
     pending: dict = {}
     try:
         while queue or suspects or pending:
-            if suspects:
-                if not pending:
-                    job = suspects.popleft()
-                    pending[pool.submit(analyze_job, job, analyzer)] = (job, True)
-            else:
-                while queue and len(pending) < 2 * workers:
-                    job = queue.popleft()
-                    pending[pool.submit(analyze_job, job, analyzer)] = (job, False)
-            done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
             broken = False
+            try:  # a job leaves its deque only once the pool took it
+                if suspects:
+                    if not pending:
+                        future = pool.submit(analyze_job, suspects[0], analyzer)
+                        pending[future] = (suspects.popleft(), True)
+                else:
+                    while queue and len(pending) < 2 * workers:
+                        future = pool.submit(analyze_job, queue[0], analyzer)
+                        pending[future] = (queue.popleft(), False)
+            except BrokenProcessPool:  # a worker died after the last wait: the pool refuses new jobs
+                broken = True
+            done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
             for f in done:
                 job, alone = pending.pop(f)
                 try:
