@@ -14,8 +14,8 @@ timeline through :func:`cxsense.session.cue_events.jaw_drop_events`.
 
 Reported: per clip the jaw_drop onset minus the change's midpoint (floor: within 1 s), misses, and events in the
 neutral-only clips (floor: none). ``--controls`` adds per face the mouth opening without the brows (a jaw drop by the
-issue's definition only where the expression network reads surprise) and speech-like mouth movement at 4 Hz (right
-answer: no jaw drop); ``--timelines FILE`` saves every clip's timeline (pickle) so that rules can be compared on the
+issue's definition only where the expression network reads surprise) and speech-like mouth movement (syllables at 3-5 Hz, 0.1-0.35 IOD,
+talking, 2 s of silence, talking again: right answer no jaw drop); ``--timelines FILE`` saves every clip's timeline (pickle) so that rules can be compared on the
 same frames (docs/cues.md, "Fourth rule"). ``--out`` also writes the clips as one video (PyAV) for sessions to read later.
 """
 
@@ -35,8 +35,9 @@ HOLD, RAMP = 4.0, 0.3
 def clip(face_rgb, lm, iod, fps, change, seed: int):
     """Frames (list of uint8 RGB) and the time of the change's midpoint. ``change``: True (mouth and brows, the
     jaw drop), False (neutral only), ``"mouth_only"`` (the same opening without the brows) or ``"speech"`` (the mouth
-    alone opening and closing at 4 Hz, like syllables, for the whole clip; amplitude 0.1, 0.2 or 0.35 IOD by
-    ``seed``)."""
+    alone opening and closing like syllables, talking for 2 s, silent for 2 s, then talking from 4 s to the end, so
+    that an utterance starts from a resting mouth where the jaw drop would be; amplitude 0.1, 0.2 or 0.35 IOD and
+    syllable rate 3, 4 or 5 Hz by ``seed``)."""
     import cv2
 
     from cxsense.encoders.face.synthetic import open_mouth, raise_brows
@@ -44,12 +45,12 @@ def clip(face_rgb, lm, iod, fps, change, seed: int):
     rng = np.random.default_rng(seed)
     n = int(round((2 * HOLD + RAMP) * fps))
     frames = []
-    amp = (0.1, 0.2, 0.35)[seed % 3]
+    amp, rate = (0.1, 0.2, 0.35)[seed % 3], (3.0, 4.0, 5.0)[(seed // 3) % 3]
     for i in range(n):
         t = i / fps
         im = face_rgb
         if change == "speech":
-            k = abs(float(np.sin(np.pi * 4.0 * t + seed)))
+            k = abs(float(np.sin(np.pi * rate * t + seed))) if not 2.0 <= t < HOLD else 0.0
             if k > 0.05:
                 im = open_mouth(im, lm, amp * iod * k)
         elif change:
@@ -101,8 +102,8 @@ def main(argv=None):
     p.add_argument("--offset", type=int, default=0, help="skip the first N faces found (held-out clips)")
     p.add_argument("--out", default=None, help="also write the clips as one video (.mp4)")
     p.add_argument("--controls", action="store_true",
-                   help="also per face: the mouth opening without the brows, and speech-like mouth movement (4 Hz, "
-                        "right answer: no jaw_drop)")
+                   help="also per face: the mouth opening without the brows, and speech-like mouth movement (3-5 Hz, "
+                        "talk / 2 s silence / talk; right answer: no jaw_drop)")
     p.add_argument("--timelines", default=None, help="also save every clip's timeline (pickle) for rule analysis")
     a = p.parse_args(argv)
     cv2.setNumThreads(1)
