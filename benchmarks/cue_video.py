@@ -8,15 +8,17 @@ to 384x384; the first ``--people`` whose face the detector and mesh find) and th
 with a small drift and camera noise, then over 0.3 s warps it (``cxsense.encoders.face.synthetic``): the mouth
 opened by 0.35 inter-ocular distances and the brows raised by 0.15, and holds that for 4 s. So the change is a
 geometric warp of a real face, not a real surprised expression. The same clips without the change are the
-neutral-only stretches. ``--offset N`` skips the first N such faces (and the portrait): ``--offset 10 --people 30``
-gives 30 clips that played no part in setting the event's thresholds (which used the default 11). Every frame goes through ``cxsense.assess`` (the face's surprise probability and cues), the
-timeline through :func:`cxsense.session.cue_events.jaw_drop_events`.
+neutral-only stretches. ``--offset N`` skips the first N such faces (and the portrait); the faces up to the 100th
+have set or checked a rule (docs/cues.md, "Session events"), so fresh faces start at ``--offset 100``. Every frame
+goes through ``cxsense.assess`` (the face's surprise probability and cues), the timeline through
+:func:`cxsense.session.cue_events.jaw_drop_events`.
 
 Reported: per clip the jaw_drop onset minus the change's midpoint (floor: within 1 s), misses, and events in the
 neutral-only clips (floor: none). ``--controls`` adds per face the mouth opening without the brows (a jaw drop by the
-issue's definition only where the expression network reads surprise) and speech-like mouth movement (syllables at 3-5 Hz, 0.1-0.35 IOD,
-talking, 2 s of silence, talking again: right answer no jaw drop); ``--timelines FILE`` saves every clip's timeline (pickle) so that rules can be compared on the
-same frames (docs/cues.md, "Fourth rule"). ``--out`` also writes the clips as one video (PyAV) for sessions to read later.
+issue's definition only where the expression network reads surprise) and speech-like mouth movement (syllables at
+3-5 Hz, 0.1-0.35 IOD: talking, 2 s of silence, talking again; right answer: no jaw drop); ``--timelines FILE`` saves
+every clip's timeline (pickle) so that rules can be compared on the same frames (docs/cues.md, "Fourth rule" and
+"Fifth rule"). ``--out`` also writes the clips as one video (PyAV) for sessions to read later.
 """
 
 from __future__ import annotations

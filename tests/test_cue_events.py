@@ -152,3 +152,22 @@ def test_one_jaw_drop_when_the_face_is_lost_for_a_frame_while_open():
     mouth[52] = 0.1
     ev = jaw_drop_events(_timeline(t, mouth_open=mouth, surprise=np.full_like(t, 0.7)))
     assert len(ev) == 1 and abs(ev["time"].iloc[0] - 4.1) < 0.15
+
+
+def test_speech_that_starts_from_a_resting_mouth_is_not_a_jaw_drop():
+    """An utterance after silence: the mouth rests, then syllables at 3-5 Hz seen at 10 frames per second open it to
+    0.95 and shut it again, and the expression network reads surprise on every open frame. Its median over the second
+    after the first opening is open, but the mouth reads closed again in several samples of that second: no jaw
+    drop. A held opening with one closed sample (a mesh drop-out) still is one."""
+    t = np.arange(0, 10, 0.1)
+    for rate, phase in ((3.0, 0.2), (4.0, 0.0), (4.0, 0.6), (5.0, 1.2)):
+        syllable = (t >= 5.0) & (np.abs(np.sin(np.pi * rate * (t - 5.0) + phase)) > 0.5)
+        mouth = np.where(syllable, 0.95, 0.08)
+        surprise = np.where(syllable, 0.7, 0.02)
+        assert len(jaw_drop_events(_timeline(t, mouth_open=mouth, surprise=surprise))) == 0, rate
+    held = _step(t, 5.0, 0.08, 0.95, ramp=0.1)
+    held[55] = 0.08
+    ev = jaw_drop_events(_timeline(t, mouth_open=held, surprise=np.where(t >= 5.0, 0.7, 0.02)))
+    assert len(ev) == 1 and abs(ev["time"].iloc[0] - 5.05) < 0.1
+    held[58] = 0.08  # two closed samples in the second after: the mouth did not stay open
+    assert len(jaw_drop_events(_timeline(t, mouth_open=held, surprise=np.where(t >= 5.0, 0.7, 0.02)))) == 0

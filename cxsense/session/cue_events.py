@@ -13,8 +13,10 @@ read, ``strength`` the rise or the duration, ``peak_time``/``peak_value`` the pe
   of the ``max_rise`` (1.0 s) before, and that lowest value is at most ``max_before`` (0.5): a fast opening from
   the face's own resting aperture, which differs between people (some rest with parted lips). The mouth must have
   rested (median of the ``rest``, 2 s, before the rise at most ``max_before``, with at least 1 s of it seen) and
-  must stay open (median of the ``hold``, 1 s, from the top at least ``max_before``): syllables and one-frame dips
-  of a mouth held open are no jaw drops. Around that rise (from 0.5 s before to ``max_rise`` after the crossing of
+  must stay open (median of the ``hold``, 1 s, from the top at least ``max_before``, and at most ``max_closed`` (1)
+  sample of it back at or below the re-arming level, the rest plus ``min_rise / 2``): syllables, which close the
+  mouth 3-5 times a second, and one-frame dips of a mouth held open are no jaw drops, and one mesh drop-out in the
+  hold is tolerated. Around that rise (from 0.5 s before to ``max_rise`` after the crossing of
   ``high``) either ``surprise`` reaches ``min_surprise`` (0.3), ``brow_raise`` reaches ``min_brow`` (0.5), the
   median ``brow_raise`` of the ``max_rise`` after the crossing exceeds its median over the ``rest`` before by
   ``min_brow_rise`` (0.1) or by ``brow_rise_sigmas`` (4) times the brows' resting spread (1.4826 x MAD, and at
@@ -171,7 +173,7 @@ def _frame(rows):
 def jaw_drop_events(timeline, high: float = 0.7, min_rise: float = 0.4, max_before: float = 0.5,
                     max_rise: float = 1.0, hold: float = 1.0, min_surprise: float = 0.3, min_brow: float = 0.5,
                     min_brow_rise: float = 0.1, brow_rise_sigmas: float = 4.0, min_eye_rise: float = 0.2,
-                    rest: float = 2.0, rearm: float = 0.3, max_gap: float = 1.0):
+                    rest: float = 2.0, rearm: float = 0.3, max_gap: float = 1.0, max_closed: int = 1):
     """``jaw_drop`` events (module docstring). Needs ``time`` and ``mouth_open``; reads ``surprise``,
     ``brow_raise`` and ``eyes_open`` where present (without any of them, no rise qualifies). The thresholds were set
     on the jaw-drop clips and controls of ``benchmarks/cue_video.py`` (docs/cues.md, "Session events").
@@ -189,7 +191,7 @@ def jaw_drop_events(timeline, high: float = 0.7, min_rise: float = 0.4, max_befo
             ss, bb, ee = ((None if c is None else c[a:b]) for c in (sur, br, eye))
             last = -1
             for j, i in _opening_rises(tt, xx, high, min_rise, max_before, max_rise, rearm):
-                if j < last or not _rests_then_holds(tt, xx, j, i, max_before, rest, hold):
+                if j < last or not _rests_then_holds(tt, xx, j, i, max_before, rest, hold, max_closed, min_rise):
                     continue  # the same opening seen again, a mouth that was open already, or one that shut again
                 win = (tt >= tt[i] - 0.5) & (tt <= tt[i] + max_rise)
                 ok = ss is not None and np.nanmax(ss[win], initial=0.0) >= min_surprise
@@ -212,18 +214,19 @@ def jaw_drop_events(timeline, high: float = 0.7, min_rise: float = 0.4, max_befo
     return _frame(out)
 
 
-def _rests_then_holds(tt, xx, j, i, max_before, rest, hold) -> bool:
+def _rests_then_holds(tt, xx, j, i, max_before, rest, hold, max_closed, min_rise) -> bool:
     """The mouth rested at most ``max_before`` (median of the ``rest`` seconds up to sample j, seen for at least half
     of them) and stays open after reaching the top at sample i (median of the ``hold`` seconds from i at least
-    ``max_before``, with samples spanning at least 80 % of it): a jaw drop, not a syllable or a one-frame dip of a
-    mouth held open."""
+    ``max_before``, with samples spanning at least 80 % of it, and at most ``max_closed`` of them back at or below
+    ``xx[j] + min_rise / 2``): a jaw drop, not syllables or a one-frame dip of a mouth held open."""
     before = (tt >= tt[j] - rest) & (tt <= tt[j])
     if tt[j] - tt[before][0] < rest / 2 - 1e-9 or np.median(xx[before]) > max_before:
         return False
     if hold <= 0:
         return True
     after = (tt >= tt[i]) & (tt <= tt[i] + hold + 1e-9)
-    return tt[after][-1] - tt[i] >= 0.8 * hold - 1e-9 and float(np.median(xx[after])) >= max_before
+    return (tt[after][-1] - tt[i] >= 0.8 * hold - 1e-9 and float(np.median(xx[after])) >= max_before
+            and int(np.sum(xx[after] <= xx[j] + min_rise / 2)) <= max_closed)
 
 
 def smile_onset_events(timeline, low: float = 0.3, high: float = 0.6, max_rise: float = 3.0, max_gap: float = 1.0):
