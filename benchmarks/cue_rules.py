@@ -1,0 +1,84 @@
+"""Jaw-drop rules compared on the same frames: timelines saved by ``benchmarks.cue_video --timelines``.
+
+    python -m benchmarks.cue_rules TL.pkl [TL2.pkl ...] [--rev 5974cb0 --rev 1725689] [--every 2]
+
+Each rule is :func:`cxsense.session.cue_events.jaw_drop_events` as in this tree ("tree") or as in a git revision
+(``--rev``: the file at that commit, loaded apart; 5974cb0 is the third rule, 1725689 the fourth). ``--every 2`` keeps
+every second frame (10 -> 5 frames per second, the session pipeline's default step). Per file and rule: hits within
+1 s of the change, events in neutral-only, mouth-only and speech-like clips, extra events, and the onset minus the
+change's midpoint (docs/cues.md, "Session events"). The split and faces are those of the ``cue_video`` run that saved
+the file (its log says which).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import subprocess
+import types
+
+import numpy as np
+
+from benchmarks.metrics import machine
+
+CHANGE_MID = 4.15  # benchmarks.cue_video: HOLD + RAMP / 2
+
+
+def rule_at(rev: str):
+    """``jaw_drop_events`` from ``cxsense/session/cue_events.py`` at git revision ``rev``."""
+    src = subprocess.run(["git", "show", f"{rev}:cxsense/session/cue_events.py"], check=True, capture_output=True,
+                         text=True).stdout.replace("from ..errors import", "from cxsense.errors import")
+    mod = types.ModuleType(f"cue_events_{rev}")
+    exec(compile(src, f"cue_events@{rev}", "exec"), mod.__dict__)
+    return mod.jaw_drop_events
+
+
+def score(timelines: dict, rule, every: int = 1) -> dict:
+    """Counts of one rule over the clips of one ``cue_video --timelines`` file."""
+    out = {"clips": 0, "hits": 0, "neutral_only": 0, "extra": 0, "mouth_only": 0, "speech": 0, "missed": []}
+    lat = []
+    for (name, change), tl in timelines.items():
+        ev = rule(tl.iloc[::every].reset_index(drop=True))
+        if change == "True":
+            d = np.asarray(ev["time"], float) - CHANGE_MID
+            hit = bool(len(d) and np.min(np.abs(d)) <= 1.0)
+            out["clips"] += 1
+            out["hits"] += hit
+            out["extra"] += max(0, len(ev) - 1)
+            lat += [float(d[np.argmin(np.abs(d))])] if len(d) else []
+            out["missed"] += [] if hit else [name]
+        else:
+            out["neutral_only" if change == "False" else change] += len(ev)
+    out["onset_median_s"] = round(float(np.median(lat)), 3) if lat else None
+    out["onset_range_s"] = [round(min(lat), 2), round(max(lat), 2)] if lat else None
+    return out
+
+
+def main(argv=None):
+    from cxsense.session.cue_events import jaw_drop_events
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("timelines", nargs="+", help="pickles written by benchmarks.cue_video --timelines")
+    p.add_argument("--rev", action="append", default=[], help="also the rule at this git revision (repeatable)")
+    p.add_argument("--every", type=int, default=1, help="keep every N-th frame (2: 10 -> 5 frames per second)")
+    a = p.parse_args(argv)
+    rules = [(f"rev {r}", rule_at(r)) for r in a.rev] + [("tree", jaw_drop_events)]
+    print(f"timelines from benchmarks.cue_video --timelines: {', '.join(a.timelines)}; every {a.every} frame(s); "
+          f"machine: {machine()}")
+    results = []
+    for path in a.timelines:
+        with open(path, "rb") as fh:
+            tls = pickle.load(fh)
+        for label, rule in rules:
+            r = {"file": path, "rule": label, **score(tls, rule, a.every)}
+            results.append(r)
+            print(f"{path} {label}: {r['hits']} of {r['clips']} within 1 s; neutral-only {r['neutral_only']}, extra "
+                  f"{r['extra']}, mouth-only {r['mouth_only']}, speech-like {r['speech']}; onset median "
+                  f"{r['onset_median_s']} s, range {r['onset_range_s']}; missed {r['missed']}")
+    print("JSON " + json.dumps({"title": "jaw_drop rules on saved cue_video timelines", "every": a.every,
+                                "results": [{k: v for k, v in r.items() if k != "missed"} for r in results]}))
+
+
+if __name__ == "__main__":
+    main()
