@@ -70,3 +70,4 @@ def test_litert_prints_nothing_on_first_use():
 def test_the_face_result_names_its_runtime():
     a = cxsense.assess(face="examples/astronaut.jpg")
     assert a.modalities["face"].model["detector"]["runtime"] == tflite.default_runtime()
+
