@@ -11,7 +11,8 @@
 Exit codes, one meaning each: 0 success; 1 an internal error (a bug: please report it, with the traceback);
 2 bad input or usage (a wrong key included); 3 no usable signal; 4 a model file missing or corrupt; 5 an audit
 log or result store that was altered (a broken chain, a failed integrity check); 6 a feature this installation does not provide (NotAvailableError); 7 a use that the usage policy
-refuses (PolicyError).
+refuses (PolicyError). A reader that closes the output early (``cxsense assess ... | head``) ends it quietly
+with 0: everything it asked for was written.
 """
 
 from __future__ import annotations
@@ -376,8 +377,14 @@ def main(argv=None) -> int:
         return code
     if isinstance(out, int):  # a command that printed its own output (audit)
         return out
-    json.dump(out, sys.stdout, indent=a.indent or None, allow_nan=False)
-    sys.stdout.write("\n")
+    try:
+        json.dump(out, sys.stdout, indent=a.indent or None, allow_nan=False)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader stopped reading: point stdout at /dev/null so that exit does not fail again
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

@@ -254,3 +254,24 @@ def test_baselines_through_assess(face_path, cli):
             cxsense.assess(**kw)
     code, d, _ = cli("assess", "--face", face_path, "--face-baseline", face_path)
     assert code == 0 and d["modalities"]["face"]["details"]["baseline"]["used"]
+
+
+def test_cli_ends_quietly_when_the_reader_closes_the_pipe(tmp_path, monkeypatch):
+    """``cxsense assess ... | head``: a BrokenPipeError on stdout is no internal error (exit 0, no traceback)."""
+    from cxsense import cli
+
+    sink = open(tmp_path / "sink", "w")
+
+    class ClosedPipe:
+        def write(self, _):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            pass
+
+        def fileno(self):
+            return sink.fileno()
+
+    monkeypatch.setattr("sys.stdout", ClosedPipe())
+    assert cli.main(["assess", "--face", "examples/astronaut.jpg"]) == 0
+    sink.close()

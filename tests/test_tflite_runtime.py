@@ -65,3 +65,9 @@ def test_litert_prints_nothing_on_first_use():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "ok" and r.stderr == ""
+
+
+def test_the_face_result_names_its_runtime():
+    a = cxsense.assess(face="examples/astronaut.jpg")
+    assert a.modalities["face"].model["detector"]["runtime"] == tflite.default_runtime()
+

@@ -65,10 +65,12 @@ class FaceEncoder(Encoder):
         self.embedding_dim = self._runner.embedding_dim
         detector = model_file("face-detector")
         self._detector = FaceDetector(detector.path)
-        self._det_info = {"name": "face-detector", "version": detector.meta.version, "sha256": detector.entry["sha256"]}
+        self._det_info = {"name": "face-detector", "version": detector.meta.version, "sha256": detector.entry["sha256"],
+                          "runtime": self._detector.runtime}  # LiteRT or OpenCV DNN (encoders/face/tflite.py)
 
     def info(self) -> dict:
-        """Provenance: the expression model (name, version, SHA-256, precision, early exit) and the detector."""
+        """Provenance: the expression model (name, version, SHA-256, precision, early exit) and the detector (name,
+        version, SHA-256, and the runtime of the MediaPipe networks: ``"litert"`` or ``"opencv"``)."""
         info = {"expression": dict(self._runner.model.info), "detector": dict(self._det_info)}
         if self._runner.exit is not None:
             info["expression"]["early_exit"] = self._runner.describe()
