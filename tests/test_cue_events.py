@@ -82,7 +82,7 @@ def test_blinks_counted_at_10_fps_and_refused_when_too_sparse():
 
 def test_cue_events_combines_and_bad_input_is_an_input_error():
     t = np.arange(0, 10, 0.2)
-    tl = _timeline(t, mouth_open=_step(t, 5, 0.0, 0.9), surprise=np.full_like(t, 0.5),
+    tl = _timeline(t, mouth_open=_step(t, 5, 0.0, 0.9), surprise=np.where(t >= 5, 0.5, 0.02),
                    smile=np.full_like(t, 0.1), gaze_on_camera=np.full_like(t, 0.9), head_yaw=np.zeros_like(t))
     assert list(cue_events(tl)["kind"]) == ["jaw_drop"]
     with pytest.raises(cxsense.InputError, match="timeline"):
@@ -99,7 +99,8 @@ def test_jaw_drop_from_a_face_that_rests_with_parted_lips_or_moves_its_brows_a_l
     rng = np.random.default_rng(0)
     t = np.arange(0, 10, 0.1)
     parted = np.clip(_step(t, 5.0, 0.45, 0.95, ramp=0.3) + rng.normal(0, 0.03, t.size), 0, 1)
-    ev = jaw_drop_events(_timeline(t, mouth_open=parted, surprise=np.full_like(t, 0.6), brow_raise=np.full_like(t, 0.1)))
+    rising = np.where(t >= 5.0, 0.6, 0.02)
+    ev = jaw_drop_events(_timeline(t, mouth_open=parted, surprise=rising, brow_raise=np.full_like(t, 0.1)))
     assert list(ev["kind"]) == ["jaw_drop"] and abs(ev["time"].iloc[0] - 5.15) < 0.2
     closed = _step(t, 5.0, 0.05, 0.95, ramp=0.3)
     flat, little = np.full_like(t, 0.1), _step(t, 5.0, 0.1, 0.25, ramp=0.3)
@@ -110,7 +111,7 @@ def test_jaw_drop_from_a_face_that_rests_with_parted_lips_or_moves_its_brows_a_l
     small = _step(t, 5.0, 0.45, 0.75, ramp=0.3)
     noisy = np.clip(0.32 + rng.normal(0, 0.08, t.size), 0, 1)
     for mouth in (small, noisy):
-        assert len(jaw_drop_events(_timeline(t, mouth_open=mouth, surprise=np.full_like(t, 0.6)))) == 0
+        assert len(jaw_drop_events(_timeline(t, mouth_open=mouth, surprise=rising))) == 0
 
 
 def test_jaw_drop_is_not_speech_nor_a_dip_of_a_mouth_held_open():
@@ -118,7 +119,7 @@ def test_jaw_drop_is_not_speech_nor_a_dip_of_a_mouth_held_open():
     even when the expression network reads the open mouth as surprise; a mouth that opens and shuts within 0.3 s
     neither."""
     t = np.arange(0, 10, 0.1)
-    surprise = np.full_like(t, 0.7)
+    surprise = np.where(t >= 5.0, 0.7, 0.02)
     speech = np.abs(np.sin(np.pi * 4.0 * t + 0.3)) * 0.95
     held = np.full_like(t, 0.9)
     held[50] = 0.3
@@ -150,7 +151,7 @@ def test_one_jaw_drop_when_the_face_is_lost_for_a_frame_while_open():
     t = np.arange(0, 10, 0.1)
     mouth = _step(t, 4.0, 0.05, 0.9, ramp=0.2)
     mouth[52] = 0.1
-    ev = jaw_drop_events(_timeline(t, mouth_open=mouth, surprise=np.full_like(t, 0.7)))
+    ev = jaw_drop_events(_timeline(t, mouth_open=mouth, surprise=np.where(t >= 4.0, 0.7, 0.02)))
     assert len(ev) == 1 and abs(ev["time"].iloc[0] - 4.1) < 0.15
 
 
@@ -171,3 +172,22 @@ def test_speech_that_starts_from_a_resting_mouth_is_not_a_jaw_drop():
     assert len(ev) == 1 and abs(ev["time"].iloc[0] - 5.05) < 0.1
     held[58] = 0.08  # two closed samples in the second after: the mouth did not stay open
     assert len(jaw_drop_events(_timeline(t, mouth_open=held, surprise=np.where(t >= 5.0, 0.7, 0.02)))) == 0
+
+
+def test_jaw_drop_evidence_must_be_crossed_and_lips_may_rest_parted():
+    """Surprise (>= 0.3) and raised brows (>= 0.5) count only where the face's own resting median is below that
+    level: a face whose brows rest at 0.7 and whose surprise rests at 0.35 gives no jaw drop when only its mouth
+    opens, and one when its surprise rises from 0.02. A face resting with parted lips (0.6) opening to 1.0 gives one;
+    a mouth resting at 0.7 does not (above the 0.65 rest limit)."""
+    t = np.arange(0, 10, 0.1)
+    mouth = _step(t, 5.0, 0.05, 0.95, ramp=0.2)
+    high_brows, flat = np.full_like(t, 0.7), np.full_like(t, 0.1)
+    sat = _timeline(t, mouth_open=mouth, surprise=np.full_like(t, 0.35), brow_raise=high_brows)
+    assert len(jaw_drop_events(sat)) == 0
+    assert len(jaw_drop_events(sat.assign(surprise=np.where(t >= 5.0, 0.6, 0.02)))) == 1
+    rising = np.where(t >= 5.0, 0.8, 0.02)
+    parted = _step(t, 5.0, 0.6, 1.0, ramp=0.2)
+    ev = jaw_drop_events(_timeline(t, mouth_open=parted, surprise=rising, brow_raise=flat))
+    assert len(ev) == 1 and abs(ev["time"].iloc[0] - 5.1) < 0.15
+    wide = _step(t, 5.0, 0.7, 1.0, ramp=0.2)
+    assert len(jaw_drop_events(_timeline(t, mouth_open=wide, surprise=rising, brow_raise=flat))) == 0

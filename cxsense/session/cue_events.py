@@ -10,14 +10,15 @@ Events, in the layout of :data:`cxsense.session.events.EVENT_COLUMNS` (``time`` 
 read, ``strength`` the rise or the duration, ``peak_time``/``peak_value`` the peak):
 
 - ``jaw_drop``: ``mouth_open`` reaches at least ``high`` (0.7), at least ``min_rise`` (0.4) above its lowest value
-  of the ``max_rise`` (1.0 s) before, and that lowest value is at most ``max_before`` (0.5): a fast opening from
+  of the ``max_rise`` (1.0 s) before, and that lowest value is at most ``max_before`` (0.65): a fast opening from
   the face's own resting aperture, which differs between people (some rest with parted lips). The mouth must have
   rested (median of the ``rest``, 2 s, before the rise at most ``max_before``, with at least 1 s of it seen) and
-  must stay open (median of the ``hold``, 1 s, from the top at least ``max_before``, and at most ``max_closed`` (1)
-  sample of it back at or below the re-arming level, the rest plus ``min_rise / 2``): syllables, which close the
-  mouth 3-5 times a second, and one-frame dips of a mouth held open are no jaw drops, and one mesh drop-out in the
-  hold is tolerated. Around that rise (from 0.5 s before to ``max_rise`` after the crossing of
-  ``high``) either ``surprise`` reaches ``min_surprise`` (0.3), ``brow_raise`` reaches ``min_brow`` (0.5), the
+  must stay open (median of the ``hold``, 1 s, from the top at least ``min_open`` (0.5) and at least the re-arming
+  level, the rest plus ``min_rise / 2``, and at most ``max_closed`` (1) sample of it back at or below that level):
+  syllables, which close the mouth 3-5 times a second, and one-frame dips of a mouth held open are no jaw drops,
+  and one mesh drop-out in the hold is tolerated. Around that rise (from 0.5 s before to ``max_rise`` after the
+  crossing of ``high``) either ``surprise`` reaches ``min_surprise`` (0.3) or ``brow_raise`` reaches ``min_brow``
+  (0.5), each only where the face's own median of it over the ``rest`` is below that level (crossed, not sat on), the
   median ``brow_raise`` of the ``max_rise`` after the crossing exceeds its median over the ``rest`` before by
   ``min_brow_rise`` (0.1) or by ``brow_rise_sigmas`` (4) times the brows' resting spread (1.4826 x MAD, and at
   least half of ``min_brow_rise``), or ``eyes_open`` rises the same way by ``min_eye_rise`` (0.2: the upper lids'
@@ -170,10 +171,11 @@ def _frame(rows):
     return df.sort_values(["time", "person"], kind="stable").reset_index(drop=True)
 
 
-def jaw_drop_events(timeline, high: float = 0.7, min_rise: float = 0.4, max_before: float = 0.5,
+def jaw_drop_events(timeline, high: float = 0.7, min_rise: float = 0.4, max_before: float = 0.65,
                     max_rise: float = 1.0, hold: float = 1.0, min_surprise: float = 0.3, min_brow: float = 0.5,
                     min_brow_rise: float = 0.1, brow_rise_sigmas: float = 4.0, min_eye_rise: float = 0.2,
-                    rest: float = 2.0, rearm: float = 0.3, max_gap: float = 1.0, max_closed: int = 1):
+                    rest: float = 2.0, rearm: float = 0.3, max_gap: float = 1.0, max_closed: int = 1,
+                    min_open: float = 0.5):
     """``jaw_drop`` events (module docstring). Needs ``time`` and ``mouth_open``; reads ``surprise``,
     ``brow_raise`` and ``eyes_open`` where present (without any of them, no rise qualifies). The thresholds were set
     on the jaw-drop clips and controls of ``benchmarks/cue_video.py`` (docs/cues.md, "Session events").
@@ -191,13 +193,15 @@ def jaw_drop_events(timeline, high: float = 0.7, min_rise: float = 0.4, max_befo
             ss, bb, ee = ((None if c is None else c[a:b]) for c in (sur, br, eye))
             last = -1
             for j, i in _opening_rises(tt, xx, high, min_rise, max_before, max_rise, rearm):
-                if j < last or not _rests_then_holds(tt, xx, j, i, max_before, rest, hold, max_closed, min_rise):
+                if j < last or not _rests_then_holds(tt, xx, j, i, max_before, rest, hold, max_closed, min_rise,
+                                                     min_open):
                     continue  # the same opening seen again, a mouth that was open already, or one that shut again
                 win = (tt >= tt[i] - 0.5) & (tt <= tt[i] + max_rise)
-                ok = ss is not None and np.nanmax(ss[win], initial=0.0) >= min_surprise
+                pre = (tt >= tt[j] - rest) & (tt <= tt[j])
+                ok = ss is not None and _crosses(ss, win, pre, min_surprise)
                 if bb is not None and not ok:
                     rise, noise = _median_rise(tt, bb, j, i, rest, max_rise)
-                    ok = np.nanmax(bb[win], initial=0.0) >= min_brow or rise >= min(
+                    ok = _crosses(bb, win, pre, min_brow) or rise >= min(
                         min_brow_rise, max(min_brow_rise / 2, brow_rise_sigmas * noise))
                 if ee is not None and not ok:
                     ok = _median_rise(tt, ee, j, i, rest, max_rise)[0] >= min_eye_rise
@@ -214,19 +218,27 @@ def jaw_drop_events(timeline, high: float = 0.7, min_rise: float = 0.4, max_befo
     return _frame(out)
 
 
-def _rests_then_holds(tt, xx, j, i, max_before, rest, hold, max_closed, min_rise) -> bool:
+def _crosses(v, win, pre, level) -> bool:
+    """``v`` reaches ``level`` in the window ``win`` from a resting median (over ``pre``) below it."""
+    rest = v[pre][np.isfinite(v[pre])]
+    return bool(np.nanmax(v[win], initial=0.0) >= level and len(rest) and np.median(rest) < level)
+
+
+def _rests_then_holds(tt, xx, j, i, max_before, rest, hold, max_closed, min_rise, min_open) -> bool:
     """The mouth rested at most ``max_before`` (median of the ``rest`` seconds up to sample j, seen for at least half
     of them) and stays open after reaching the top at sample i (median of the ``hold`` seconds from i at least
-    ``max_before``, with samples spanning at least 80 % of it, and at most ``max_closed`` of them back at or below
-    ``xx[j] + min_rise / 2``): a jaw drop, not syllables or a one-frame dip of a mouth held open."""
+    ``min_open`` and ``xx[j] + min_rise / 2``, with samples spanning at least 80 % of it, and at most ``max_closed``
+    of them back at or below ``xx[j] + min_rise / 2``): a jaw drop, not syllables or a one-frame dip of a mouth held
+    open."""
     before = (tt >= tt[j] - rest) & (tt <= tt[j])
     if tt[j] - tt[before][0] < rest / 2 - 1e-9 or np.median(xx[before]) > max_before:
         return False
     if hold <= 0:
         return True
     after = (tt >= tt[i]) & (tt <= tt[i] + hold + 1e-9)
-    return (tt[after][-1] - tt[i] >= 0.8 * hold - 1e-9 and float(np.median(xx[after])) >= max_before
-            and int(np.sum(xx[after] <= xx[j] + min_rise / 2)) <= max_closed)
+    shut = xx[j] + min_rise / 2
+    return (tt[after][-1] - tt[i] >= 0.8 * hold - 1e-9 and float(np.median(xx[after])) >= max(min_open, shut)
+            and int(np.sum(xx[after] <= shut)) <= max_closed)
 
 
 def smile_onset_events(timeline, low: float = 0.3, high: float = 0.6, max_rise: float = 3.0, max_gap: float = 1.0):
