@@ -134,8 +134,6 @@ def _opening_rises(t, x, high, min_rise, max_before, max_rise, rearm_hold: float
 def _median_rise(tt, v, j, i, rest, after):
     """Median of ``v`` over the ``after`` seconds from sample i minus its median over the ``rest`` seconds up to
     sample j, and the robust spread (1.4826 x MAD) of that resting stretch; (nan, nan) without samples."""
-    if v is None:
-        return float("nan"), float("nan")
     post, pre = v[(tt >= tt[i]) & (tt <= tt[i] + after)], v[(tt >= tt[j] - rest) & (tt <= tt[j])]
     post, pre = post[np.isfinite(post)], pre[np.isfinite(pre)]
     if not len(post) or not len(pre):
@@ -144,22 +142,17 @@ def _median_rise(tt, v, j, i, rest, after):
     return float(np.median(post)) - m, 1.4826 * float(np.median(np.abs(pre - m)))
 
 
-def _rise_events(timeline, signal, kind, low, high, max_rise, max_gap, accept=None):
+def _rise_events(timeline, signal, kind, low, high, max_rise, max_gap):
     out = []
-    for person, t, v in _series(timeline, (signal, "surprise", "brow_raise")):
+    for person, t, v in _series(timeline, (signal,)):
         x = v[signal]
         for a, b in _segments(t, max_gap):
             tt, xx = t[a:b], x[a:b]
             for i0, i1 in _rises(tt, xx, low, high, max_rise):
                 half = (low + high) / 2
                 j = next(k for k in range(i0 + 1, i1 + 1) if xx[k] >= half)
-                t_on = _crossing(tt, xx, j, half)
-                win = (tt >= tt[i1] - 0.5) & (tt <= tt[i1] + max_rise)
-                if accept is not None and not accept({c: (None if v[c] is None else v[c][a:b][win])
-                                                      for c in ("surprise", "brow_raise")}):
-                    continue
                 k = i1 + int(np.argmax(xx[i1:][tt[i1:] <= tt[i1] + max_rise]))
-                out.append({"time": t_on, "person": person, "kind": kind, "signal": signal,
+                out.append({"time": _crossing(tt, xx, j, half), "person": person, "kind": kind, "signal": signal,
                             "strength": float(xx[k] - xx[i0]), "peak_time": float(tt[k]), "peak_value": float(xx[k])})
     return out
 

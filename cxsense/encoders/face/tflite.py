@@ -8,8 +8,9 @@ Two runtimes read the same ``.tflite`` file:
   Windows amd64).
 - ``"opencv"``: OpenCV's DNN module, the fallback where LiteRT is not installed (macOS on Intel).
 
-Both give the same outputs to float rounding (tests compare them on the shipped portrait). The choice is made once
-per process: ``CXSENSE_TFLITE_RUNTIME=opencv`` (or ``litert``) forces one, otherwise LiteRT when importable.
+Both give the same outputs to float rounding (tests compare them on the shipped portrait). The choice is made when
+a network is loaded (once per process for the shared encoders): ``CXSENSE_TFLITE_RUNTIME=opencv`` (or ``litert``)
+forces one, otherwise LiteRT when importable.
 Each network runs on one thread: cxsense parallelises over faces, recordings and workers, not inside a 2 ms pass.
 """
 
@@ -108,7 +109,7 @@ class TFLiteNet:
             self._names = self._net.getUnconnectedOutLayersNames()
 
     def __call__(self, x: np.ndarray) -> list[np.ndarray]:
-        """The network's outputs (float32 copies, in the model's order) for an NHWC float32 input of
+        """The network's outputs (float32 arrays the caller owns, in the model's order) for an NHWC float32 input of
         ``input_shape``. Callers tell the outputs apart by their sizes."""
         if x.shape != self.input_shape:  # pragma: no cover - a caller's bug, not user input
             raise ValueError(f"input of shape {x.shape}, expected {self.input_shape}")
@@ -117,6 +118,7 @@ class TFLiteNet:
             if self.runtime == "litert":
                 self._it.set_tensor(self._in, x)
                 self._it.invoke()
-                return [np.array(self._it.get_tensor(i), dtype=np.float32) for i in self._outs]
+                # get_tensor returns a copy, and OpenCV's forward new arrays: no second copy here
+                return [np.asarray(self._it.get_tensor(i), dtype=np.float32) for i in self._outs]
             self._net.setInput(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
-            return [np.array(o, dtype=np.float32) for o in self._net.forward(self._names)]
+            return [np.asarray(o, dtype=np.float32) for o in self._net.forward(self._names)]
