@@ -243,6 +243,22 @@ def test_report_orders_persons_and_keeps_brief_ones_out():
     assert text.count("<svg") == 3 * 3  # the overview and two persons, three charts each
 
 
+def test_report_lists_facial_cue_events_among_the_key_moments():
+    """A jaw drop and a look away are key moments too: listed at their onsets, in one time format, and marked."""
+    from cxsense.session.report import _moments
+
+    ev = pd.DataFrame([
+        {"time": 3.0, "person": "p0", "kind": "peak", "signal": "surprise", "strength": 0.6, "peak_time": 5.0,
+         "peak_value": 0.8},
+        {"time": 4.1, "person": "p0", "kind": "jaw_drop", "signal": "mouth_open", "strength": 0.9, "peak_time": 4.6,
+         "peak_value": 0.95},
+        {"time": 20.0, "person": "p0", "kind": "looked_away", "signal": "gaze_on_camera", "strength": 2.5,
+         "peak_time": 22.5, "peak_value": 0.1}])
+    table, peaks, rises = _moments(ev)
+    assert list(table["moment"]) == ["jaw drop", "surprise peak", "looked away"]
+    assert list(table["time"]) == ["0:04.1", "0:05.0", "0:20.0"] and len(peaks) == 3 and rises == []
+
+
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
 def test_report_renders_in_headless_chromium(tmp_path, one_face_mp4):
     s = analyze_session(one_face_mp4)

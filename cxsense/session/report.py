@@ -1,7 +1,8 @@
 """A self-contained HTML report of a session: inline SVG charts and tables, no script, no font, no network.
 
 Order, for an analyst who presents it: the overview first (the whole recording's reaction curve across persons,
-valence, arousal and stress, with the key moments numbered on the curve and listed by time and measure), the
+valence, arousal and stress, with the key moments - emotion peaks, stress rises and facial cue events - numbered
+on the curve and listed by time and measure), the
 per-segment table (one row per segment across persons, with its dominant emotion), then each person present long
 enough, in order of first appearance, then what happened (notes), the models with their measured figures (from the
 model cards) and the limits. No face image and no raw signal is kept in a report.
@@ -84,22 +85,38 @@ def _charts(rows, t0, t1, step, segs, title, markers=(), stress_events=()):
     return "".join(out) or "<p><em>No usable signal.</em></p>"
 
 
+def _clock_tenths(t: float) -> str:
+    """Seconds as ``m:ss.s`` (or ``h:mm:ss.s``)."""
+    h, rest = divmod(round(float(t), 1), 3600)
+    m, sec = divmod(rest, 60)
+    return (f"{int(h)}:{int(m):02d}:" if h else f"{int(m)}:") + f"{sec:04.1f}"
+
+
+#: Facial cue events (docs/cues.md, "Session events") listed among the key moments and marked on the emotion chart.
+CUE_MOMENTS = {"jaw_drop": "jaw drop", "smile_onset": "smile onset", "looked_away": "looked away"}
+
+
 def _moments(ev, n: int = 8):
-    """The strongest peaks and stress rises, numbered in time order: a DataFrame, and the markers for the emotion
-    chart (peaks) and for the stress chart (stress rises)."""
+    """The strongest peaks and stress rises, and the strongest facial cue events (each up to ``n``), numbered in time
+    order: a DataFrame, and the markers for the emotion chart (peaks and cue events) and for the stress chart (stress
+    rises). A cue event is placed at its onset; a looked-away event's strength is its duration in seconds."""
     import pandas as pd
 
     if ev is None or not len(ev):
         return pd.DataFrame(), [], []
     top = ev[ev["kind"].isin(["peak", "stress_rise"])].sort_values("strength", ascending=False).head(n)
-    top = top.sort_values(["peak_time", "person"]).reset_index(drop=True)
+    cues = ev[ev["kind"].isin(list(CUE_MOMENTS))].sort_values("strength", ascending=False).head(n)
+    top = pd.concat([top.assign(at=top["peak_time"]), cues.assign(at=cues["time"])])
+    top = top.sort_values(["at", "person"], kind="stable").reset_index(drop=True)
     rows, peaks, rises = [], [], []
+    fine = bool((abs(top["at"] - top["at"].round()) > 1e-6).any())  # one time format for the whole table
     for k, e in top.iterrows():
-        what = f"{e['signal']} peak" if e["kind"] == "peak" else "stress rise"
-        at = float(e["peak_time"])
-        rows.append({"#": k + 1, "time": clock(at), "person": e["person"], "moment": what,
+        what = CUE_MOMENTS.get(e["kind"]) or (f"{e['signal']} peak" if e["kind"] == "peak" else "stress rise")
+        at = float(e["at"])
+        when = _clock_tenths(at) if fine else clock(at)
+        rows.append({"#": k + 1, "time": when, "person": e["person"], "moment": what,
                      "level": round(float(e["peak_value"]), 2), "strength": round(float(e["strength"]), 2)})
-        (peaks if e["kind"] == "peak" else rises).append((at, k + 1, f"{what}, {e['person']}, {clock(at)}"))
+        (rises if e["kind"] == "stress_rise" else peaks).append((at, k + 1, f"{what}, {e['person']}, {clock(at)}"))
     return pd.DataFrame(rows), peaks, rises
 
 
