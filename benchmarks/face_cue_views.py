@@ -23,6 +23,14 @@ neutral is adopted only if it beats the shipped single pass by 0.01 or more whil
 neutral) nor ``brow_raise`` (surprise vs neutral) loses more than 0.01, and only if the cues still cost at most
 5 ms per face with it (``benchmarks.face_cues --speed-only``). Dev is then read once (``dev``) and reported whatever
 it gives. The anchors of the [0, 1] maps stay as shipped (AUC does not depend on them).
+
+Outcome on train (2026-12-05, 3,869 of 4,500 faces read): shipped 0.7958 / smile 0.9185 / brows 0.8512;
+``mirror_mean`` 0.8041 / 0.9215 / 0.8510; ``refined`` **0.8059** / 0.9236 / 0.8539; ``refined_mean`` 0.8054 /
+0.9238 / 0.8543. ``refined`` beats the shipped pass by 0.0101 with no loss elsewhere, but its second pass makes the
+cues cost 5.35 ms per face (``benchmarks.face_cues --speed-only`` with it; shipped 4.21 ms on the same machine): over
+5 ms, so the default stays one pass. Decided then, before dev was read: ``refined`` becomes an opt-in mode
+(``face_cues="refined"``) for faces the mesh sees at low resolution, whatever dev gives, and dev is read once for
+that mode (``python -m benchmarks.face_cues --cues refined``) and reported.
 """
 
 from __future__ import annotations
@@ -73,14 +81,10 @@ def mesh_pass(mesh, rgb, roi, mirror=False):
 
 
 def landmarks_roi(lm) -> tuple[float, float, float, float]:
-    """MediaPipe's face_landmarks_to_roi: bounding box of the points, turned level on 33-263, square x 1.5."""
-    a = math.atan2(lm[263, 1] - lm[33, 1], lm[263, 0] - lm[33, 0])
-    c, s = math.cos(a), math.sin(a)
-    rot = np.array([[c, s], [-s, c]])  # image -> the level frame
-    q = lm[:, :2] @ rot.T
-    lo, hi = q.min(axis=0), q.max(axis=0)
-    centre = ((lo + hi) / 2) @ rot  # back to the image
-    return float(centre[0]), float(centre[1]), float(max(hi - lo)) * 1.5, math.degrees(a)
+    """MediaPipe's face_landmarks_to_roi (:meth:`~cxsense.encoders.face.mesh.FaceMesh.roi_from_landmarks`)."""
+    from cxsense.encoders.face.mesh import FaceMesh
+
+    return FaceMesh.roi_from_landmarks(lm)
 
 
 def variant_results(pipe, rgb):

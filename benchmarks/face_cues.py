@@ -10,6 +10,7 @@ replicated) to a 384x384 RGB frame, and go through the detector (``FaceDetector.
 - ``--fit``: on FER-2013 **train** (``--per-class`` faces each of happiness, surprise, neutral), prints the anchors
   of ``cxsense.encoders.face.cues.ANCHORS`` (medians of the raw measures per class; smile's weights from a
   logistic regression happiness vs neutral) and the yaw offset (half the median of yaw + mirrored yaw).
+- ``--cues refined``: the same with ``face_cues="refined"`` (a second mesh pass on the first pass's crop).
 - Otherwise, on FER-2013 **dev**: AUC of smile (happiness vs neutral), mouth_open and brow_raise (surprise vs
   neutral); head roll under +/-15 degrees of in-plane rotation and yaw under mirroring on ``--faces`` faces;
   gaze: fast iris centres vs the iris network; face presence on the dev faces vs generated non-faces; speed.
@@ -41,13 +42,14 @@ def fer_frame(im: np.ndarray) -> np.ndarray:
 class Pipeline:
     """Detector + mesh + cues as the encoder runs them, keeping the raw geometry for the benchmark."""
 
-    def __init__(self):
+    def __init__(self, refine: bool = False):
         from cxsense.encoders.face.cue_hook import shared_mesh
         from cxsense.encoders.face.detect import FaceDetector
         from cxsense.registry import model_path
 
         self.det = FaceDetector(model_path("face-detector"))
         self.mesh = shared_mesh()
+        self.refine = refine  # face_cues="refined": a second mesh pass on the first pass's crop
 
     def run(self, rgb, iris=None):
         """(detection, mesh result with iris centres, raw geometry, cues) of the largest face, or None."""
@@ -62,7 +64,7 @@ class Pipeline:
         dets = self.det.detect(rgb)
         if not dets:
             return None
-        m = self.mesh.run(rgb, dets[0], iris=iris == "network")
+        m = self.mesh.run(rgb, dets[0], iris=iris == "network", refine=self.refine)
         if m is None:
             return None
         if iris == "fast":
@@ -168,12 +170,15 @@ def main(argv=None):
     p.add_argument("--skip-speed", action="store_true")
     p.add_argument("--skip-presence", action="store_true")
     p.add_argument("--speed-only", action="store_true", help="only the speed check (no data needed)")
+    p.add_argument("--cues", choices=("full", "refined"), default="full",
+                   help="the cue mode measured (refined: a second mesh pass; docs/cues.md)")
     a = p.parse_args(argv)
     import cv2
 
     cv2.setNumThreads(1)
     print("machine:", machine())
-    pipe = Pipeline()
+    pipe = Pipeline(refine=a.cues == "refined")
+    print("cues mode:", a.cues)
     if a.speed_only:
         from benchmarks.face_cues_checks import speed_check
 
@@ -210,7 +215,7 @@ def main(argv=None):
     res["share_gaze_on_camera_ge_0.5"] = float(np.mean(col["cue_gaze_on_camera"] >= 0.5))
     print(f"gaze_on_camera on these dev faces: median {res['gaze_on_camera_median_dev']:.3f}, share >= 0.5 "
           f"{res['share_gaze_on_camera_ge_0.5']:.3f}")
-    print("JSON " + json.dumps({"title": "face cues AUC (FER-2013 dev)", "split": desc, "n_faces": len(found),
+    print("JSON " + json.dumps({"title": "face cues AUC (FER-2013 dev)", "split": desc, "cues": a.cues, "n_faces": len(found),
                                 "n_images": len(idx), **res}))
     geometry_checks(pipe, x, y, a.faces)
     gaze_agreement(pipe, x, y, a.faces)

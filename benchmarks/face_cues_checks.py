@@ -268,8 +268,9 @@ def speed_check(pipe, repeats: int = 50):
            "iris_network_two_eyes_ms": med(iris(2), "iris_network_two_eyes"),
            "geometry_and_pose_ms": med(lambda: face_cues(mesh, frame.shape), "geometry_and_pose"),
            "cues_fast_ms": med(lambda: cues_for(frame, det, iris="fast"), "cues_fast"),
-           "cues_full_ms": med(lambda: cues_for(frame, det, iris="network"), "cues_full")}
-    for mode in ("full", "fast", "off"):
+           "cues_full_ms": med(lambda: cues_for(frame, det, iris="network"), "cues_full"),
+           "cues_refined_ms": med(lambda: cues_for(frame, det, iris="network", refine=True), "cues_refined")}
+    for mode in ("full", "refined", "fast", "off"):
         cxsense.assess(face=frame, face_cues=mode)
         res[f"assess_640x480_{mode}_ms"] = med(lambda: cxsense.assess(face=frame, face_cues=mode), f"assess_640x480_{mode}")
     res["cpu"] = cpu

@@ -283,8 +283,9 @@ def _cmd_serve(a) -> int:
 
 def _face_args(p, default=None) -> None:
     p.add_argument("--face-model", choices=list(_face_models()), default=default, help="face network (small: faster)")
-    p.add_argument("--face-cues", choices=["full", "fast", "off"], default="full",
-                   help="face mesh: confirms faces and gives the cues (fast: no iris network; off: no mesh)")
+    p.add_argument("--face-cues", choices=["full", "refined", "fast", "off"], default="full",
+                   help="face mesh: confirms faces and gives the cues (refined: a second mesh pass for small faces; "
+                        "fast: no iris network; off: no mesh)")
     p.add_argument("--face-early-exit", type=_early_exit_arg, default="auto", metavar="auto|off|THRESHOLD",
                    help="base face model: auto (the model file's setting), off, or a threshold in (0, 1]: the "
                         "stage-1 network answers alone when it is at least this sure (faster)")

@@ -59,8 +59,9 @@ class _Aliases(Mapping):
 FACE_MODELS: Mapping[str, str] = _Aliases("face")
 
 EarlyExit = Union[float, Literal["auto"], None]
-#: ``face_cues`` values: the face mesh with the iris network, the mesh alone, or no mesh.
-CUE_MODES = ("full", "fast", "off")
+#: ``face_cues`` values: the face mesh with the iris network, the same after a second mesh pass (small faces), the mesh
+#: alone, or no mesh.
+CUE_MODES = ("full", "refined", "fast", "off")
 
 
 def _check_early_exit(value: Any, parameter: str = "face_early_exit") -> EarlyExit:
@@ -125,12 +126,14 @@ class FaceOptions(_Options):
     precision : {"auto", "int8", "bf16", "fp32"}
         The network's arithmetic (see :class:`~cxsense.encoders.face.encoder.FaceEncoder`); ``"auto"`` picks the
         fastest this CPU runs with the same dev accuracy.
-    cues : {"full", "fast", "off"}
+    cues : {"full", "refined", "fast", "off"}
         The face mesh (docs/cues.md): it confirms that a detection is a face (detections it does not confirm get
         quality 0) and gives ``Assessment.cues``. ``"full"`` also runs the iris network (gaze and eye openness that
         follow the eyes, and the upper lids' raise in ``brow_raise``; about 10 ms per face), ``"fast"`` reads the
         eyes from the mesh alone (about 4 ms; eyes that close are barely seen, ``brow_raise`` reads the brows
-        alone), ``"off"`` runs no mesh: no cues and no confirmation.
+        alone), ``"off"`` runs no mesh: no cues and no confirmation. ``"refined"`` is ``"full"`` with a second mesh
+        pass on the crop the first pass's points give (MediaPipe's video crop; about 1.3 ms more per face): steadier
+        lips and brows on faces the camera sees small (docs/cues.md, "Refined").
     """
 
     model: str = "base"

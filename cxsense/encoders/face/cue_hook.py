@@ -49,22 +49,24 @@ def read_mesh(rgb: np.ndarray, det: FaceDetection | None, mode: str = "full"):
     ----------
     rgb : np.ndarray [shape=(H, W, 3)], uint8, RGB order.
     det : FaceDetection in pixels of ``rgb``, or None to take the whole image as one face crop.
-    mode : {"full", "fast"}: with or without the iris network (:class:`~cxsense.options.FaceOptions`).
+    mode : {"full", "refined", "fast"}: with the iris network, with it after a second mesh pass on the crop the
+        first pass's points give, or without it (:class:`~cxsense.options.FaceOptions`).
     """
     fm = shared_mesh()
-    network = mode == "full"
-    return fm.run(rgb, det, iris=network) if det is not None else fm.run_whole(rgb, iris=network)
+    kw = {"iris": mode != "fast", "refine": mode == "refined"}
+    return fm.run(rgb, det, **kw) if det is not None else fm.run_whole(rgb, **kw)
 
 
 def cues_of(mesh, rgb: np.ndarray, mode: str = "full") -> dict[str, float]:
     """The eight cues of a mesh from :func:`read_mesh` (``"fast"``: iris centres from the darkest eye pixels)."""
-    if mode != "full":
+    if mode == "fast":
         centres = fast_iris_centres(rgb, mesh.landmarks)
         mesh = dataclasses.replace(mesh, iris=None if centres is None else centres[:, None, :])
     return face_cues(mesh, rgb.shape)
 
 
-def cues_for(rgb: np.ndarray, det: FaceDetection | None, iris: str | None = None) -> dict[str, float] | None:
+def cues_for(rgb: np.ndarray, det: FaceDetection | None, iris: str | None = None,
+             refine: bool = False) -> dict[str, float] | None:
     """Facial cues of one face, or None when the mesh does not see a face there.
 
     Parameters
@@ -72,8 +74,10 @@ def cues_for(rgb: np.ndarray, det: FaceDetection | None, iris: str | None = None
     rgb : np.ndarray [shape=(H, W, 3)], uint8, RGB order.
     det : FaceDetection in pixels of ``rgb``, or None to take the whole image as one face crop.
     iris : {"fast", "network"} or None, how the eyes are read (None: :data:`IRIS_MODE`).
+    refine : bool, with the iris network: the ``"refined"`` mode (a second mesh pass).
     """
     mode = "full" if (IRIS_MODE if iris is None else iris) == "network" else "fast"
+    mode = "refined" if refine and mode == "full" else mode
     mesh = read_mesh(np.asarray(rgb), det, mode)
     return None if mesh is None else cues_of(mesh, np.asarray(rgb), mode)
 

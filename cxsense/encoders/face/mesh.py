@@ -152,6 +152,20 @@ class FaceMesh:
         angle = math.degrees(math.atan2(float(k1[1] - k0[1]), float(k1[0] - k0[0])))
         return x + w / 2, y + h / 2, max(w, h) * _ROI_SCALE, angle
 
+    @staticmethod
+    def roi_from_landmarks(landmarks) -> tuple[float, float, float, float]:
+        """MediaPipe's face crop from a face's own points (``face_landmarks_to_roi``, as in its video graph):
+        (cx, cy, side, angle in degrees) of a square 1.5 times the longer side of the points' bounding box, about
+        its centre, turned so that the eye corners 33 and 263 lie level."""
+        lm = np.asarray(landmarks, np.float64)
+        a = math.atan2(lm[263, 1] - lm[33, 1], lm[263, 0] - lm[33, 0])
+        c, s = math.cos(a), math.sin(a)
+        rot = np.array([[c, s], [-s, c]])  # image -> the level frame
+        q = lm[:, :2] @ rot.T
+        lo, hi = q.min(axis=0), q.max(axis=0)
+        centre = ((lo + hi) / 2) @ rot  # back to the image
+        return float(centre[0]), float(centre[1]), float(max(hi - lo)) * _ROI_SCALE, math.degrees(a)
+
     def _mesh_pass(self, rgb: np.ndarray, roi) -> tuple[np.ndarray, float]:
         cx, cy, side, angle = roi
         m = _roi_matrix(cx, cy, side, math.radians(angle), MESH_INPUT)
@@ -220,7 +234,7 @@ class FaceMesh:
         return self.presence(rgb, det) >= threshold
 
     def run(self, rgb: np.ndarray, det: FaceDetection, *, iris: bool = True,
-            min_presence: float = PRESENCE_THRESHOLD) -> MeshResult | None:
+            min_presence: float = PRESENCE_THRESHOLD, refine: bool = False) -> MeshResult | None:
         """468 landmarks, face presence and iris points of one detected face.
 
         Parameters
@@ -229,6 +243,9 @@ class FaceMesh:
         det : FaceDetection, in pixels of ``rgb``.
         iris : bool, run the iris network on both eyes (default True).
         min_presence : float in [0, 1], below this face-presence probability the answer is None.
+        refine : bool, a second mesh pass on the crop that the first pass's points give
+            (:meth:`roi_from_landmarks`) replaces the first's points; about 1.3 ms more. On FER-2013's 48-pixel
+            faces it steadies the lips (docs/cues.md, ``face_cues="refined"``). The presence is the first pass's.
 
         Returns
         -------
@@ -243,6 +260,12 @@ class FaceMesh:
         lm, presence = self._mesh_pass(rgb, roi)
         if presence < min_presence or not np.all(np.isfinite(lm)):
             return None
+        if refine:
+            roi2 = self.roi_from_landmarks(lm)
+            if roi2[2] >= 4:
+                lm2 = self._mesh_pass(rgb, roi2)[0]
+                if np.all(np.isfinite(lm2)):
+                    lm, roi = lm2, roi2
         irs, lids = self._iris_pass(rgb, lm) if iris else (None, None)
         return MeshResult(landmarks=lm, presence=float(presence), iris=irs, eyelids=lids, roi=roi)
 
