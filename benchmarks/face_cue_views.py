@@ -1,6 +1,10 @@
 """A fourth family of `mouth_open` candidates: more than one mesh pass over the same face (docs/cues.md).
 
-    OMP_NUM_THREADS=1 python -m benchmarks.face_cue_views [train|dev] [--per-class 1500]
+    OMP_NUM_THREADS=1 python -m benchmarks.face_cue_views [train|dev] [--per-class 1500] [--crop-stats]
+
+``--crop-stats`` (train only) prints how far MediaPipe's landmark crop lies from the detector's crop, and how far a
+third pass moves it again: medians and interquartile ranges of the side ratio, the centre shift (x, y, in crop sides)
+and the angle difference.
 
 Written down before any AUC of these was computed (2026-12-05, second session of the day). The first three
 families changed the measure or the framing; these keep the shipped measures and framing and change how many times
@@ -113,12 +117,49 @@ def variant_results(pipe, rgb):
     return out
 
 
+def crop_stats(a):
+    """Detector crop -> landmark crop -> the landmark crop of the second pass: how much each step moves it."""
+    from cxsense.encoders.face.mesh import PRESENCE_THRESHOLD
+
+    print("machine:", machine())
+    x, y, desc = load_fer(data_root(a.data), "train")
+    idx = _sample(y, a.per_class)
+    pipe = Pipeline()
+
+    def step(r0, r1):
+        return [r1[2] / r0[2], (r1[0] - r0[0]) / r0[2], (r1[1] - r0[1]) / r0[2], r1[3] - r0[3]]
+
+    rows = []
+    for i in idx:
+        rgb = fer_frame(x[i])
+        dets = pipe.det.detect(rgb)
+        if not dets:
+            continue
+        r0 = pipe.mesh.roi(dets[0])
+        lm0, pr = mesh_pass(pipe.mesh, rgb, r0)
+        if pr < PRESENCE_THRESHOLD:
+            continue
+        r1 = landmarks_roi(lm0)
+        r2 = landmarks_roi(mesh_pass(pipe.mesh, rgb, r1)[0])
+        rows.append(step(r0, r1) + step(r1, r2))
+    s = np.array(rows)
+    print(f"split: FER-2013 train ({desc}); faces {len(idx)}; read {len(s)}")
+    names = ("side ratio", "centre x / side", "centre y / side", "angle (degrees)")
+    for j, what in enumerate(("detector crop -> landmark crop", "landmark crop -> the next landmark crop")):
+        q = np.percentile(s[:, 4 * j:4 * j + 4], [25, 50, 75], axis=0)
+        print(f"  {what}: " + "; ".join(f"{n} median {q[1, k]:+.3f}, IQR {q[2, k] - q[0, k]:.3f}"
+                                         for k, n in enumerate(names)))
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("split", nargs="?", default="train", choices=("train", "dev"))
     p.add_argument("--data", default=None)
     p.add_argument("--per-class", type=int, default=1500, help="train faces per class (dev: all)")
+    p.add_argument("--crop-stats", action="store_true", help="crop differences instead of AUCs (train)")
     a = p.parse_args(argv)
+    if a.crop_stats:
+        return crop_stats(a)
     print("machine:", machine())
     x, y, desc = load_fer(data_root(a.data), a.split)
     idx = _sample(y, a.per_class if a.split == "train" else None)

@@ -228,3 +228,55 @@ def test_mouth_open_reads_the_lips_height_relative_to_the_mouth_width(parts, fac
     assert opened["mouth_aperture"] > g["mouth_aperture"] + 0.1
     assert face_cues(dataclasses.replace(m, landmarks=lm), face_rgb.shape)["mouth_open"] > \
         face_cues(m, face_rgb.shape)["mouth_open"]
+
+
+def test_roi_from_landmarks_has_known_answers():
+    from cxsense.encoders.face.cues import canonical_geometry
+    from cxsense.encoders.face.mesh import FaceMesh
+
+    g = canonical_geometry().astype(np.float64)[:, :2] * 10.0  # cm -> a face about 155 px wide
+    w, h = np.ptp(g, axis=0)
+    for angle in (0.0, 20.0, -35.0):
+        t = math.radians(angle)
+        rot = np.array([[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]])
+        pts = g @ rot.T + [320.0, 240.0]
+        cx, cy, side, a = FaceMesh.roi_from_landmarks(pts)
+        # the canonical face is symmetric about x = 0, so the box's centre maps to (320, 240 + its y middle)
+        mid = rot @ np.array([0.0, (g[:, 1].max() + g[:, 1].min()) / 2])
+        assert abs(cx - 320.0 - mid[0]) < 1e-6 and abs(cy - 240.0 - mid[1]) < 1e-6
+        assert abs(side - 1.5 * max(w, h)) < 1e-6 and abs(a - angle) < 1e-6
+
+
+def test_refined_mode_runs_a_second_pass_that_settles_and_keeps_the_cues(parts, face_rgb):
+    from cxsense.encoders.face.cue_hook import cues_for, read_mesh
+
+    det, mesh = parts
+    d = det.detect(face_rgb)[0]
+    one, two = read_mesh(face_rgb, d, "full"), read_mesh(face_rgb, d, "refined")
+    assert one.roi == mesh.roi(d) and two.roi != one.roi and two.presence == one.presence
+    assert two.iris is not None and two.eyelids is not None
+    # the second crop is the first's points' crop; a third would move it little (the crop has settled)
+    assert two.roi == pytest.approx(mesh.roi_from_landmarks(one.landmarks))
+    cx, cy, side, _ = mesh.roi_from_landmarks(two.landmarks)
+    assert abs(side / two.roi[2] - 1) < 0.05 and math.hypot(cx - two.roi[0], cy - two.roi[1]) < 0.05 * side
+    a, b = cues_for(face_rgb, d), cues_for(face_rgb, d, refine=True)
+    assert tuple(b) == CUE_NAMES and a != b
+    for k in ("mouth_open", "smile", "brow_raise", "eyes_open", "gaze_on_camera"):
+        assert 0.0 <= b[k] <= 1.0 and abs(a[k] - b[k]) < 0.15, k
+    for k in ("head_yaw", "head_pitch", "head_roll"):
+        assert abs(a[k] - b[k]) < 5, k
+    # the known answer of the mouth warped open holds in this mode too
+    from cxsense.encoders.face.synthetic import open_mouth
+
+    lm = one.landmarks
+    iod = float(np.linalg.norm(lm[[33, 133], :2].mean(0) - lm[[362, 263], :2].mean(0)))
+    opened = open_mouth(face_rgb, lm, 0.25 * iod)
+    c = cues_for(opened, det.detect(opened)[0], refine=True)
+    assert b["mouth_open"] < 0.3 and c["mouth_open"] > 0.7
+
+
+def test_refined_mode_through_assess_and_a_wrong_mode_names_the_choices(face_path):
+    a = cxsense.assess(face=face_path, face_cues="refined")
+    assert tuple(a.cues) == CUE_NAMES and a.emotion == cxsense.assess(face=face_path).emotion
+    with pytest.raises(cxsense.InputError, match="refined"):
+        cxsense.assess(face=face_path, face_cues="precise")
