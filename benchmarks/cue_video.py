@@ -1,6 +1,7 @@
 """Jaw-drop timing on a benchmark video made from real faces with a synthetic expression change.
 
     OMP_NUM_THREADS=1 python -m benchmarks.cue_video [--data DIR] [--people 10] [--offset 0] [--fps 10] [--out VIDEO.mp4]
+                                                     [--face-cues full|refined]
 
 What the video shows (honestly): FER-2013 has no person ids, so no real "same person, neutral then surprised"
 pairs exist in it. Each clip takes one FER-2013 **dev** face labelled neutral (bicubic to 192x192, replicated border
@@ -18,7 +19,13 @@ neutral-only clips (floor: none). ``--controls`` adds per face the mouth opening
 issue's definition only where the expression network reads surprise) and speech-like mouth movement (syllables at
 3-5 Hz, 0.1-0.35 IOD: talking, 2 s of silence, talking again; right answer: no jaw drop); ``--timelines FILE`` saves
 every clip's timeline (pickle) so that rules can be compared on the same frames (docs/cues.md, "Fourth rule" and
-"Fifth rule"). ``--out`` also writes the clips as one video (PyAV) for sessions to read later.
+"Fifth rule"). ``--out`` also writes the clips as one video (PyAV) for sessions to read later. ``--face-cues``: the
+cue mode every frame is assessed with (default ``full``; ``refined``: a second mesh pass, docs/cues.md).
+
+Plan written before the first run with ``refined`` (2026-12-05): both modes run once on the 131st-160th faces
+(``--controls --offset 130 --people 30``), the sixth rule unchanged, reported whatever they give. docs/cues.md
+recommends ``refined`` for jaw-drop work only if it finds at least 3 more changes than ``full`` with no event in
+neutral-only clips, no extra event and no more speech-like events; no default changes either way.
 """
 
 from __future__ import annotations
@@ -69,7 +76,7 @@ def clip(face_rgb, lm, iod, fps, change, seed: int):
     return frames, HOLD + RAMP / 2
 
 
-def timeline(frames, fps):
+def timeline(frames, fps, face_cues="full"):
     import pandas as pd
 
     import cxsense
@@ -78,7 +85,7 @@ def timeline(frames, fps):
     for i, f in enumerate(frames):
         row = {"time": i / fps}
         try:
-            a = cxsense.assess(face=f)
+            a = cxsense.assess(face=f, face_cues=face_cues)
             row.update(a.cues or {})
             row["surprise"] = a.probabilities["surprise"]
         except cxsense.NoSignalError:
@@ -107,6 +114,7 @@ def main(argv=None):
                    help="also per face: the mouth opening without the brows, and speech-like mouth movement (3-5 Hz, "
                         "talk / 2 s silence / talk; right answer: no jaw_drop)")
     p.add_argument("--timelines", default=None, help="also save every clip's timeline (pickle) for rule analysis")
+    p.add_argument("--face-cues", choices=("full", "refined"), default="full", help="the cue mode of every frame")
     a = p.parse_args(argv)
     cv2.setNumThreads(1)
     x, y, desc = load_fer(data_root(a.data), "dev")
@@ -130,7 +138,7 @@ def main(argv=None):
         row = {"clip": name}
         for change in (True, False) + (("mouth_only", "speech") if a.controls else ()):
             frames, t_change = clip(f, lm, iod, a.fps, change, seed=k)
-            tl = timeline(frames, a.fps)
+            tl = timeline(frames, a.fps, a.face_cues)
             saved[(name, str(change))] = tl
             ev = jaw_drop_events(tl)
             if isinstance(change, str):
@@ -154,7 +162,8 @@ def main(argv=None):
     lat = [min(r["onsets_minus_change_s"], key=abs) for r in results if r["onsets_minus_change_s"]]
     print(f"split: {desc} (neutral faces, skipping the first {a.offset} found)"
           f"{'' if a.offset else ' and the shipped portrait'}; {len(results)} clips at {a.fps} fps, change = "
-          f"synthetic warp (mouth +0.35 IOD, brows +0.15 IOD over {RAMP} s); machine: {machine()}")
+          f"synthetic warp (mouth +0.35 IOD, brows +0.15 IOD over {RAMP} s); face_cues={a.face_cues}; "
+          f"machine: {machine()}")
     print(f"jaw_drop within 1 s of the change: {hits} of {len(results)}; events in neutral-only clips or extra: "
           f"{false}; onset minus change midpoint: median {np.median(lat) if lat else float('nan'):+.2f} s")
     controls = {c: sum(r.get(f"events_in_{c}", 0) for r in results) for c in ("mouth_only", "speech")}
