@@ -1,12 +1,14 @@
 """Jaw-drop rules compared on the same frames: timelines saved by ``benchmarks.cue_video --timelines``.
 
     python -m benchmarks.cue_rules TL.pkl [TL2.pkl ...] [--rev 5974cb0 --rev 1725689] [--every 2]
+                                   [--params '{"open_rest_rise": 3.0}' ...]
 
 Each rule is :func:`cxsense.session.cue_events.jaw_drop_events` as in this tree ("tree") or as in a git revision
 (``--rev``: the file at that commit, loaded apart; 5974cb0 is the third rule, 1725689 the fourth). ``--every 2`` keeps
 every second frame (10 -> 5 frames per second, the session pipeline's default step). Per file and rule: hits within
 1 s of the change, events in neutral-only, mouth-only and speech-like clips, extra events, and the onset minus the
-change's midpoint (docs/cues.md, "Session events"). The split and faces are those of the ``cue_video`` run that saved
+change's midpoint (docs/cues.md, "Session events"). ``--params JSON`` (repeatable) adds this tree's rule with
+those keyword arguments (candidates). Over all files, the score is hits minus speech-like events. The split and faces are those of the ``cue_video`` run that saved
 the file (its log says which).
 """
 
@@ -62,8 +64,13 @@ def main(argv=None):
     p.add_argument("timelines", nargs="+", help="pickles written by benchmarks.cue_video --timelines")
     p.add_argument("--rev", action="append", default=[], help="also the rule at this git revision (repeatable)")
     p.add_argument("--every", type=int, default=1, help="keep every N-th frame (2: 10 -> 5 frames per second)")
+    p.add_argument("--params", action="append", default=[], help="also this tree's rule with these keyword "
+                   "arguments (a JSON object; repeatable)")
     a = p.parse_args(argv)
-    rules = [(f"rev {r}", rule_at(r)) for r in a.rev] + [("tree", jaw_drop_events)]
+    import functools
+
+    rules = ([(f"rev {r}", rule_at(r)) for r in a.rev] + [("tree", jaw_drop_events)]
+             + [(f"tree {q}", functools.partial(jaw_drop_events, **json.loads(q))) for q in a.params])
     print(f"timelines from benchmarks.cue_video --timelines: {', '.join(a.timelines)}; every {a.every} frame(s); "
           f"machine: {machine()}")
     results = []
@@ -76,6 +83,12 @@ def main(argv=None):
             print(f"{path} {label}: {r['hits']} of {r['clips']} within 1 s; neutral-only {r['neutral_only']}, extra "
                   f"{r['extra']}, mouth-only {r['mouth_only']}, speech-like {r['speech']}; onset median "
                   f"{r['onset_median_s']} s, range {r['onset_range_s']}; missed {r['missed']}")
+    for label, _ in rules:
+        rs = [r for r in results if r["rule"] == label]
+        tot = {k: sum(r[k] for r in rs) for k in ("hits", "clips", "neutral_only", "extra", "mouth_only", "speech")}
+        print(f"all files, {label}: {tot['hits']} of {tot['clips']} within 1 s; neutral-only {tot['neutral_only']}, "
+              f"extra {tot['extra']}, mouth-only {tot['mouth_only']}, speech-like {tot['speech']}; "
+              f"score {tot['hits'] - tot['speech']}")
     print("JSON " + json.dumps({"title": "jaw_drop rules on saved cue_video timelines", "every": a.every,
                                 "results": [{k: v for k, v in r.items() if k != "missed"} for r in results]}))
 

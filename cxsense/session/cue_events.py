@@ -168,7 +168,7 @@ def jaw_drop_events(timeline, high: float = 0.7, min_rise: float = 0.4, max_befo
                     max_rise: float = 1.0, hold: float = 1.0, min_surprise: float = 0.3, min_brow: float = 0.5,
                     min_brow_rise: float = 0.1, brow_rise_sigmas: float = 4.0, min_eye_rise: float = 0.2,
                     rest: float = 2.0, rearm: float = 0.3, max_gap: float = 1.0, max_closed: int = 1,
-                    min_open: float = 0.5):
+                    min_open: float = 0.5, open_rest_rise: float | None = None, open_rest_sigmas: float = 0.0):
     """``jaw_drop`` events (module docstring). Needs ``time`` and ``mouth_open``; reads ``surprise``,
     ``brow_raise`` and ``eyes_open`` where present (without any of them, no rise qualifies). The thresholds were set
     on the jaw-drop clips and controls of ``benchmarks/cue_video.py`` (docs/cues.md, "Session events").
@@ -184,11 +184,8 @@ def jaw_drop_events(timeline, high: float = 0.7, min_rise: float = 0.4, max_befo
         for a, b in _segments(t, max_gap):
             tt, xx = t[a:b], x[a:b]
             ss, bb, ee = ((None if c is None else c[a:b]) for c in (sur, br, eye))
-            last = -1
-            for j, i in _opening_rises(tt, xx, high, min_rise, max_before, max_rise, rearm):
-                if j < last or not _rests_then_holds(tt, xx, j, i, max_before, rest, hold, max_closed, min_rise,
-                                                     min_open):
-                    continue  # the same opening seen again, a mouth that was open already, or one that shut again
+
+            def evidence(j, i):
                 win = (tt >= tt[i] - 0.5) & (tt <= tt[i] + max_rise)
                 pre = (tt >= tt[j] - rest) & (tt <= tt[j])
                 ok = ss is not None and _crosses(ss, win, pre, min_surprise)
@@ -198,17 +195,65 @@ def jaw_drop_events(timeline, high: float = 0.7, min_rise: float = 0.4, max_befo
                         min_brow_rise, max(min_brow_rise / 2, brow_rise_sigmas * noise))
                 if ee is not None and not ok:
                     ok = _median_rise(tt, ee, j, i, rest, max_rise)[0] >= min_eye_rise
-                if not ok:
-                    continue
-                half = (xx[j] + xx[i]) / 2
-                k = next(k for k in range(j + 1, i + 1) if xx[k] >= half)
-                last = i
+                return ok
+
+            def event(scale, j, i):
+                half = (scale[j] + scale[i]) / 2
+                k = next(k for k in range(j + 1, i + 1) if scale[k] >= half)
                 later = np.flatnonzero((tt >= tt[i]) & (tt <= tt[i] + max_rise))
                 p = int(later[np.argmax(xx[later])])
-                out.append({"time": _crossing(tt, xx, k, half), "person": person, "kind": "jaw_drop",
-                            "signal": "mouth_open", "strength": float(xx[p] - xx[j]), "peak_time": float(tt[p]),
-                            "peak_value": float(xx[p])})
+                return {"time": _crossing(tt, scale, k, half), "person": person, "kind": "jaw_drop",
+                        "signal": "mouth_open", "strength": float(xx[p] - xx[j]), "peak_time": float(tt[p]),
+                        "peak_value": float(xx[p])}
+
+            last, found = -1, []
+            for j, i in _opening_rises(tt, xx, high, min_rise, max_before, max_rise, rearm):
+                if j < last or not _rests_then_holds(tt, xx, j, i, max_before, rest, hold, max_closed, min_rise,
+                                                     min_open):
+                    continue  # the same opening seen again, a mouth that was open already, or one that shut again
+                if evidence(j, i):
+                    last = i
+                    found.append(event(xx, j, i))
+            if open_rest_rise is not None:
+                found += _open_rest_drops(tt, xx, open_rest_rise, open_rest_sigmas, max_before, max_rise, rest, hold,
+                                          max_closed, rearm, evidence, event, [e["time"] for e in found])
+            out += found
     return _frame(out)
+
+
+def _logit(x):
+    x = np.clip(np.asarray(x, float), 1e-6, 1 - 1e-6)
+    return np.log(x / (1 - x))
+
+
+def _open_rest_drops(tt, xx, rise, sigmas, max_before, max_rise, rest, hold, max_closed, rearm, evidence, event,
+                     taken):
+    """Jaw drops from a mouth that rests open (median of the ``rest`` before above ``max_before``, where the
+    ``mouth_open`` scale leaves no room to rise): the same tests on the logit of ``mouth_open`` (the aperture on its
+    own linear scale, :data:`cxsense.encoders.face.cues.ANCHORS`), a rise of at least ``rise`` logits and at least
+    ``sigmas`` times the resting stretch's robust spread, held as in :func:`_rests_then_holds`."""
+    zz, out, last = _logit(xx), [], -1
+    for j, i in _opening_rises(tt, zz, float(_logit(0.7)), rise, np.inf, max_rise, rearm):
+        before = (tt >= tt[j] - rest) & (tt <= tt[j])
+        if j < last or tt[j] - tt[before][0] < rest / 2 - 1e-9 or np.median(xx[before]) <= max_before:
+            continue
+        zr = zz[before]
+        if zz[i] - zz[j] < sigmas * 1.4826 * float(np.median(np.abs(zr - np.median(zr)))):
+            continue
+        if hold > 0:
+            after = (tt >= tt[i]) & (tt <= tt[i] + hold + 1e-9)
+            shut = zz[j] + rise / 2
+            if (tt[after][-1] - tt[i] < 0.8 * hold - 1e-9 or float(np.median(zz[after])) < shut
+                    or int(np.sum(zz[after] <= shut)) > max_closed):
+                continue
+        if not evidence(j, i):
+            continue
+        e = event(zz, j, i)
+        if any(abs(e["time"] - t0) <= max_rise for t0 in taken):
+            continue
+        last = i
+        out.append(e)
+    return out
 
 
 def _crosses(v, win, pre, level) -> bool:
