@@ -191,3 +191,39 @@ def test_jaw_drop_evidence_must_be_crossed_and_lips_may_rest_parted():
     assert len(ev) == 1 and abs(ev["time"].iloc[0] - 5.1) < 0.15
     wide = _step(t, 5.0, 0.7, 1.0, ramp=0.2)
     assert len(jaw_drop_events(_timeline(t, mouth_open=wide, surprise=rising, brow_raise=flat))) == 0
+
+
+def _sig(z):
+    return 1 / (1 + np.exp(-np.asarray(z, float)))
+
+
+def test_jaw_drop_from_a_mouth_that_rests_open_needs_the_open_rest_path():
+    t = np.arange(0, 12, 0.1)
+    rng = np.random.default_rng(0)
+    z = _step(t, 5.0, 1.4, 6.0, ramp=0.3) + rng.normal(0, 0.15, len(t))  # rests at 0.80, opens to 0.998
+    surprise = np.where(t > 5.1, 0.7, 0.05)
+    tl = _timeline(t, mouth_open=_sig(z), surprise=surprise)
+    assert len(jaw_drop_events(tl)) == 0  # the sixth rule: a mouth resting above 0.65 is refused
+    ev = jaw_drop_events(tl, open_rest_rise=3.0)
+    assert list(ev["kind"]) == ["jaw_drop"] and abs(ev["time"].iloc[0] - 5.15) < 0.15
+    assert ev["strength"].iloc[0] == pytest.approx(float(_sig(6.0) - _sig(1.4)), abs=0.05)
+    # the same rise without surprise, brows or eyes is no jaw drop; nor is a rise of 2 logits
+    assert len(jaw_drop_events(tl.assign(surprise=0.05), open_rest_rise=3.0)) == 0
+    small = _timeline(t, mouth_open=_sig(_step(t, 5.0, 1.4, 3.4, ramp=0.3)), surprise=surprise)
+    assert len(jaw_drop_events(small, open_rest_rise=3.0)) == 0
+    # a closed-rest jaw drop is found once, by the sixth rule's path, not again by the open-rest one
+    closed = _timeline(t, mouth_open=_sig(_step(t, 5.0, -3.0, 4.0, ramp=0.3)), surprise=surprise)
+    assert len(jaw_drop_events(closed, open_rest_rise=3.0)) == len(jaw_drop_events(closed)) == 1
+
+
+def test_open_rest_path_refuses_syllables_and_a_wandering_rest():
+    t = np.arange(0, 12, 0.1)
+    surprise = np.where(t > 5.1, 0.7, 0.05)
+    # talking from an open rest: the mouth closes back 4 times a second
+    talk = 1.4 + np.where(t >= 5.0, 5.0 * np.abs(np.sin(np.pi * 4.0 * (t - 5.0))), 0.0)
+    assert len(jaw_drop_events(_timeline(t, mouth_open=_sig(talk), surprise=surprise), open_rest_rise=3.0)) == 0
+    # a rest that wanders by +/-1.5 logits (robust spread 1.43): a rise of 5.1 from its low is under 4 spreads
+    wander = np.where(t < 5.0, 1.4 + 1.5 * np.sin(np.pi * 1.3 * t), 5.0)
+    tl = _timeline(t, mouth_open=_sig(wander), surprise=surprise)
+    assert len(jaw_drop_events(tl, open_rest_rise=3.0)) == 1
+    assert len(jaw_drop_events(tl, open_rest_rise=3.0, open_rest_sigmas=4.0)) == 0

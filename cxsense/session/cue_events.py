@@ -24,7 +24,10 @@ read, ``strength`` the rise or the duration, ``peak_time``/``peak_value`` the pe
   least half of ``min_brow_rise``), or ``eyes_open`` rises the same way by ``min_eye_rise`` (0.2: the upper lids'
   raise of surprise, FACS AU5). The onset is the time ``mouth_open`` crosses half way (interpolated between
   samples). A new event needs the mouth to close again, to within ``min_rise / 2`` of where it rose from, for
-  ``rearm`` (0.3 s).
+  ``rearm`` (0.3 s). ``open_rest_rise`` (logits; None, the default, turns it off) adds a path for mouths that rest
+  open (resting median above ``max_before``), where the [0, 1] scale saturates: the same tests on the logit of
+  ``mouth_open``, a rise of at least ``open_rest_rise`` and at least ``open_rest_sigmas`` times the rest's robust
+  spread (docs/cues.md, "Session events").
 - ``smile_onset``: ``smile`` rises from at most 0.3 to at least 0.6 within 3 s; onset at the half-way crossing.
 - ``looked_away``: after at least one attentive sample, the face stays inattentive (``gaze_on_camera`` < 0.5 or
   ``|head_yaw|`` >= 30 degrees) for at least ``min_duration`` (1.0 s); ``time`` is its start, ``peak_time`` its
