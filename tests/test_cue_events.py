@@ -178,7 +178,8 @@ def test_jaw_drop_evidence_must_be_crossed_and_lips_may_rest_parted():
     """Surprise (>= 0.3) and raised brows (>= 0.5) count only where the face's own resting median is below that
     level: a face whose brows rest at 0.7 and whose surprise rests at 0.35 gives no jaw drop when only its mouth
     opens, and one when its surprise rises from 0.02. A face resting with parted lips (0.6) opening to 1.0 gives one;
-    a mouth resting at 0.7 does not (above the 0.65 rest limit)."""
+    a mouth resting at 0.7 does not by the sixth rule's path (above its 0.65 rest limit) but does by the open-rest
+    path (0.7 -> 1.0 is a rise of over 3 logits from a still rest)."""
     t = np.arange(0, 10, 0.1)
     mouth = _step(t, 5.0, 0.05, 0.95, ramp=0.2)
     high_brows, flat = np.full_like(t, 0.7), np.full_like(t, 0.1)
@@ -189,8 +190,8 @@ def test_jaw_drop_evidence_must_be_crossed_and_lips_may_rest_parted():
     parted = _step(t, 5.0, 0.6, 1.0, ramp=0.2)
     ev = jaw_drop_events(_timeline(t, mouth_open=parted, surprise=rising, brow_raise=flat))
     assert len(ev) == 1 and abs(ev["time"].iloc[0] - 5.1) < 0.15
-    wide = _step(t, 5.0, 0.7, 1.0, ramp=0.2)
-    assert len(jaw_drop_events(_timeline(t, mouth_open=wide, surprise=rising, brow_raise=flat))) == 0
+    wide = _timeline(t, mouth_open=_step(t, 5.0, 0.7, 1.0, ramp=0.2), surprise=rising, brow_raise=flat)
+    assert len(jaw_drop_events(wide, open_rest_rise=None)) == 0 and len(jaw_drop_events(wide)) == 1
 
 
 def _sig(z):
@@ -203,8 +204,8 @@ def test_jaw_drop_from_a_mouth_that_rests_open_needs_the_open_rest_path():
     z = _step(t, 5.0, 1.4, 6.0, ramp=0.3) + rng.normal(0, 0.15, len(t))  # rests at 0.80, opens to 0.998
     surprise = np.where(t > 5.1, 0.7, 0.05)
     tl = _timeline(t, mouth_open=_sig(z), surprise=surprise)
-    assert len(jaw_drop_events(tl)) == 0  # the sixth rule: a mouth resting above 0.65 is refused
-    ev = jaw_drop_events(tl, open_rest_rise=3.0)
+    assert len(jaw_drop_events(tl, open_rest_rise=None)) == 0  # the sixth rule: a mouth resting above 0.65 is refused
+    ev = jaw_drop_events(tl)  # the seventh rule's defaults: a rise of 3 logits and 4 resting spreads
     assert list(ev["kind"]) == ["jaw_drop"] and abs(ev["time"].iloc[0] - 5.15) < 0.15
     assert ev["strength"].iloc[0] == pytest.approx(float(_sig(6.0) - _sig(1.4)), abs=0.05)
     # the same rise without surprise, brows or eyes is no jaw drop; nor is a rise of 2 logits
@@ -213,7 +214,7 @@ def test_jaw_drop_from_a_mouth_that_rests_open_needs_the_open_rest_path():
     assert len(jaw_drop_events(small, open_rest_rise=3.0)) == 0
     # a closed-rest jaw drop is found once, by the sixth rule's path, not again by the open-rest one
     closed = _timeline(t, mouth_open=_sig(_step(t, 5.0, -3.0, 4.0, ramp=0.3)), surprise=surprise)
-    assert len(jaw_drop_events(closed, open_rest_rise=3.0)) == len(jaw_drop_events(closed)) == 1
+    assert len(jaw_drop_events(closed)) == len(jaw_drop_events(closed, open_rest_rise=None)) == 1
 
 
 def test_open_rest_path_refuses_syllables_and_a_wandering_rest():
@@ -221,9 +222,9 @@ def test_open_rest_path_refuses_syllables_and_a_wandering_rest():
     surprise = np.where(t > 5.1, 0.7, 0.05)
     # talking from an open rest: the mouth closes back 4 times a second
     talk = 1.4 + np.where(t >= 5.0, 5.0 * np.abs(np.sin(np.pi * 4.0 * (t - 5.0))), 0.0)
-    assert len(jaw_drop_events(_timeline(t, mouth_open=_sig(talk), surprise=surprise), open_rest_rise=3.0)) == 0
-    # a rest that wanders by +/-1.5 logits (robust spread 1.43): a rise of 5.1 from its low is under 4 spreads
-    wander = np.where(t < 5.0, 1.4 + 1.5 * np.sin(np.pi * 1.3 * t), 5.0)
+    assert len(jaw_drop_events(_timeline(t, mouth_open=_sig(talk), surprise=surprise))) == 0
+    # a rest that wanders by +/-1 logit (robust spread about 0.95): a rise of 3.5 from its low is under 4 spreads
+    wander = np.where(t < 5.0, 1.4 + 1.0 * np.sin(np.pi * 1.3 * t), 3.9)
     tl = _timeline(t, mouth_open=_sig(wander), surprise=surprise)
-    assert len(jaw_drop_events(tl, open_rest_rise=3.0)) == 1
-    assert len(jaw_drop_events(tl, open_rest_rise=3.0, open_rest_sigmas=4.0)) == 0
+    assert len(jaw_drop_events(tl, open_rest_sigmas=0.0)) == 1
+    assert len(jaw_drop_events(tl)) == 0

@@ -24,10 +24,10 @@ read, ``strength`` the rise or the duration, ``peak_time``/``peak_value`` the pe
   least half of ``min_brow_rise``), or ``eyes_open`` rises the same way by ``min_eye_rise`` (0.2: the upper lids'
   raise of surprise, FACS AU5). The onset is the time ``mouth_open`` crosses half way (interpolated between
   samples). A new event needs the mouth to close again, to within ``min_rise / 2`` of where it rose from, for
-  ``rearm`` (0.3 s). ``open_rest_rise`` (logits; None, the default, turns it off) adds a path for mouths that rest
-  open (resting median above ``max_before``), where the [0, 1] scale saturates: the same tests on the logit of
-  ``mouth_open``, a rise of at least ``open_rest_rise`` and at least ``open_rest_sigmas`` times the rest's robust
-  spread (docs/cues.md, "Session events").
+  ``rearm`` (0.3 s). A second path (the seventh rule) takes mouths that rest open (resting median above
+  ``max_before``), where the [0, 1] scale saturates: the same tests on the logit of ``mouth_open``, a rise of at
+  least ``open_rest_rise`` (3) logits and at least ``open_rest_sigmas`` (4) times the rest's robust spread
+  (1.4826 x MAD of the logit); ``open_rest_rise=None`` turns it off (docs/cues.md, "Session events").
 - ``smile_onset``: ``smile`` rises from at most 0.3 to at least 0.6 within 3 s; onset at the half-way crossing.
 - ``looked_away``: after at least one attentive sample, the face stays inattentive (``gaze_on_camera`` < 0.5 or
   ``|head_yaw|`` >= 30 degrees) for at least ``min_duration`` (1.0 s); ``time`` is its start, ``peak_time`` its
@@ -171,7 +171,7 @@ def jaw_drop_events(timeline, high: float = 0.7, min_rise: float = 0.4, max_befo
                     max_rise: float = 1.0, hold: float = 1.0, min_surprise: float = 0.3, min_brow: float = 0.5,
                     min_brow_rise: float = 0.1, brow_rise_sigmas: float = 4.0, min_eye_rise: float = 0.2,
                     rest: float = 2.0, rearm: float = 0.3, max_gap: float = 1.0, max_closed: int = 1,
-                    min_open: float = 0.5, open_rest_rise: float | None = None, open_rest_sigmas: float = 0.0):
+                    min_open: float = 0.5, open_rest_rise: float | None = 3.0, open_rest_sigmas: float = 4.0):
     """``jaw_drop`` events (module docstring). Needs ``time`` and ``mouth_open``; reads ``surprise``,
     ``brow_raise`` and ``eyes_open`` where present (without any of them, no rise qualifies). The thresholds were set
     on the jaw-drop clips and controls of ``benchmarks/cue_video.py`` (docs/cues.md, "Session events").
@@ -234,13 +234,16 @@ def _open_rest_drops(tt, xx, rise, sigmas, max_before, max_rise, rest, hold, max
     """Jaw drops from a mouth that rests open (median of the ``rest`` before above ``max_before``, where the
     ``mouth_open`` scale leaves no room to rise): the same tests on the logit of ``mouth_open`` (the aperture on its
     own linear scale, :data:`cxsense.encoders.face.cues.ANCHORS`), a rise of at least ``rise`` logits and at least
-    ``sigmas`` times the resting stretch's robust spread, held as in :func:`_rests_then_holds`."""
+    ``sigmas`` times the resting stretch's robust spread, from a low within ``rise / 2`` of the rest's median (not a
+    one-sample dip of a mouth held open), held as in :func:`_rests_then_holds`."""
     zz, out, last = _logit(xx), [], -1
     for j, i in _opening_rises(tt, zz, float(_logit(0.7)), rise, np.inf, max_rise, rearm):
         before = (tt >= tt[j] - rest) & (tt <= tt[j])
         if j < last or tt[j] - tt[before][0] < rest / 2 - 1e-9 or np.median(xx[before]) <= max_before:
             continue
         zr = zz[before]
+        if np.median(zr) > zz[j] + rise / 2:  # a dip of a mouth held open, not a rest it rises from
+            continue
         if zz[i] - zz[j] < sigmas * 1.4826 * float(np.median(np.abs(zr - np.median(zr)))):
             continue
         if hold > 0:
