@@ -5,7 +5,8 @@
 Simulated stream: 640x480 RGB frames with one face (the public-domain astronaut portrait) at 5 frames per
 second, 16-kHz voiced audio in 0.2-s chunks, and a wrist band (PPG 64 Hz, EDA 4 Hz, NeuroKit2 simulators)
 in 1-s chunks after a 60-s history. Reported: medians and 95th percentiles in milliseconds of
-``push_frame``, ``push_audio``, ``push_physio`` and ``assessment()`` (face + voice, and face + voice + physio).
+``push_frame``, ``push_audio``, ``push_physio`` and ``assessment()`` (face + voice, and face + voice + physio);
+``events()`` (facial cue events) over a full 10-s history of the frame pushed at 30 frames per second.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def main(argv=None) -> int:
     live.push_audio(voice[: 3 * sr], sr, 0.0)
     live.assessment()
     times = {k: [] for k in ("push_frame", "push_audio", "push_physio", "assessment face+voice",
-                             "assessment face+voice+physio")}
+                             "assessment face+voice+physio", "events() over 10 s at 30 frames/s")}
 
     def timed(key, fn, *args):
         t0 = time.perf_counter()
@@ -74,6 +75,11 @@ def main(argv=None) -> int:
         i = 60 + k
         timed("push_physio", live.push_physio, {"ppg": (ppg[i * 64:(i + 1) * 64], 64), "eda": (eda[i * 4:(i + 1) * 4], 4)}, ts)
         r = timed("assessment face+voice+physio", live.assessment)
+    live = cxsense.LiveSession()
+    for k in range(300):  # 10 s at 30 frames a second: the whole cue history
+        live.push_frame(frame, k / 30)
+    for _ in range(50):
+        timed("events() over 10 s at 30 frames/s", live.events)
     print(f"machine: {machine()}; torch threads {a.threads}")
     out = {}
     for k, v in times.items():

@@ -213,6 +213,37 @@ def test_live_websocket_assessments_actions_and_errors(client, face_bytes):
         assert recv(ws)["parameter"] == "image"
 
 
+def test_live_websocket_sends_cue_events_when_asked(client, jaw_drop_clip):
+    import io
+
+    from PIL import Image
+
+    times, frames, change = jaw_drop_clip
+
+    def png(f):
+        buf = io.BytesIO()
+        Image.fromarray(f).save(buf, format="PNG")
+        return base64.b64encode(buf.getvalue()).decode()
+
+    def run(url):
+        """Each frame, then an assess whose answer says the frame was read (so no frame waits to be replaced):
+        the messages that came before each answer."""
+        got = []
+        with client.websocket_connect(url) as ws:
+            for t, f in zip(times, frames):
+                ws.send_json({"type": "frame", "t": t, "image": png(f)})
+                ws.send_json({"type": "assess"})
+                while (m := recv(ws))["type"] != "assessment":
+                    got.append(m)
+        return got
+
+    got = run("/v1/live?events=true")
+    jaw = [m for m in got if m.get("kind") == "jaw_drop"]
+    assert len(jaw) == 1 and abs(jaw[0]["t"] - change) <= 1.0 and jaw[0]["type"] == "event"
+    assert set(jaw[0]) == {"type", "kind", "t", "person", "signal", "strength", "peak_time", "peak_value"}
+    assert [m for m in run("/v1/live") if m["type"] == "event"] == []  # without the option, no event message
+
+
 def test_live_websocket_token_by_subprotocol():
     from starlette.websockets import WebSocketDisconnect
 

@@ -11,6 +11,8 @@ Server -> client::
 
     {"type": "assessment", "t": 12.3, ...Assessment.to_dict()}           # answers each assess
     {"type": "action", "rule": "frustrated", "t": 12.3, "measures": {...}, ...then.message}
+    {"type": "event", "kind": "jaw_drop", "t": 12.1, "person": "p0", "signal": "mouth_open", "strength": 0.9,
+     "peak_time": 12.4, "peak_value": 0.97}                               # with ?events=true, after frames
     {"type": "error", "error": "InputError", "parameter": "image", "message": "...", "status": 400}
 
 An ``assess`` with nothing usable in the windows is answered by an error with status 422 (NoSignalError).
@@ -18,7 +20,9 @@ Messages are handled in order, one at a time, on the compute threads; when frame
 are assessed, a frame still waiting is replaced by the newer one (``frames_dropped`` in ``/v1/status``), and
 assess messages waiting one behind the other are answered together (each gets its own answer, from one
 assessment), so latency stays bounded; audio and physiology are never dropped. Query options:
-``face_model``, ``face_early_exit``, ``face_window``, ``voice_window``, ``physio_window``, ``embeddings``.
+``face_model``, ``face_early_exit``, ``face_window``, ``voice_window``, ``physio_window``, ``embeddings``, and
+``events`` (``true``: after each frame, the facial cue events :meth:`~cxsense.LiveSession.events` finds new, one
+``event`` message each, ``t`` the onset on the client's clock; a jaw drop comes about a second after the mouth's top).
 
 Auth: ``Authorization: Bearer TOKEN``, or (browsers cannot set headers) the subprotocols
 ``["cxsense", "bearer.TOKEN"]``: the server answers with ``cxsense`` and never echoes the token.
@@ -126,7 +130,11 @@ def parse_message(text: str) -> dict:
     raise _bad("type", "one of 'frame', 'audio', 'physio', 'assess'", repr(kind)[:50])
 
 
-def _live_options(query) -> tuple[dict, bool]:
+def _flag(query, name: str) -> bool:
+    return query.get(name, "false").lower() in ("true", "1", "yes", "on")
+
+
+def _live_options(query) -> tuple[dict, bool, bool]:
     from ..options import early_exit_from_text
 
     opts = {}
@@ -140,18 +148,19 @@ def _live_options(query) -> tuple[dict, bool]:
         opts["face_model"] = query["face_model"]
     if "face_early_exit" in query:
         opts["face_early_exit"] = early_exit_from_text(query["face_early_exit"])
-    unknown = set(query) - {"face_window", "voice_window", "physio_window", "face_model", "face_early_exit", "embeddings"}
+    unknown = set(query) - {"face_window", "voice_window", "physio_window", "face_model", "face_early_exit", "embeddings",
+                            "events"}
     if unknown:
-        raise _bad("query", "face_model, face_early_exit, face_window, voice_window, physio_window, embeddings",
+        raise _bad("query", "face_model, face_early_exit, face_window, voice_window, physio_window, embeddings, events",
                    ", ".join(sorted(unknown))[:100])
-    return opts, query.get("embeddings", "false").lower() in ("true", "1", "yes", "on")
+    return opts, _flag(query, "embeddings"), _flag(query, "events")
 
 
 class _Connection:
-    def __init__(self, ws, svc, options: dict, embeddings: bool):
+    def __init__(self, ws, svc, options: dict, embeddings: bool, events: bool = False):
         import cxsense
 
-        self.ws, self.svc, self.embeddings = ws, svc, embeddings
+        self.ws, self.svc, self.embeddings, self.events = ws, svc, embeddings, events
         self.session = cxsense.LiveSession(**options)
         self.rules = svc.rules.fresh() if svc.rules is not None else None
         self.id = secrets.token_hex(6)
@@ -222,6 +231,12 @@ class _Connection:
         kind = msg["type"]
         if kind == "frame":
             await run(self._push_frame, msg["image"], msg["t"], admit=False)
+            if self.events:
+                ev = await run(self.session.events, admit=False)
+                for r in ev.itertuples(index=False):
+                    await self.send({"type": "event", "kind": r.kind, "t": float(r.time), "person": r.person,
+                                     "signal": r.signal, "strength": float(r.strength),
+                                     "peak_time": float(r.peak_time), "peak_value": float(r.peak_value)})
         elif kind == "audio":
             await run(self.session.push_audio, msg["samples"], msg["rate"], msg["t"], admit=False)
         elif kind == "physio":
@@ -285,8 +300,8 @@ async def endpoint(ws: WebSocket) -> None:
         conn = None
         if err is None:
             try:
-                options, embeddings = _live_options(dict(ws.query_params))
-                conn = _Connection(ws, svc, options, embeddings)
+                options, embeddings, events = _live_options(dict(ws.query_params))
+                conn = _Connection(ws, svc, options, embeddings, events)
             except Exception as e:  # noqa: BLE001 - bad query options
                 err = from_exception(e)
         if err is not None:

@@ -5,12 +5,21 @@
     live.push_audio(samples, rate, t)            # t = time of the chunk's first sample
     live.push_physio({"ppg": (x, 64), "eda": (y, 4)}, t)
     a = live.assessment()                        # an Assessment over the rolling windows, or None
+    new = live.events()                          # jaw_drop, smile_onset, looked_away found since the last call
 
 A frame is detected and assessed when it is pushed (one face pass). ``assessment()`` reads the last
 ``voice_window`` seconds of audio (default 3) and the last ``physio_window`` seconds of physiology (default 60;
 at least 30 needed), pools the largest face of each frame of the last ``face_window`` seconds (default 1), and
 fuses them with :func:`cxsense.fusion.fuse`, as :func:`cxsense.assess` and recorded sessions do. Only those
 windows are kept; older samples are dropped. Each modality's timestamps must not go backwards.
+
+``events()`` runs :func:`cxsense.session.cue_events.cue_events` over the facial cues and the face's ``surprise`` of
+the frames of the last :data:`CUE_HISTORY` seconds (10; only those eight cues and one probability per frame are kept,
+no image) and returns the events it has not returned before, in the layout of recorded sessions' events, ``person``
+``"p0"`` (the largest face of each frame). An event is returned once its rule can decide it: a ``jaw_drop`` about a
+second after the mouth's top (the rule needs the mouth held open for 1 s), a ``smile_onset`` when the smile crosses
+0.6, a ``looked_away`` once the face has been inattentive for 1 s (its ``strength``, the duration, is then the
+duration so far). Frames without a face break the runs as in recorded sessions.
 """
 
 from __future__ import annotations
@@ -25,7 +34,11 @@ from ..errors import InputError, NoSignalError
 from ..options import EarlyExit, FaceOptions
 from .buffers import AudioBuffer, PhysioRing
 
-__all__ = ["LiveSession"]
+__all__ = ["LiveSession", "CUE_HISTORY"]
+
+#: Seconds of per-frame facial cues a live session keeps for :meth:`LiveSession.events` (a jaw drop needs about 4:
+#: 2 s of rest, the rise, and 1 s held open).
+CUE_HISTORY = 10.0
 
 
 def _check_t(t, last: float, parameter: str = "t") -> float:
@@ -47,6 +60,16 @@ def _mono(samples, parameter: str = "samples"):
     if x.ndim != 1:
         raise InputError(parameter, "1-D mono samples, or (channels, n) with up to 8 channels", f"shape {x.shape}")
     return x
+
+
+def _cue_row(result) -> dict:
+    """The eight cues and the face's surprise of one frame's largest face; NaN without a face or cues."""
+    from ..encoders.face.cues import CUE_NAMES
+
+    cues = None if result is None else result.cues
+    if cues is None or result.probabilities is None:
+        return {**{k: math.nan for k in CUE_NAMES}, "surprise": math.nan}
+    return {**{k: float(cues[k]) for k in CUE_NAMES}, "surprise": float(result.probabilities["surprise"])}
 
 
 class LiveSession:
@@ -73,6 +96,8 @@ class LiveSession:
         self._face_options = FaceOptions(model=face_model, early_exit=face_early_exit, cues=face_cues)
         self.face_window, self.voice_window, self.physio_window = float(face_window), float(voice_window), float(physio_window)
         self._faces: deque = deque()  # (t, ModalityResult or None)
+        self._cues: deque = deque()  # (t, {cue: value, "surprise": p}) per frame; NaN where no face or no cues
+        self._reported: deque = deque()  # (kind, onset) of the events events() has returned
         self._audio = AudioBuffer()
         self._physio = PhysioRing(self.physio_window)
         self._last = {"frame": -math.inf, "audio": -math.inf, "physio": -math.inf}
@@ -103,6 +128,7 @@ class LiveSession:
         with self._lock:
             self._last["frame"] = t
             self._faces.append((t, rs[0] if rs else None))
+            self._cues.append((t, _cue_row(rs[0] if rs else None)))
             self._advance(t)
 
     def push_audio(self, samples, sampling_rate, t) -> None:
@@ -155,6 +181,10 @@ class LiveSession:
         self._now = max(self._now, t)
         while self._faces and self._faces[0][0] < self._now - self.face_window:
             self._faces.popleft()
+        while self._cues and self._cues[0][0] < self._now - CUE_HISTORY:
+            self._cues.popleft()
+        while self._reported and self._reported[0][1] < self._now - 2 * CUE_HISTORY:
+            self._reported.popleft()
         self._audio.drop_before(self._now - self.voice_window)
         self._physio.drop_before(self._now - self.physio_window)
 
@@ -187,6 +217,27 @@ class LiveSession:
             return fuse(results) if results else None
         except NoSignalError:
             return None
+
+    def events(self):
+        """Facial cue events (``jaw_drop``, ``smile_onset``, ``looked_away``) found since the last call (module
+        docstring): a pandas DataFrame with columns ``time, person, kind, signal, strength, peak_time, peak_value``,
+        ``time`` the onset on the clock of :meth:`push_frame`; empty when there is nothing new."""
+        import pandas as pd
+
+        from .cue_events import _frame, cue_events
+
+        with self._lock:
+            if not self._cues:
+                return _frame([])
+            tl = pd.DataFrame([{"time": t, "person": "p0", **row} for t, row in self._cues])
+            ev = cue_events(tl)
+            keep = []
+            for i, (kind, onset) in enumerate(zip(ev["kind"], ev["time"])):
+                if any(k == kind and abs(o - onset) < 0.5 for k, o in self._reported):
+                    continue  # returned before (the same onset, seen again as the history moves on)
+                self._reported.append((kind, float(onset)))
+                keep.append(i)
+            return ev.iloc[keep].reset_index(drop=True)
 
     @property
     def time(self) -> float:
