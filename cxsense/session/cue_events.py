@@ -171,7 +171,8 @@ def jaw_drop_events(timeline, high: float = 0.7, min_rise: float = 0.4, max_befo
                     max_rise: float = 1.0, hold: float = 1.0, min_surprise: float = 0.3, min_brow: float = 0.5,
                     min_brow_rise: float = 0.1, brow_rise_sigmas: float = 4.0, min_eye_rise: float = 0.2,
                     rest: float = 2.0, rearm: float = 0.3, max_gap: float = 1.0, max_closed: int = 1,
-                    min_open: float = 0.5, open_rest_rise: float | None = 3.0, open_rest_sigmas: float = 4.0):
+                    min_open: float = 0.5, open_rest_rise: float | None = 3.0, open_rest_sigmas: float = 4.0,
+                    rest_sigmas: float = 0.0, rest_sigmas_scale: str = "logit"):
     """``jaw_drop`` events (module docstring). Needs ``time`` and ``mouth_open``; reads ``surprise``,
     ``brow_raise`` and ``eyes_open`` where present (without any of them, no rise qualifies). The thresholds were set
     on the jaw-drop clips and controls of ``benchmarks/cue_video.py`` (docs/cues.md, "Session events").
@@ -214,6 +215,8 @@ def jaw_drop_events(timeline, high: float = 0.7, min_rise: float = 0.4, max_befo
                 if j < last or not _rests_then_holds(tt, xx, j, i, max_before, rest, hold, max_closed, min_rise,
                                                      min_open):
                     continue  # the same opening seen again, a mouth that was open already, or one that shut again
+                if rest_sigmas > 0 and not _clears_rest(tt, xx, j, i, rest, rest_sigmas, rest_sigmas_scale):
+                    continue  # a rise within the rest's own wandering
                 if evidence(j, i):
                     last = i
                     found.append(event(xx, j, i))
@@ -222,6 +225,14 @@ def jaw_drop_events(timeline, high: float = 0.7, min_rise: float = 0.4, max_befo
                                           max_closed, rearm, evidence, event, [e["time"] for e in found])
             out += found
     return _frame(out)
+
+
+def _clears_rest(tt, xx, j, i, rest, sigmas, scale) -> bool:
+    """The rise from sample j to i is at least ``sigmas`` times the robust spread (1.4826 x MAD) of the ``rest``
+    seconds up to j, on the logit of ``mouth_open`` (``scale="logit"``) or on its [0, 1] scale."""
+    v = _logit(xx) if scale == "logit" else xx
+    r = v[(tt >= tt[j] - rest) & (tt <= tt[j])]
+    return bool(v[i] - v[j] >= sigmas * 1.4826 * float(np.median(np.abs(r - np.median(r)))))
 
 
 def _logit(x):
