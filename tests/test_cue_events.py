@@ -228,3 +228,15 @@ def test_open_rest_path_refuses_syllables_and_a_wandering_rest():
     tl = _timeline(t, mouth_open=_sig(wander), surprise=surprise)
     assert len(jaw_drop_events(tl, open_rest_sigmas=0.0)) == 1
     assert len(jaw_drop_events(tl)) == 0
+
+
+def test_rest_sigmas_refuses_a_rise_within_the_rests_own_wandering():
+    t = np.arange(0, 12, 0.1)
+    surprise = np.where(t > 5.1, 0.7, 0.05)
+    # rests between 0.05 and 0.55 (robust spread about 0.25 on the [0, 1] scale), then rises to 0.95 within a second
+    wander = np.where(t < 5.0, 0.3 + 0.25 * np.sin(np.pi * 1.3 * t), 0.95)
+    still = np.where(t < 5.0, 0.1, 0.95)
+    for mouth, with_test in ((wander, 0), (still, 1)):
+        tl = _timeline(t, mouth_open=mouth, surprise=surprise)
+        assert len(jaw_drop_events(tl, rest_sigmas=0.0)) == 1
+        assert len(jaw_drop_events(tl, rest_sigmas=4.0, rest_sigmas_scale="cue")) == with_test

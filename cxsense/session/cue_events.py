@@ -27,7 +27,10 @@ read, ``strength`` the rise or the duration, ``peak_time``/``peak_value`` the pe
   ``rearm`` (0.3 s). A second path (the seventh rule) takes mouths that rest open (resting median above
   ``max_before``), where the [0, 1] scale saturates: the same tests on the logit of ``mouth_open``, a rise of at
   least ``open_rest_rise`` (3) logits and at least ``open_rest_sigmas`` (4) times the rest's robust spread
-  (1.4826 x MAD of the logit); ``open_rest_rise=None`` turns it off (docs/cues.md, "Session events").
+  (1.4826 x MAD of the logit); ``open_rest_rise=None`` turns it off. On both paths (the eighth rule) the rise must
+  also be at least ``rest_sigmas`` (4) times the rest's robust spread on ``mouth_open``'s [0, 1] scale
+  (``rest_sigmas_scale="logit"``: on its logit): a mouth that wanders at rest does not jump out of its own wandering
+  (``rest_sigmas=0`` turns it off; docs/cues.md, "Session events").
 - ``smile_onset``: ``smile`` rises from at most 0.3 to at least 0.6 within 3 s; onset at the half-way crossing.
 - ``looked_away``: after at least one attentive sample, the face stays inattentive (``gaze_on_camera`` < 0.5 or
   ``|head_yaw|`` >= 30 degrees) for at least ``min_duration`` (1.0 s); ``time`` is its start, ``peak_time`` its
@@ -172,7 +175,7 @@ def jaw_drop_events(timeline, high: float = 0.7, min_rise: float = 0.4, max_befo
                     min_brow_rise: float = 0.1, brow_rise_sigmas: float = 4.0, min_eye_rise: float = 0.2,
                     rest: float = 2.0, rearm: float = 0.3, max_gap: float = 1.0, max_closed: int = 1,
                     min_open: float = 0.5, open_rest_rise: float | None = 3.0, open_rest_sigmas: float = 4.0,
-                    rest_sigmas: float = 0.0, rest_sigmas_scale: str = "logit"):
+                    rest_sigmas: float = 4.0, rest_sigmas_scale: str = "cue"):
     """``jaw_drop`` events (module docstring). Needs ``time`` and ``mouth_open``; reads ``surprise``,
     ``brow_raise`` and ``eyes_open`` where present (without any of them, no rise qualifies). The thresholds were set
     on the jaw-drop clips and controls of ``benchmarks/cue_video.py`` (docs/cues.md, "Session events").
