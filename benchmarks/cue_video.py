@@ -9,8 +9,8 @@ to 384x384; the first ``--people`` whose face the detector and mesh find) and th
 with a small drift and camera noise, then over 0.3 s warps it (``cxsense.encoders.face.synthetic``): the mouth
 opened by 0.35 inter-ocular distances and the brows raised by 0.15, and holds that for 4 s. So the change is a
 geometric warp of a real face, not a real surprised expression. The same clips without the change are the
-neutral-only stretches. ``--offset N`` skips the first N such faces (and the portrait); the faces up to the 190th
-have set or checked a rule (docs/cues.md, "Session events"), so fresh faces start at ``--offset 190``. Every frame
+neutral-only stretches. ``--offset N`` skips the first N such faces (and the portrait); the faces up to the 220th
+have set or checked a rule (docs/cues.md, "Session events"), so fresh faces start at ``--offset 220``. Every frame
 goes through ``cxsense.assess`` (the face's surprise probability and cues), the timeline through
 :func:`cxsense.session.cue_events.jaw_drop_events`.
 
