@@ -240,3 +240,5 @@ def test_rest_sigmas_refuses_a_rise_within_the_rests_own_wandering():
         tl = _timeline(t, mouth_open=mouth, surprise=surprise)
         assert len(jaw_drop_events(tl, rest_sigmas=0.0)) == 1
         assert len(jaw_drop_events(tl, rest_sigmas=4.0, rest_sigmas_scale="cue")) == with_test
+    with pytest.raises(cxsense.InputError, match="rest_sigmas_scale"):
+        jaw_drop_events(_timeline(t, mouth_open=still), rest_sigmas_scale="linear")

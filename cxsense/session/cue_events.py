@@ -144,8 +144,7 @@ def _median_rise(tt, v, j, i, rest, after):
     post, pre = post[np.isfinite(post)], pre[np.isfinite(pre)]
     if not len(post) or not len(pre):
         return float("nan"), float("nan")
-    m = float(np.median(pre))
-    return float(np.median(post)) - m, 1.4826 * float(np.median(np.abs(pre - m)))
+    return float(np.median(post)) - float(np.median(pre)), _spread(pre)
 
 
 def _rise_events(timeline, signal, kind, low, high, max_rise, max_gap):
@@ -185,6 +184,8 @@ def jaw_drop_events(timeline, high: float = 0.7, min_rise: float = 0.4, max_befo
     pandas.DataFrame with columns ``time, person, kind, signal, strength, peak_time, peak_value``.
     """
     _check(timeline, ("mouth_open",))
+    if rest_sigmas_scale not in ("cue", "logit"):
+        raise InputError("rest_sigmas_scale", "'cue' or 'logit'", repr(rest_sigmas_scale))
     out = []
     for person, t, v in _series(timeline, ("mouth_open", "surprise", "brow_raise", "eyes_open")):
         x, sur, br, eye = v["mouth_open"], v["surprise"], v["brow_raise"], v["eyes_open"]
@@ -234,8 +235,13 @@ def _clears_rest(tt, xx, j, i, rest, sigmas, scale) -> bool:
     """The rise from sample j to i is at least ``sigmas`` times the robust spread (1.4826 x MAD) of the ``rest``
     seconds up to j, on the logit of ``mouth_open`` (``scale="logit"``) or on its [0, 1] scale."""
     v = _logit(xx) if scale == "logit" else xx
-    r = v[(tt >= tt[j] - rest) & (tt <= tt[j])]
-    return bool(v[i] - v[j] >= sigmas * 1.4826 * float(np.median(np.abs(r - np.median(r)))))
+    return bool(v[i] - v[j] >= sigmas * _spread(v[(tt >= tt[j] - rest) & (tt <= tt[j])]))
+
+
+def _spread(v) -> float:
+    """Robust spread of finite values: 1.4826 x the median absolute deviation."""
+    m = float(np.median(v))
+    return 1.4826 * float(np.median(np.abs(v - m)))
 
 
 def _logit(x):
@@ -255,10 +261,9 @@ def _open_rest_drops(tt, xx, rise, sigmas, max_before, max_rise, rest, hold, max
         before = (tt >= tt[j] - rest) & (tt <= tt[j])
         if j < last or tt[j] - tt[before][0] < rest / 2 - 1e-9 or np.median(xx[before]) <= max_before:
             continue
-        zr = zz[before]
-        if np.median(zr) > zz[j] + rise / 2:  # a dip of a mouth held open, not a rest it rises from
+        if np.median(zz[before]) > zz[j] + rise / 2:  # a dip of a mouth held open, not a rest it rises from
             continue
-        if zz[i] - zz[j] < sigmas * 1.4826 * float(np.median(np.abs(zr - np.median(zr)))):
+        if not _clears_rest(tt, xx, j, i, rest, sigmas, "logit"):
             continue
         if hold > 0:
             after = (tt >= tt[i]) & (tt <= tt[i] + hold + 1e-9)
