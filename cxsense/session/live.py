@@ -19,7 +19,8 @@ no image) and returns the events it has not returned before, in the layout of re
 ``"p0"`` (the largest face of each frame). An event is returned once its rule can decide it: a ``jaw_drop`` about a
 second after the mouth's top (the rule needs the mouth held open for 1 s), a ``smile_onset`` when the smile crosses
 0.6, a ``looked_away`` once the face has been inattentive for 1 s (its ``strength``, the duration, is then the
-duration so far). Frames without a face break the runs as in recorded sessions.
+duration so far). Frames without a face break the runs as in recorded sessions; with ``face_cues="off"`` there
+are no cues and so no events.
 """
 
 from __future__ import annotations
