@@ -1,14 +1,18 @@
 """Jaw-drop rules compared on the same frames: timelines saved by ``benchmarks.cue_video --timelines``.
 
     python -m benchmarks.cue_rules TL.pkl [TL2.pkl ...] [--rev 5974cb0 --rev 1725689] [--every 2]
-                                   [--params '{"open_rest_rise": 3.0}' ...]
+                                   [--params '{"open_rest_rise": 3.0}' ...] [--diagnose [JSON]]
 
 Each rule is :func:`cxsense.session.cue_events.jaw_drop_events` as in this tree ("tree") or as in a git revision
 (``--rev``: the file at that commit, loaded apart; 5974cb0 is the third rule, 1725689 the fourth). ``--every 2`` keeps
 every second frame (10 -> 5 frames per second, the session pipeline's default step). Per file and rule: hits within
 1 s of the change, events in neutral-only, mouth-only and speech-like clips, extra events, and the onset minus the
 change's midpoint (docs/cues.md, "Session events"). ``--params JSON`` (repeatable) adds this tree's rule with
-those keyword arguments (candidates). Over all files, the score is hits minus speech-like events. The split and faces are those of the ``cue_video`` run that saved
+those keyword arguments (candidates). Over all files, the score is hits minus speech-like events. ``--diagnose``
+(optionally with a JSON object of keyword arguments: that variant of this tree's rule): per clip the rule misses, the medians of ``mouth_open``, ``brow_raise``, ``surprise`` and ``eyes_open`` over
+the rest (2-4 s) and after the change (4.5-6.5 s), the frames without a mesh, and the rise of ``mouth_open``'s logit
+(median after minus median at rest); then, over all clips, the range of that logit within each neutral-only clip and
+its rise in the clips the rule finds. The split and faces are those of the ``cue_video`` run that saved
 the file (its log says which).
 """
 
@@ -57,6 +61,44 @@ def score(timelines: dict, rule, every: int = 1) -> dict:
     return out
 
 
+REST, AFTER = (2.0, 4.0), (4.5, 6.5)  # seconds of a cue_video clip: the rest before the change, the hold after it
+
+
+def _logit(v):
+    v = np.clip(np.asarray(v, float), 1e-6, 1 - 1e-6)
+    return np.log(v / (1 - v))
+
+
+def diagnose(timelines: dict, rule) -> dict:
+    """Prints the misses of ``rule`` (see the module docstring); returns the logit ranges and rises."""
+    wander, rises = [], []
+    for (name, change), tl in timelines.items():
+        t = tl["time"].to_numpy(float)
+        rest, after = (t >= REST[0]) & (t < REST[1]), (t >= AFTER[0]) & (t < AFTER[1])
+        z = _logit(tl["mouth_open"]) if "mouth_open" in tl else np.full(len(t), np.nan)
+        z[~np.isfinite(tl["mouth_open"].to_numpy(float) if "mouth_open" in tl else z)] = np.nan
+        if change == "False":
+            if np.isfinite(z).any():
+                wander.append(float(np.nanmax(z) - np.nanmin(z)))
+            continue
+        if change != "True":
+            continue
+        rise = float(np.nanmedian(z[after]) - np.nanmedian(z[rest])) if np.isfinite(z[after]).any() else float("nan")
+        if len(rule(tl)):
+            rises.append(rise)
+            continue
+        parts = []
+        for c in ("mouth_open", "brow_raise", "surprise", "eyes_open"):
+            v = tl[c].to_numpy(float) if c in tl else np.full(len(t), np.nan)
+            a = np.nanmedian(v[rest]) if np.isfinite(v[rest]).any() else float("nan")
+            b = np.nanmedian(v[after]) if np.isfinite(v[after]).any() else float("nan")
+            parts.append(f"{c} {a:.2f} -> {b:.2f}")
+        print(f"  missed {name}: " + ", ".join(parts) + f"; frames without a mesh {int(np.isnan(z).sum())} of "
+              f"{len(z)}; logit rise {rise:+.2f}")
+    return {"neutral_only_logit_range": [min(wander), max(wander)] if wander else None,
+            "hit_logit_rise": [min(rises), max(rises)] if rises else None}
+
+
 def main(argv=None):
     from cxsense.session.cue_events import jaw_drop_events
 
@@ -66,6 +108,8 @@ def main(argv=None):
     p.add_argument("--every", type=int, default=1, help="keep every N-th frame (2: 10 -> 5 frames per second)")
     p.add_argument("--params", action="append", default=[], help="also this tree's rule with these keyword "
                    "arguments (a JSON object; repeatable)")
+    p.add_argument("--diagnose", nargs="?", const="{}", default=None, metavar="JSON",
+                   help="the misses of this tree's rule (with these keyword arguments), and logit ranges")
     a = p.parse_args(argv)
     import functools
 
@@ -83,6 +127,18 @@ def main(argv=None):
             print(f"{path} {label}: {r['hits']} of {r['clips']} within 1 s; neutral-only {r['neutral_only']}, extra "
                   f"{r['extra']}, mouth-only {r['mouth_only']}, speech-like {r['speech']}; onset median "
                   f"{r['onset_median_s']} s, range {r['onset_range_s']}; missed {r['missed']}")
+    if a.diagnose is not None:
+        ranges = {"neutral_only_logit_range": [], "hit_logit_rise": []}
+        rule = functools.partial(jaw_drop_events, **json.loads(a.diagnose))
+        for path in a.timelines:
+            with open(path, "rb") as fh:
+                print(f"{path}, this tree's rule {a.diagnose}:")
+                for k, v in diagnose(pickle.load(fh), rule).items():
+                    ranges[k] += v or []
+        print("all files: logit(mouth_open) range within a neutral-only clip {:.2f} to {:.2f}; logit rise (median "
+              "after minus median at rest) in the clips found {:.2f} to {:.2f}".format(
+                  min(ranges["neutral_only_logit_range"]), max(ranges["neutral_only_logit_range"]),
+                  min(ranges["hit_logit_rise"]), max(ranges["hit_logit_rise"])))
     for label, _ in rules:
         rs = [r for r in results if r["rule"] == label]
         tot = {k: sum(r[k] for r in rs) for k in ("hits", "clips", "neutral_only", "extra", "mouth_only", "speech")}

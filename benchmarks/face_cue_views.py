@@ -31,8 +31,9 @@ it gives. The anchors of the [0, 1] maps stay as shipped (AUC does not depend on
 Outcome on train (2026-12-05, 3,869 of 4,500 faces read): shipped 0.7958 / smile 0.9185 / brows 0.8512;
 ``mirror_mean`` 0.8041 / 0.9215 / 0.8510; ``refined`` **0.8059** / 0.9236 / 0.8539; ``refined_mean`` 0.8054 /
 0.9238 / 0.8543. ``refined`` beats the shipped pass by 0.0101 with no loss elsewhere, but its second pass makes the
-cues cost 5.35 ms per face (``benchmarks.face_cues --speed-only`` with it; shipped 4.21 ms on the same machine): over
-5 ms, so the default stays one pass. Decided then, before dev was read: ``refined`` becomes an opt-in mode
+cues cost more than 5 ms per face (first seen with a one-off patch of the speed check, 5.35 against 4.21 ms; then
+``benchmarks.face_cues --speed-only``, which times ``cues_refined`` since: 5.53 against 4.14 ms CPU time on the same
+machine), so the default stays one pass. Decided then, before dev was read: ``refined`` becomes an opt-in mode
 (``face_cues="refined"``) for faces the mesh sees at low resolution, whatever dev gives, and dev is read once for
 that mode (``python -m benchmarks.face_cues --cues refined``) and reported.
 """
@@ -40,8 +41,6 @@ that mode (``python -m benchmarks.face_cues --cues refined``) and reported.
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import math
 from functools import lru_cache
 
 import numpy as np
@@ -68,24 +67,13 @@ def mirror_partners() -> np.ndarray:
 
 
 def mesh_pass(mesh, rgb, roi, mirror=False):
-    """One mesh pass on ``roi`` (cx, cy, side, angle in degrees): (468, 3) points in image pixels, presence."""
-    from cxsense.encoders.face.mesh import MESH_INPUT, _roi_matrix, _to_image, _warp
-
-    cx, cy, side, angle = roi
-    m = _roi_matrix(cx, cy, side, math.radians(angle), MESH_INPUT, mirror=mirror)
-    outs = mesh._mesh(_warp(rgb, m, MESH_INPUT)[None])
-    pts = next(o for o in outs if o.size == 1404).reshape(468, 3).astype(np.float64)
-    logit = float(next(o for o in outs if o.size == 1).reshape(-1)[0])
-    xy = _to_image(pts[:, :2], m)
-    z = pts[:, 2] * (side / MESH_INPUT)
-    lm = np.column_stack([xy, z])
-    if mirror:
-        lm = lm[mirror_partners()]
-    return lm, 1.0 / (1.0 + math.exp(-min(max(logit, -60.0), 60.0)))
+    """One mesh pass on ``roi`` (``FaceMesh._mesh_pass``): (468, 3) points in image pixels, labelled as on an
+    unmirrored face, and the presence."""
+    lm, presence = mesh._mesh_pass(rgb, roi, mirror=mirror)
+    return (lm.astype(np.float64)[mirror_partners()] if mirror else lm.astype(np.float64)), presence
 
 
 def landmarks_roi(lm) -> tuple[float, float, float, float]:
-    """MediaPipe's face_landmarks_to_roi (:meth:`~cxsense.encoders.face.mesh.FaceMesh.roi_from_landmarks`)."""
     from cxsense.encoders.face.mesh import FaceMesh
 
     return FaceMesh.roi_from_landmarks(lm)

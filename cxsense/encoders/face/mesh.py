@@ -166,9 +166,11 @@ class FaceMesh:
         centre = ((lo + hi) / 2) @ rot  # back to the image
         return float(centre[0]), float(centre[1]), float(max(hi - lo)) * _ROI_SCALE, math.degrees(a)
 
-    def _mesh_pass(self, rgb: np.ndarray, roi) -> tuple[np.ndarray, float]:
+    def _mesh_pass(self, rgb: np.ndarray, roi, mirror: bool = False) -> tuple[np.ndarray, float]:
+        """(468, 3) points in image pixels and the presence of one pass on ``roi``; ``mirror`` flips the crop (the
+        points then carry their mirror partners' labels)."""
         cx, cy, side, angle = roi
-        m = _roi_matrix(cx, cy, side, math.radians(angle), MESH_INPUT)
+        m = _roi_matrix(cx, cy, side, math.radians(angle), MESH_INPUT, mirror=mirror)
         outs = self._mesh(_warp(rgb, m, MESH_INPUT)[None])
         pts = logit = None
         for o in outs:
